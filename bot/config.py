@@ -1,0 +1,301 @@
+"""Load the TOML configuration once, validate all of it, and report every problem at once."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from bot.errors import ConfigError
+
+CITATION_STYLES = (
+    "apa",
+    "apa6",
+    "mla",
+    "chicago",
+    "chicago-note",
+    "chicago-author-date",
+    "bibtex",
+    "biblatex",
+    "ris",
+    "csl-json",
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def parse_duration(value: Any) -> float:
+    """'15m' -> 900.0; bare numbers are seconds. Raises ValueError for anything else."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '30s', '15m' or '2h'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError(f"expected a duration such as '30s', '15m' or '2h', got {value!r}")
+    if seconds <= 0:
+        raise ValueError("must be longer than 0 seconds")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class BotSettings(_Strict):
+    database: str = "releasebot.db"
+    admins: tuple[int, ...] = ()
+    api_base_url: str = "https://api.telegram.org/bot"
+    username: str = ""
+    tick: Duration = 30.0
+
+    @field_validator("username")
+    @classmethod
+    def _strip_at(cls, value: str) -> str:
+        return value.removeprefix("@")
+
+
+class FetchSettings(_Strict):
+    timeout: Duration = 30.0
+    connect_timeout: Duration = 10.0
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    concurrency: int = Field(default=20, gt=0)
+    per_host: int = Field(default=4, gt=0)
+    allow_private_addresses: bool = False
+
+
+class Defaults(_Strict):
+    interval: Duration = 900.0
+    backlog: int = Field(default=1, ge=0)
+    citation_style: str = "apa"
+    summary_length: int = Field(default=600, ge=0, le=3000)
+    link_preview: bool = True
+    flood_limit: int = Field(default=10, gt=0)
+
+    @field_validator("citation_style")
+    @classmethod
+    def _known_style(cls, value: str) -> str:
+        return _check_style(value)
+
+
+def _check_style(value: str) -> str:
+    if value != "none" and value not in CITATION_STYLES:
+        choices = ", ".join(("none", *CITATION_STYLES))
+        raise ValueError(f"unknown citation style {value!r}; use one of: {choices}")
+    return value
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError("must be 1-32 characters of a-z, 0-9, '-', '_', starting with a-z or 0-9")
+    return value
+
+
+class FeedSettings(_Strict):
+    name: str
+    url: str
+    publisher: str = ""
+    short_name: str = ""
+    timezone: str | None = None
+    interval: Duration | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return _check_name(value)
+
+    @field_validator("url")
+    @classmethod
+    def _url_or_path(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        if "://" in value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL or a local file path")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo | None:
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+    @property
+    def is_local_file(self) -> bool:
+        return not self.url.lower().startswith(("http://", "https://"))
+
+
+class ChannelSettings(_Strict):
+    name: str
+    chat: str | int
+    feeds: tuple[str, ...]
+    citation_style: str | None = None
+    summary_length: int | None = Field(default=None, ge=0, le=3000)
+    link_preview: bool | None = None
+    backlog: int | None = Field(default=None, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return _check_name(value)
+
+    @field_validator("chat")
+    @classmethod
+    def _chat_ref(cls, value: str | int) -> str | int:
+        if isinstance(value, str):
+            text = value.strip()
+            if re.fullmatch(r"-?\d+", text):
+                return int(text)
+            if not re.fullmatch(r"@[A-Za-z][A-Za-z0-9_]{3,31}", text):
+                raise ValueError("must be @channelusername or a numeric chat id")
+            return text
+        return value
+
+    @field_validator("citation_style")
+    @classmethod
+    def _known_style(cls, value: str | None) -> str | None:
+        return None if value is None else _check_style(value)
+
+
+class Settings(_Strict):
+    bot: BotSettings = BotSettings()
+    fetch: FetchSettings = FetchSettings()
+    defaults: Defaults = Defaults()
+    feeds: tuple[FeedSettings, ...] = ()
+    channels: tuple[ChannelSettings, ...] = ()
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @property
+    def database_path(self) -> Path:
+        path = Path(self.bot.database).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+    def feed(self, name: str) -> FeedSettings:
+        for feed in self.feeds:
+            if feed.name == name:
+                return feed
+        raise KeyError(name)
+
+    def channel(self, name: str) -> ChannelSettings:
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        raise KeyError(name)
+
+    def interval_for(self, feed: FeedSettings) -> float:
+        return feed.interval if feed.interval is not None else self.defaults.interval
+
+    def style_for(self, channel: ChannelSettings) -> str:
+        return channel.citation_style or self.defaults.citation_style
+
+    def summary_length_for(self, channel: ChannelSettings) -> int:
+        if channel.summary_length is not None:
+            return channel.summary_length
+        return self.defaults.summary_length
+
+    def link_preview_for(self, channel: ChannelSettings) -> bool:
+        if channel.link_preview is not None:
+            return channel.link_preview
+        return self.defaults.link_preview
+
+    def backlog_for(self, channel: ChannelSettings) -> int:
+        return channel.backlog if channel.backlog is not None else self.defaults.backlog
+
+
+def _cross_check(data: dict[str, Any]) -> list[str]:
+    """Problems between entries (duplicates, unknown feeds), found on the raw tables."""
+    feeds = _table_list(data, "feeds")
+    channels = _table_list(data, "channels")
+    problems = _duplicates("feeds", [f.get("name") for f in feeds], "name")
+    problems += _duplicates("channels", [c.get("name") for c in channels], "name")
+    problems += _duplicates("channels", [str(c.get("chat")).lower() for c in channels], "chat")
+    known = {f.get("name") for f in feeds}
+    for i, channel in enumerate(channels):
+        names = channel.get("feeds")
+        if not isinstance(names, list):
+            continue
+        for j, feed in enumerate(names):
+            if isinstance(feed, str) and feed not in known:
+                problems.append(f"channels.{i}.feeds.{j}: unknown feed {feed!r}")
+    return problems
+
+
+def _table_list(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        return []
+    return [item if isinstance(item, dict) else {} for item in value]
+
+
+def _duplicates(section: str, names: list[Any], key: str) -> list[str]:
+    seen: set[Any] = set()
+    problems = []
+    for i, name in enumerate(names):
+        if name is None or name == "None":
+            continue
+        if name in seen:
+            problems.append(f"{section}.{i}.{key}: duplicate {key} {name!r}")
+        seen.add(name)
+    return problems
+
+
+def _format_errors(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{path}: {message}")
+    return lines
+
+
+def settings_from_dict(data: dict[str, Any], base_dir: Path) -> Settings:
+    """Validate an already-parsed TOML table. Raises ConfigError listing every problem."""
+    problems = _cross_check(data)
+    try:
+        settings = Settings.model_validate({**data, "base_dir": base_dir}, strict=False)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc) + problems) from exc
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the config file at `path`."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the config file ({exc.strerror})"]) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not valid TOML ({exc})"]) from exc
+    return settings_from_dict(data, path.resolve().parent)

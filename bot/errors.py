@@ -1,0 +1,59 @@
+"""The project's one exception root and the errors each boundary wraps into it."""
+
+from __future__ import annotations
+
+
+class ReleaseBotError(Exception):
+    """Root of every error release-bot raises on purpose."""
+
+
+class ConfigError(ReleaseBotError):
+    """The configuration file is missing, unreadable or invalid.
+
+    `problems` holds one human-readable line per problem, each starting with its key path.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class FeedFetchError(ReleaseBotError):
+    """A feed could not be fetched. `message` is what a person can act on."""
+
+    def __init__(self, url: str, message: str, *, retry_after: float | None = None) -> None:
+        self.url = url
+        self.message = message
+        self.retry_after = retry_after
+        super().__init__(f"{url}: {message}")
+
+
+class FeedParseError(ReleaseBotError):
+    """A fetched body is not a usable feed (HTML page, empty, entity declarations...)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class EntityDeclarationError(FeedParseError):
+    """The document declares XML entities; it is refused before parsing."""
+
+    def __init__(self) -> None:
+        super().__init__("entity declarations refused")
+
+
+class StoreError(ReleaseBotError):
+    """The SQLite store failed or holds something unexpected."""
+
+
+class NotFoundError(ReleaseBotError):
+    """A lookup (release, feed, style) matched nothing."""
+
+
+class DeliveryError(ReleaseBotError):
+    """Telegram refused or failed a delivery; `message` is Telegram's description."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
