@@ -102,3 +102,22 @@ class Delivery:
     error: str | None
     attempts: int
     needs_edit: bool  # the release changed after it was sent
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What storing one poll's releases did."""
+
+    new: int  # releases never seen before
+    updated: int  # known releases whose title or summary changed
+    queued: int  # deliveries written to the outbox
+    flooded: int  # new releases stored as seen without deliveries (flood guard)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """A configured (feed, channel) pair and how many old releases a new route posts."""
+
+    feed: str
+    channel: str
+    backlog: int

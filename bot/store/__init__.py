@@ -1,0 +1,22 @@
+"""The SQLite adapter: one `Store` object over one database file, passed to services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.store.base import open_database
+from bot.store.feeds import FeedQueries
+from bot.store.outbox import ChannelState, OutboxQueries
+from bot.store.releases import fts_query
+from bot.store.routes import RouteQueries
+
+
+class Store(FeedQueries, RouteQueries, OutboxQueries):
+    """Every query the services need, grouped by table in the mixins."""
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        return cls(open_database(path))
+
+
+__all__ = ["ChannelState", "Store", "fts_query"]

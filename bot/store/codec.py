@@ -1,0 +1,82 @@
+"""Convert between stored rows (ISO strings) and the dataclasses in bot.models."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from bot.models import PubDate, Release, StoredRelease
+
+
+def date_to_text(value: PubDate | None) -> str | None:
+    """A date as 'YYYY-MM-DD', an aware datetime as ISO 8601 with its own offset."""
+    return None if value is None else value.isoformat()
+
+
+def text_to_date(text: str | None) -> PubDate | None:
+    if not text:
+        return None
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return datetime.fromisoformat(text)
+
+
+def instant_text(moment: datetime) -> str:
+    """A sortable UTC instant: fixed width, so text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def sort_instant(release: Release, first_seen: datetime) -> str:
+    """When a release counts as published: its date (a bare date at 00:00 UTC), else first seen."""
+    value = release.published or release.updated
+    if value is None:
+        return instant_text(first_seen)
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(0, 0), tzinfo=UTC)
+    return instant_text(value)
+
+
+def content_hash(release: Release) -> str:
+    """Changes when what a reader sees (title or summary) changes."""
+    digest = hashlib.sha256(f"{release.title}\0{release.summary}".encode())
+    return digest.hexdigest()
+
+
+def release_row(release: Release, *, first_seen: datetime) -> dict[str, Any]:
+    return {
+        "feed": release.feed,
+        "key": release.key,
+        "title": release.title,
+        "link": release.link,
+        "url": release.url,
+        "published": date_to_text(release.published),
+        "updated": date_to_text(release.updated),
+        "sort_at": sort_instant(release, first_seen),
+        "author": release.author,
+        "feed_author": release.feed_author,
+        "feed_title": release.feed_title,
+        "summary": release.summary,
+        "language": release.language,
+        "content_hash": content_hash(release),
+        "first_seen": instant_text(first_seen),
+    }
+
+
+def row_to_stored(row: dict[str, Any]) -> StoredRelease:
+    release = Release(
+        feed=row["feed"],
+        key=row["key"],
+        title=row["title"],
+        link=row["link"],
+        url=row["url"],
+        published=text_to_date(row["published"]),
+        updated=text_to_date(row["updated"]),
+        author=row["author"],
+        feed_author=row["feed_author"],
+        feed_title=row["feed_title"],
+        summary=row["summary"],
+        language=row["language"],
+    )
+    first_seen = datetime.fromisoformat(row["first_seen"].replace("Z", "+00:00"))
+    return StoredRelease(id=row["id"], release=release, first_seen=first_seen)

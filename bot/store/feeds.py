@@ -1,0 +1,113 @@
+"""Feed rows: keeping them in step with the config, and their fetch state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from bot.models import FeedState
+from bot.store.base import StoreBase
+from bot.store.codec import instant_text
+
+
+def _parse_instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+class FeedQueries(StoreBase):
+    def sync_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
+        """Ensure a row per configured (name, url); a changed configured URL resets the state.
+
+        Feeds dropped from the config keep their rows (and releases) so nothing is lost.
+        """
+        with self.db.atomic():
+            for name, url in feeds:
+                row = self._feed_row(name)
+                if row is None:
+                    self.db.table("feeds").insert({"name": name, "url": url, "current_url": url})
+                elif row["url"] != url:
+                    self.db.execute(
+                        "UPDATE feeds SET url = ?, current_url = ?, etag = NULL,"
+                        " last_modified = NULL, body_hash = NULL, next_poll = NULL,"
+                        " failures = 0 WHERE name = ?",
+                        [url, url, name],
+                    )
+
+    def _feed_row(self, name: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM feeds WHERE name = ?", [name]))
+        return rows[0] if rows else None
+
+    def feed_state(self, name: str) -> FeedState:
+        row = self._feed_row(name)
+        if row is None:
+            raise KeyError(name)
+        return FeedState(
+            name=row["name"],
+            url=row["current_url"],
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            body_hash=row["body_hash"],
+            last_success=_parse_instant(row["last_success"]),
+            last_error=row["last_error"],
+            failures=row["failures"],
+            next_poll=_parse_instant(row["next_poll"]),
+        )
+
+    def feed_states(self) -> list[FeedState]:
+        names = [row["name"] for row in self.db.query("SELECT name FROM feeds ORDER BY name")]
+        return [self.feed_state(name) for name in names]
+
+    def due_feeds(self, names: Iterable[str], now: datetime) -> list[str]:
+        """Of `names`, those whose next poll time has come (or was never set)."""
+        due = []
+        for name in names:
+            row = self._feed_row(name)
+            if row is None or row["next_poll"] is None or row["next_poll"] <= instant_text(now):
+                due.append(name)
+        return due
+
+    def record_fetch_success(
+        self,
+        name: str,
+        *,
+        now: datetime,
+        next_poll: datetime,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str | None,
+        title: str | None = None,
+        current_url: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "last_success": instant_text(now),
+            "last_error": None,
+            "last_error_at": None,
+            "failures": 0,
+            "next_poll": instant_text(next_poll),
+            "etag": etag,
+            "last_modified": last_modified,
+            "body_hash": body_hash,
+        }
+        if title is not None:
+            values["title"] = title
+        if current_url is not None:
+            values["current_url"] = current_url
+        self.db.table("feeds").update(name, values)
+
+    def record_fetch_failure(
+        self, name: str, *, now: datetime, next_poll: datetime, error: str, failures: int
+    ) -> None:
+        """Record a failed poll; `failures` is the consecutive count including this one."""
+        self.db.table("feeds").update(
+            name,
+            {
+                "last_error": error,
+                "last_error_at": instant_text(now),
+                "failures": failures,
+                "next_poll": instant_text(next_poll),
+            },
+        )
+
+    def set_current_url(self, name: str, url: str) -> None:
+        self.db.table("feeds").update(name, {"current_url": url})

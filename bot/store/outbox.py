@@ -1,0 +1,125 @@
+"""The outbox: deliveries move pending -> sending -> sent / failed (or dry_run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.models import Delivery
+from bot.store.base import StoreBase
+from bot.store.codec import instant_text
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    name: str
+    chat: str
+    chat_id: int | None
+    paused: bool
+    pause_error: str | None
+
+
+def _delivery(row: dict[str, Any]) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        release_id=row["release_id"],
+        channel=row["channel"],
+        state=row["state"],
+        message_id=row["message_id"],
+        error=row["error"],
+        attempts=row["attempts"],
+        needs_edit=bool(row["needs_edit"]),
+    )
+
+
+class OutboxQueries(StoreBase):
+    def recover_in_flight(self) -> int:
+        """After a crash, sends that were in flight are owed again (at least once)."""
+        cursor = self.db.execute("UPDATE deliveries SET state = 'pending' WHERE state = 'sending'")
+        self.db.conn.commit()
+        return cursor.rowcount
+
+    def pending_deliveries(self, now: datetime, limit: int = 500) -> list[Delivery]:
+        """Oldest first; skips paused channels and deliveries waiting out a retry delay."""
+        rows = self.db.query(
+            "SELECT d.* FROM deliveries d JOIN channels c ON c.name = d.channel"
+            " WHERE d.state = 'pending' AND c.paused = 0"
+            " AND (d.not_before IS NULL OR d.not_before <= ?) ORDER BY d.id LIMIT ?",
+            [instant_text(now), limit],
+        )
+        return [_delivery(row) for row in rows]
+
+    def edits_due(self, limit: int = 100) -> list[Delivery]:
+        rows = self.db.query(
+            "SELECT d.* FROM deliveries d JOIN channels c ON c.name = d.channel"
+            " WHERE d.needs_edit = 1 AND d.state = 'sent' AND c.paused = 0 ORDER BY d.id LIMIT ?",
+            [limit],
+        )
+        return [_delivery(row) for row in rows]
+
+    def delivery_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT state, count(*) FROM deliveries GROUP BY state")
+        return dict(rows)
+
+    def _set(self, delivery_id: int, **values: Any) -> None:
+        self.db.table("deliveries").update(delivery_id, values)
+        self.db.conn.commit()
+
+    def mark_sending(self, delivery_id: int) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1 WHERE id = ?",
+            [delivery_id],
+        )
+        self.db.conn.commit()
+
+    def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> None:
+        self._set(
+            delivery_id,
+            state="sent",
+            message_id=message_id,
+            error=None,
+            sent_at=instant_text(now),
+            needs_edit=0,
+        )
+
+    def mark_dry_run(self, delivery_id: int, now: datetime) -> None:
+        self._set(delivery_id, state="dry_run", sent_at=instant_text(now))
+
+    def mark_failed(self, delivery_id: int, error: str) -> None:
+        self._set(delivery_id, state="failed", error=error)
+
+    def mark_retry(self, delivery_id: int, error: str, not_before: datetime) -> None:
+        self._set(delivery_id, state="pending", error=error, not_before=instant_text(not_before))
+
+    def mark_edited(self, delivery_id: int) -> None:
+        self._set(delivery_id, needs_edit=0)
+
+    # Channels
+
+    def channel_state(self, name: str) -> ChannelState:
+        row = self.db.table("channels").get(name)
+        return ChannelState(
+            name=row["name"],
+            chat=row["chat"],
+            chat_id=row["chat_id"],
+            paused=bool(row["paused"]),
+            pause_error=row["pause_error"],
+        )
+
+    def channel_states(self) -> list[ChannelState]:
+        names = [row[0] for row in self.db.execute("SELECT name FROM channels ORDER BY name")]
+        return [self.channel_state(name) for name in names]
+
+    def set_chat_id(self, name: str, chat_id: int) -> None:
+        self._set_channel(name, chat_id=chat_id)
+
+    def pause_channel(self, name: str, error: str) -> None:
+        self._set_channel(name, paused=1, pause_error=error)
+
+    def resume_channel(self, name: str) -> None:
+        self._set_channel(name, paused=0, pause_error=None)
+
+    def _set_channel(self, name: str, **values: Any) -> None:
+        self.db.table("channels").update(name, values)
+        self.db.conn.commit()

@@ -1,0 +1,201 @@
+"""Release rows: ingest one poll atomically, with the outbox rows it owes; read them back."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.models import IngestResult, Release, StoredRelease
+from bot.store.base import StoreBase
+from bot.store.codec import (
+    content_hash,
+    date_to_text,
+    instant_text,
+    release_row,
+    row_to_stored,
+    sort_instant,
+)
+
+_NEWEST_FIRST = "ORDER BY releases.sort_at DESC, releases.id DESC"
+
+
+def fts_query(text: str, *, any_word: bool = False) -> str:
+    """User words as an FTS5 query: each word quoted, so COVID-19 and NIH's are plain text."""
+    words = [word.replace('"', '""') for word in re.findall(r"[^\s\"]+", text)]
+    joiner = " OR " if any_word else " "
+    return joiner.join(f'"{word}"' for word in words)
+
+
+def _oldest_first(releases: list[tuple[int, Release]], now: datetime) -> list[tuple[int, Release]]:
+    """Chronological order; undated ties keep the feed's convention that earlier means newer."""
+    return sorted(releases, key=lambda item: (sort_instant(item[1], now), -item[0]))
+
+
+class ReleaseQueries(StoreBase):
+    def ingest(
+        self, feed: str, releases: Sequence[Release], *, now: datetime, flood_limit: int
+    ) -> IngestResult:
+        """Store one poll's releases and, in the same transaction, the deliveries they are owed."""
+        with self.db.atomic():
+            known = self._known_releases(feed)
+            had_releases = bool(known["by_key"])
+            new: list[tuple[int, Release]] = []
+            updated = 0
+            seen: set[str] = set()
+            for index, release in enumerate(releases):
+                if release.key in seen:
+                    continue
+                seen.add(release.key)
+                match = known["by_key"].get(release.key)
+                if match is None and release.url:
+                    match = known["by_url"].get(release.url)  # guid churn: same release
+                if match is None:
+                    new.append((index, release))
+                elif match[1] != content_hash(release):
+                    self._record_change(match[0], release, now)
+                    updated += 1
+            new = _oldest_first(new, now)
+            flooded = len(new) - flood_limit if had_releases and len(new) > flood_limit else 0
+            inserted = [self._insert_release(release, now) for _, release in new]
+            queued = self._queue_for_routes(feed, inserted[flooded:])
+        return IngestResult(new=len(new), updated=updated, queued=queued, flooded=flooded)
+
+    def _known_releases(self, feed: str) -> dict[str, dict[str, tuple[int, str]]]:
+        by_key: dict[str, tuple[int, str]] = {}
+        by_url: dict[str, tuple[int, str]] = {}
+        rows = self.db.execute(
+            "SELECT id, key, url, content_hash FROM releases WHERE feed = ?", [feed]
+        )
+        for release_id, key, url, digest in rows:
+            by_key[key] = (release_id, digest)
+            if url:
+                by_url.setdefault(url, (release_id, digest))
+        return {"by_key": by_key, "by_url": by_url}
+
+    def _insert_release(self, release: Release, now: datetime) -> tuple[int, str]:
+        row = release_row(release, first_seen=now)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        sql = f"INSERT INTO releases ({columns}) VALUES ({marks})"  # noqa: S608
+        cursor = self.db.execute(sql, list(row.values()))
+        return int(cursor.lastrowid or 0), release.url
+
+    def _record_change(self, release_id: int, release: Release, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE releases SET title = ?, summary = ?, link = ?, url = ?, updated = ?,"
+            " content_hash = ?, changed_at = ? WHERE id = ?",
+            [
+                release.title,
+                release.summary,
+                release.link,
+                release.url,
+                date_to_text(release.updated),
+                content_hash(release),
+                instant_text(now),
+                release_id,
+            ],
+        )
+        self.db.execute(
+            "UPDATE deliveries SET needs_edit = 1 WHERE release_id = ? AND state = 'sent'",
+            [release_id],
+        )
+
+    def _queue_for_routes(self, feed: str, releases: list[tuple[int, str]]) -> int:
+        queued = 0
+        routes = self.db.execute(
+            "SELECT channel, backlog, backlog_done FROM routes WHERE feed = ?", [feed]
+        ).fetchall()
+        for channel, backlog, backlog_done in routes:
+            if backlog_done:
+                queued += self._queue(channel, releases)
+            else:
+                queued += self._apply_backlog(feed, channel, backlog)
+        return queued
+
+    def _apply_backlog(self, feed: str, channel: str, backlog: int) -> int:
+        """A new route is owed the feed's newest `backlog` releases, once the feed has any."""
+        rows = self.db.execute(
+            f"SELECT id, url FROM releases WHERE feed = ? {_NEWEST_FIRST} LIMIT ?",  # noqa: S608
+            [feed, max(backlog, 1)],
+        ).fetchall()
+        if not rows:
+            return 0
+        self.db.execute(
+            "UPDATE routes SET backlog_done = 1 WHERE feed = ? AND channel = ?", [feed, channel]
+        )
+        owed = [(row[0], row[1]) for row in reversed(rows)] if backlog else []
+        return self._queue(channel, owed)
+
+    def _queue(self, channel: str, releases: list[tuple[int, str]]) -> int:
+        queued = 0
+        for release_id, url in releases:
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO deliveries (release_id, channel, dedupe, created_at)"
+                " VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                [release_id, channel, url or f"release:{release_id}"],
+            )
+            queued += cursor.rowcount
+        return queued
+
+    # Reading
+
+    def release(self, release_id: int) -> StoredRelease | None:
+        rows = list(self.db.query("SELECT * FROM releases WHERE id = ?", [release_id]))
+        return row_to_stored(rows[0]) if rows else None
+
+    def latest(self, limit: int, feeds: Sequence[str] | None = None) -> list[StoredRelease]:
+        """Newest first by publication date (an undated release counts from when it was seen)."""
+        where, params = _feed_filter(feeds)
+        sql = f"SELECT * FROM releases {where} {_NEWEST_FIRST} LIMIT ?"  # noqa: S608
+        return [row_to_stored(row) for row in self.db.query(sql, [*params, limit])]
+
+    def search(
+        self, text: str, limit: int = 5, feeds: Sequence[str] | None = None
+    ) -> list[StoredRelease]:
+        """Best full-text matches for all the words; if none, for any of them."""
+        for any_word in (False, True):
+            query = fts_query(text, any_word=any_word)
+            if not query:
+                return []
+            found = self._match(query, limit, feeds)
+            if found:
+                return found
+        return []
+
+    def _match(self, query: str, limit: int, feeds: Sequence[str] | None) -> list[StoredRelease]:
+        where, params = _feed_filter(feeds, prefix="AND")
+        sql = (
+            "SELECT releases.* FROM releases_fts JOIN releases ON releases.id = releases_fts.rowid"  # noqa: S608
+            f" WHERE releases_fts MATCH ? {where} ORDER BY releases_fts.rank LIMIT ?"
+        )
+        return [row_to_stored(row) for row in self.db.query(sql, [query, *params, limit])]
+
+    def find_release(self, ref: str, feeds: Sequence[str] | None = None) -> StoredRelease | None:
+        """A release by id ('42' or '#42'), URL (original or canonical), key, or best text match."""
+        ref = ref.strip()
+        if re.fullmatch(r"#?\d{1,18}", ref):
+            found = self.release(int(ref.lstrip("#")))
+            if found and (feeds is None or found.release.feed in feeds):
+                return found
+        where, params = _feed_filter(feeds, prefix="AND")
+        sql = (
+            "SELECT * FROM releases WHERE (url = ? OR link = ? OR key = ?)"  # noqa: S608
+            f" {where} {_NEWEST_FIRST} LIMIT 1"
+        )
+        rows = list(self.db.query(sql, [ref, ref, ref, *params]))
+        if rows:
+            return row_to_stored(rows[0])
+        matches = self.search(ref, 1, feeds)
+        return matches[0] if matches else None
+
+    def release_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM releases").fetchone()[0])
+
+
+def _feed_filter(feeds: Sequence[str] | None, prefix: str = "WHERE") -> tuple[str, list[Any]]:
+    if feeds is None:
+        return "", []
+    marks = ", ".join("?" for _ in feeds) or "NULL"
+    return f"{prefix} releases.feed IN ({marks})", list(feeds)

@@ -1,0 +1,98 @@
+"""The SQLite schema as an ordered list of sqlite-utils migrations."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("releasebot")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    """Feeds with their fetch state, releases with FTS, channels, routes and the outbox."""
+    db.execute(
+        """
+        CREATE TABLE feeds (
+            name TEXT PRIMARY KEY,
+            url TEXT NOT NULL,              -- as configured
+            current_url TEXT NOT NULL,      -- after permanent redirects
+            title TEXT NOT NULL DEFAULT '',
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            last_success TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            next_poll TEXT
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE releases (
+            id INTEGER PRIMARY KEY,
+            feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            title TEXT NOT NULL,
+            link TEXT NOT NULL,
+            url TEXT NOT NULL,
+            published TEXT,                 -- ISO date, or datetime with the publisher's offset
+            updated TEXT,
+            sort_at TEXT NOT NULL,          -- UTC instant: published, else first seen
+            author TEXT NOT NULL,
+            feed_author TEXT NOT NULL,
+            feed_title TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            language TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            changed_at TEXT,
+            UNIQUE (feed, key)
+        )"""
+    )
+    db.execute("CREATE INDEX releases_feed_url ON releases (feed, url)")
+    db.execute("CREATE INDEX releases_url ON releases (url)")
+    db.execute("CREATE INDEX releases_sort ON releases (sort_at DESC, id)")
+    db.table("releases").enable_fts(["title", "summary"], fts_version="FTS5", create_triggers=True)
+    db.execute(
+        """
+        CREATE TABLE channels (
+            name TEXT PRIMARY KEY,
+            chat TEXT NOT NULL,             -- as configured: @username or numeric id
+            chat_id INTEGER,                -- numeric id, once known
+            paused INTEGER NOT NULL DEFAULT 0,
+            pause_error TEXT
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE routes (
+            feed TEXT NOT NULL REFERENCES feeds(name) ON DELETE CASCADE,
+            channel TEXT NOT NULL REFERENCES channels(name) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            backlog INTEGER NOT NULL,
+            backlog_done INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (feed, channel)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+            channel TEXT NOT NULL REFERENCES channels(name) ON DELETE CASCADE,
+            dedupe TEXT NOT NULL,           -- canonical URL, so cross-posts reach a chat once
+            state TEXT NOT NULL DEFAULT 'pending',
+            message_id INTEGER,
+            error TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before TEXT,                -- retry backoff
+            needs_edit INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (channel, dedupe)
+        )"""
+    )
+    db.execute("CREATE INDEX deliveries_state ON deliveries (state, id)")
+    db.execute("CREATE INDEX deliveries_release ON deliveries (release_id)")
