@@ -196,6 +196,13 @@ class Settings(_Strict):
         path = Path(self.bot.database).expanduser()
         return path if path.is_absolute() else self.base_dir / path
 
+    def feed_source(self, feed: FeedSettings) -> str:
+        """The feed's URL, or its file path resolved against the config file's folder."""
+        if not feed.is_local_file:
+            return feed.url
+        path = Path(feed.url).expanduser()
+        return str(path if path.is_absolute() else self.base_dir / path)
+
     def feed(self, name: str) -> FeedSettings:
         for feed in self.feeds:
             if feed.name == name:

@@ -1,0 +1,311 @@
+"""The `releasebot` command: parse arguments, load the config once, run one subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from bot import __version__
+from bot.config import FeedSettings, Settings, load_settings, settings_from_dict
+from bot.errors import ConfigError, NotFoundError, ReleaseBotError
+from bot.feeds.fetch import Fetcher, default_user_agent
+from bot.feeds.parse import dedupe_by_key, newest_first, parse_feed
+from bot.models import FetchResult, Publisher, Release
+from bot.render.authors import citation_author
+from bot.render.cite import STYLE_LABELS, STYLES, render_citation
+from bot.render.display import iso_day
+from bot.services.poller import Poller, PollOutcome, sync_config
+from bot.store import Store
+
+DEFAULT_CONFIG = Path("config/releasebot.toml")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="releasebot",
+        description="Poll press-release feeds and post new releases, with citations, to Telegram.",
+    )
+    parser.add_argument("--version", action="version", version=f"release-bot {__version__}")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="config file (default: $RELEASEBOT_CONFIG, else config/releasebot.toml)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    preview = sub.add_parser("preview", help="fetch or read one feed and print its releases")
+    preview.add_argument("source", help="a configured feed name, an http(s) URL or a file path")
+    preview.add_argument("--json", action="store_true", help="one JSON object per line")
+    preview.add_argument("--limit", type=int, default=None, help="print at most N releases")
+
+    poll = sub.add_parser("poll", help="poll every feed now (or one) and store new releases")
+    poll.add_argument("--feed", help="poll only this feed")
+
+    latest = sub.add_parser("latest", help="print the newest stored releases")
+    latest.add_argument("-n", type=int, default=10, help="how many (default 10)")
+    latest.add_argument("--feed", help="only this feed")
+
+    check = sub.add_parser("check", help="validate the config and the database")
+    check.add_argument("--network", action="store_true", help="also fetch and parse each feed")
+
+    cite = sub.add_parser("cite", help="print the citation of a stored release")
+    cite.add_argument("ref", nargs="?", help="release id, URL, key, or words to search for")
+    cite.add_argument("--style", default=None, choices=STYLES, help="citation style")
+    cite.add_argument("--accessed", type=date.fromisoformat, help="access date, YYYY-MM-DD")
+    cite.add_argument("--list-styles", action="store_true", help="list the styles and exit")
+    return parser
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    if args.config is not None:
+        return Path(args.config)
+    return Path(os.environ.get("RELEASEBOT_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_config(args: argparse.Namespace, *, optional: bool = False) -> Settings:
+    """The validated config; `optional` commands fall back to defaults when no file exists."""
+    path = config_path(args)
+    if optional and args.config is None and not path.exists():
+        return settings_from_dict({}, Path.cwd())
+    return load_settings(path)
+
+
+def open_store(settings: Settings) -> Store:
+    return Store.open(settings.database_path)
+
+
+def publisher_for(settings: Settings, feed_name: str) -> Publisher:
+    try:
+        feed = settings.feed(feed_name)
+    except KeyError:
+        return Publisher(name="", short_name="")
+    return Publisher(name=feed.publisher, short_name=feed.short_name)
+
+
+# preview
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    settings = load_config(args, optional=True)
+    try:
+        feed = settings.feed(args.source)
+        source, name, zone = settings.feed_source(feed), feed.name, feed.zone
+    except KeyError:
+        source, name, zone = args.source, "preview", None
+    fetched = asyncio.run(_fetch_once(settings, source))
+    parsed = parse_feed(
+        fetched.body,
+        feed_name=name,
+        base_url=fetched.url,
+        timezone=zone,
+        content_type=fetched.content_type,
+    )
+    releases = newest_first(dedupe_by_key(parsed.releases))[: args.limit]
+    publisher = publisher_for(settings, name)
+    for release in releases:
+        if args.json:
+            print(json.dumps(preview_record(release, publisher), ensure_ascii=False))
+        else:
+            print(f"{iso_day(release.published):<10}  {release.title}\n            {release.url}")
+    if not args.json:
+        print(f"{len(releases)} releases from {parsed.title or source}", file=sys.stderr)
+    return EXIT_OK
+
+
+async def _fetch_once(settings: Settings, source: str) -> FetchResult:
+    async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+        return await fetcher.fetch(source)
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def preview_record(release: Release, publisher: Publisher) -> dict[str, str | None]:
+    return {
+        "key": release.key,
+        "title": release.title,
+        "url": release.url,
+        "link": release.link,
+        "published": _iso(release.published),
+        "updated": _iso(release.updated),
+        "author": citation_author(release, publisher),
+        "summary": release.summary,
+        "feed_title": release.feed_title,
+    }
+
+
+# poll
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    settings = load_config(args)
+    feeds = list(settings.feeds)
+    if args.feed:
+        feeds = [f for f in feeds if f.name == args.feed]
+        if not feeds:
+            raise NotFoundError(f"no feed named {args.feed!r} in the config")
+    store = open_store(settings)
+    try:
+        sync_config(store, settings, utc_now())
+        outcomes = asyncio.run(_poll(settings, store, feeds))
+    finally:
+        store.close()
+    print_poll_table(outcomes)
+    return EXIT_FAILED if any(o.status == "error" for o in outcomes) else EXIT_OK
+
+
+async def _poll(settings: Settings, store: Store, feeds: list[FeedSettings]) -> list[PollOutcome]:
+    async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+        poller = Poller(settings, store=store, fetcher=fetcher, clock=utc_now)
+        return await poller.poll_all(feeds)
+
+
+def print_poll_table(outcomes: Sequence[PollOutcome]) -> None:
+    width = max([4, *(len(o.feed) for o in outcomes)])
+    print(f"{'feed':<{width}}  {'status':<12} {'new':>5} {'updated':>7} {'queued':>6}  error")
+    for o in outcomes:
+        r = o.result
+        new, updated, queued = (r.new, r.updated, r.queued) if r else (0, 0, 0)
+        note = o.error or (
+            f"flood guard: {r.flooded} stored without posting" if r and r.flooded else ""
+        )
+        print(f"{o.feed:<{width}}  {o.status:<12} {new:>5} {updated:>7} {queued:>6}  {note}")
+
+
+# latest
+
+
+def cmd_latest(args: argparse.Namespace) -> int:
+    settings = load_config(args)
+    store = open_store(settings)
+    try:
+        found = store.latest(max(1, args.n), [args.feed] if args.feed else None)
+    finally:
+        store.close()
+    if not found:
+        raise NotFoundError("no releases stored yet" + (f" for {args.feed!r}" if args.feed else ""))
+    for stored in found:
+        release = stored.release
+        day = iso_day(release.published or release.updated)
+        print(f"#{stored.id:<6} {day:<10}  {release.feed:<12} {release.title}")
+        print(f"{'':8}{'':10}  {'':12} {release.url or release.link}")
+    return EXIT_OK
+
+
+# check
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = load_config(args)
+    print(f"config ok: {len(settings.feeds)} feeds, {len(settings.channels)} channels")
+    store = open_store(settings)
+    try:
+        problems = store.integrity_problems()
+    finally:
+        store.close()
+    for problem in problems:
+        print(f"database: {problem}")
+    if not problems:
+        print(f"database ok: {settings.database_path}")
+    failed = bool(problems)
+    if args.network:
+        failed = asyncio.run(_check_network(settings)) or failed
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+async def _check_network(settings: Settings) -> bool:
+    """Fetch and parse each feed, print one line each; True when any failed."""
+    async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+        results = await asyncio.gather(*(_check_feed(settings, fetcher, f) for f in settings.feeds))
+    for line, _ in results:
+        print(line)
+    return any(failed for _, failed in results)
+
+
+async def _check_feed(settings: Settings, fetcher: Fetcher, feed: FeedSettings) -> tuple[str, bool]:
+    try:
+        fetched = await fetcher.fetch(settings.feed_source(feed))
+        parsed = parse_feed(
+            fetched.body,
+            feed_name=feed.name,
+            base_url=fetched.url,
+            timezone=feed.zone,
+            content_type=fetched.content_type,
+        )
+    except ReleaseBotError as exc:
+        return f"feed {feed.name}: FAILED: {getattr(exc, 'message', str(exc))}", True
+    return f"feed {feed.name}: ok, {len(parsed.releases)} releases ({parsed.title})", False
+
+
+# cite
+
+
+def cmd_cite(args: argparse.Namespace) -> int:
+    if args.list_styles:
+        for style in STYLES:
+            print(f"{style:<20} {STYLE_LABELS[style]}")
+        return EXIT_OK
+    settings = load_config(args)
+    store = open_store(settings)
+    try:
+        found = store.find_release(args.ref) if args.ref else next(iter(store.latest(1)), None)
+    finally:
+        store.close()
+    if found is None:
+        raise NotFoundError(f"no stored release matches {args.ref!r}")
+    style = args.style or (
+        settings.defaults.citation_style if settings.defaults.citation_style != "none" else "apa"
+    )
+    accessed = args.accessed or utc_now().date()
+    publisher = publisher_for(settings, found.release.feed)
+    print(render_citation(found.release, publisher, style, accessed=accessed))
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "preview": cmd_preview,
+    "poll": cmd_poll,
+    "latest": cmd_latest,
+    "check": cmd_check,
+    "cite": cmd_cite,
+}
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"releasebot: configuration error in {config_path(args)}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except ReleaseBotError as exc:
+        print(f"releasebot: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130

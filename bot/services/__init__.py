@@ -1,0 +1,1 @@
+"""Services: each orchestrates the pure core and the adapters for one job."""

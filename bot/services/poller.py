@@ -1,0 +1,149 @@
+"""Poll feeds: fetch, parse, store; record each feed's state and when to poll it next."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bot.config import FeedSettings, Settings
+from bot.errors import FeedFetchError, FeedParseError
+from bot.feeds.backoff import next_poll_after_failure, next_poll_after_success
+from bot.feeds.fetch import Fetcher
+from bot.feeds.parse import parse_feed
+from bot.models import IngestResult, RouteSpec
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+PollStatus = Literal["ok", "not_modified", "unchanged", "error"]
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """One feed's poll, as `releasebot poll` prints it."""
+
+    feed: str
+    status: PollStatus
+    result: IngestResult | None = None
+    error: str | None = None
+
+
+def route_specs(settings: Settings) -> list[RouteSpec]:
+    return [
+        RouteSpec(feed=feed, channel=channel.name, backlog=settings.backlog_for(channel))
+        for channel in settings.channels
+        for feed in channel.feeds
+    ]
+
+
+def sync_config(store: Store, settings: Settings, now: datetime) -> int:
+    """Mirror feeds, channels and routes into the store; returns backlog deliveries queued."""
+    store.sync_feeds((feed.name, settings.feed_source(feed)) for feed in settings.feeds)
+    channels = [(c.name, str(c.chat)) for c in settings.channels]
+    return store.sync_routes(channels, route_specs(settings), now=now)
+
+
+class Poller:
+    """Polls feeds with one shared fetcher and store; one failing feed never stops the others."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        fetcher: Fetcher,
+        clock: Clock,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.clock = clock
+        self.rng = rng or random.Random()  # noqa: S311 -- jitter, not security
+
+    async def poll_all(self, feeds: Sequence[FeedSettings] | None = None) -> list[PollOutcome]:
+        targets = list(self.settings.feeds if feeds is None else feeds)
+        return list(await asyncio.gather(*(self.poll_guarded(feed) for feed in targets)))
+
+    async def poll_due(self) -> list[PollOutcome]:
+        due = set(self.store.due_feeds([f.name for f in self.settings.feeds], self.clock()))
+        return await self.poll_all([f for f in self.settings.feeds if f.name in due])
+
+    async def poll_guarded(self, feed: FeedSettings) -> PollOutcome:
+        try:
+            return await self.poll_one(feed)
+        except (FeedFetchError, FeedParseError) as exc:
+            retry_after = exc.retry_after if isinstance(exc, FeedFetchError) else None
+            return self._record_failure(feed, exc.message, retry_after)
+        except Exception as exc:  # a bug must not stop the other feeds; keep it visible
+            log.exception("feed %s: unexpected error", feed.name)
+            return self._record_failure(feed, f"internal error: {type(exc).__name__}: {exc}", None)
+
+    async def poll_one(self, feed: FeedSettings) -> PollOutcome:
+        state = self.store.feed_state(feed.name)
+        fetched = await self.fetcher.fetch(
+            state.url, etag=state.etag, last_modified=state.last_modified
+        )
+        now = self.clock()
+        next_poll = next_poll_after_success(now, self.settings.interval_for(feed))
+        success = {
+            "now": now,
+            "next_poll": next_poll,
+            # a 304 need not repeat the validators: keep the ones we sent
+            "etag": fetched.etag or state.etag,
+            "last_modified": fetched.last_modified or state.last_modified,
+            "current_url": fetched.permanent_url,
+        }
+        if fetched.status == "not_modified":
+            self.store.record_fetch_success(feed.name, body_hash=state.body_hash, **success)
+            return PollOutcome(feed.name, "not_modified")
+        body_hash = hashlib.sha256(fetched.body).hexdigest()
+        if body_hash == state.body_hash:
+            self.store.record_fetch_success(feed.name, body_hash=body_hash, **success)
+            return PollOutcome(feed.name, "unchanged")
+        parsed = parse_feed(
+            fetched.body,
+            feed_name=feed.name,
+            base_url=fetched.url,
+            timezone=feed.zone,
+            content_type=fetched.content_type,
+        )
+        result = self.store.ingest(
+            feed.name, parsed.releases, now=now, flood_limit=self.settings.defaults.flood_limit
+        )
+        self.store.record_fetch_success(
+            feed.name, body_hash=body_hash, title=parsed.title, **success
+        )
+        if result.flooded:
+            log.warning(
+                "feed %s: %d new releases; queued the newest %d, stored the rest as seen",
+                feed.name,
+                result.new,
+                result.new - result.flooded,
+            )
+        return PollOutcome(feed.name, "ok", result=result)
+
+    def _record_failure(
+        self, feed: FeedSettings, message: str, retry_after: float | None
+    ) -> PollOutcome:
+        now = self.clock()
+        failures = self.store.feed_state(feed.name).failures + 1
+        next_poll = next_poll_after_failure(
+            now,
+            self.settings.interval_for(feed),
+            failures,
+            retry_after=retry_after,
+            jitter=self.rng.random(),
+        )
+        self.store.record_fetch_failure(
+            feed.name, now=now, next_poll=next_poll, error=message, failures=failures
+        )
+        log.warning("feed %s: %s (failure %d)", feed.name, message, failures)
+        return PollOutcome(feed.name, "error", error=message)
