@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.errors import StoreError
 from bot.models import IngestResult, Release, StoredRelease
 from bot.store.base import StoreBase
 from bot.store.codec import (
@@ -38,6 +40,14 @@ class ReleaseQueries(StoreBase):
         self, feed: str, releases: Sequence[Release], *, now: datetime, flood_limit: int
     ) -> IngestResult:
         """Store one poll's releases and, in the same transaction, the deliveries they are owed."""
+        try:
+            return self._ingest(feed, releases, now=now, flood_limit=flood_limit)
+        except sqlite3.Error as exc:
+            raise StoreError(f"storing the releases of {feed!r} failed: {exc}") from exc
+
+    def _ingest(
+        self, feed: str, releases: Sequence[Release], *, now: datetime, flood_limit: int
+    ) -> IngestResult:
         with self.db.atomic():
             known = self._known_releases(feed)
             had_releases = bool(known["by_key"])
