@@ -1,0 +1,1 @@
+"""Feed ingestion: fetch bodies, parse and normalise them into releases."""

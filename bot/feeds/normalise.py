@@ -1,0 +1,191 @@
+"""Turn one feedparser entry (any mapping of strings) into a `Release`, or refuse it.
+
+Input is untrusted: every field may be missing, empty, of the wrong type or hostile.
+The only error this module raises is `FeedParseError`, for an entry with no title,
+no link and no summary, from which no release can be made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.errors import FeedParseError
+from bot.feeds.dates import from_utc_struct, parse_date
+from bot.feeds.text import collapse_whitespace, html_to_text, plain_text_paragraphs
+from bot.feeds.urls import canonical_url
+from bot.models import Release
+
+__all__ = ["normalize_entry", "person_name", "plain_text"]
+
+_EMAIL = re.compile(r"(?:mailto:)?[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+", re.IGNORECASE)
+_NAME_IN_PARENS = re.compile(r"\(([^()]*)\)")
+_EMPTY_BRACKETS = re.compile(r"[<(\[]\s*[>)\]]")
+_TITLE_FROM_SUMMARY_CHARS = 100
+
+
+def normalize_entry(
+    entry: Mapping[str, Any],
+    *,
+    feed_name: str,
+    feed_title: str,
+    feed_author: str,
+    base_url: str,
+    timezone: ZoneInfo | None,
+    feed_language: str = "",
+) -> Release:
+    """Normalise one entry; raises FeedParseError when it has no title, link or summary.
+
+    A missing title is taken from the summary's opening words, else the URL, so a
+    release always has something to show.
+    """
+    if not isinstance(entry, Mapping):
+        raise FeedParseError("entry is not a mapping")
+    summary = _summary(entry)
+    link = _link(entry)
+    url = canonical_url(link, base_url)
+    title = _title(entry)
+    if not (title or link or summary):
+        raise FeedParseError("entry has no title, link or summary")
+    title = title or _title_from_summary(summary) or url or link
+    raw_published, raw_updated = _text(entry, "published"), _text(entry, "updated")
+    published = _date(entry, "published", timezone) or _date(entry, "updated", timezone)
+    return Release(
+        feed=feed_name,
+        key=_key(entry, url, title, raw_published or raw_updated),
+        title=title,
+        link=link,
+        url=url,
+        published=published,
+        updated=_date(entry, "updated", timezone),
+        author=_authors(entry),
+        feed_author=feed_author,
+        feed_title=feed_title,
+        summary=summary,
+        language=_language(entry) or feed_language.strip(),
+    )
+
+
+def plain_text(value: str, content_type: str = "text/html", *, paragraphs: bool = False) -> str:
+    """Plain text of a feed text construct; HTML unless its type says plain text."""
+    text = plain_text_paragraphs(value) if content_type == "text/plain" else html_to_text(value)
+    return text if paragraphs else collapse_whitespace(text)
+
+
+def person_name(raw: str) -> str:
+    """The person's name in an author field, never an e-mail address.
+
+    "jdoe@nih.gov (Jane Doe)" and "Jane Doe <jdoe@nih.gov>" give "Jane Doe";
+    a bare address gives "".
+    """
+    if not isinstance(raw, str):
+        return ""
+    if _EMAIL.search(raw):
+        in_parens = _NAME_IN_PARENS.search(raw)
+        if in_parens and not _EMAIL.search(in_parens.group(1)):
+            raw = in_parens.group(1)
+        raw = _EMAIL.sub(" ", raw)
+    name = collapse_whitespace(_EMPTY_BRACKETS.sub(" ", raw))
+    return name.strip(" ,;:<>()[]\"'")
+
+
+def _text(entry: Mapping[str, Any], key: str) -> str:
+    value = entry.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _detail(entry: Mapping[str, Any], key: str, field: str) -> str:
+    detail = entry.get(key)
+    value = detail.get(field) if isinstance(detail, Mapping) else None
+    return value if isinstance(value, str) else ""
+
+
+def _title(entry: Mapping[str, Any]) -> str:
+    return plain_text(_text(entry, "title"), _detail(entry, "title_detail", "type"))
+
+
+def _summary(entry: Mapping[str, Any]) -> str:
+    """Description/summary first (it is short), then the full content."""
+    for value, content_type in _summary_candidates(entry):
+        text = plain_text(value, content_type, paragraphs=True)
+        if text:
+            return text
+    return ""
+
+
+def _summary_candidates(entry: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    yield _text(entry, "summary"), _detail(entry, "summary_detail", "type")
+    yield _text(entry, "description"), ""
+    contents = entry.get("content")
+    if isinstance(contents, list | tuple):
+        for content in contents:
+            if isinstance(content, Mapping) and isinstance(content.get("value"), str):
+                content_type = content.get("type")
+                yield content["value"], content_type if isinstance(content_type, str) else ""
+
+
+def _link(entry: Mapping[str, Any]) -> str:
+    """The rel=alternate link (an HTML one if there are several), else the plain link."""
+    alternates = [
+        link
+        for link in _mappings(entry.get("links"))
+        if link.get("rel", "alternate") == "alternate"
+        and isinstance(link.get("href"), str)
+        and link["href"].strip()
+    ]
+    html_alternates = [link for link in alternates if link.get("type") in (None, "text/html")]
+    for link in html_alternates or alternates:
+        return str(link["href"]).strip()
+    return _text(entry, "link").strip()
+
+
+def _date(entry: Mapping[str, Any], field: str, zone: ZoneInfo | None) -> date | None:
+    """The raw string parsed with its own offset; feedparser's UTC value as a fallback."""
+    return parse_date(_text(entry, field), zone) or from_utc_struct(
+        entry.get(f"{field}_parsed"), zone
+    )
+
+
+def _key(entry: Mapping[str, Any], url: str, title: str, raw_date: str) -> str:
+    guid = _text(entry, "id").strip() or _text(entry, "guid").strip()
+    if guid:
+        return guid
+    if url:
+        return url
+    digest = hashlib.sha1(f"{title}\n{raw_date.strip()}".encode(), usedforsecurity=False)
+    return f"sha1:{digest.hexdigest()}"
+
+
+def _authors(entry: Mapping[str, Any]) -> str:
+    """Every distinct author name, comma-separated; e-mail addresses dropped."""
+    names = [person_name(_text(author, "name")) for author in _mappings(entry.get("authors"))]
+    names.append(person_name(_detail(entry, "author_detail", "name")))
+    if not any(names):
+        names.append(person_name(_text(entry, "author")))
+    return ", ".join(dict.fromkeys(name for name in names if name))
+
+
+def _language(entry: Mapping[str, Any]) -> str:
+    for key in ("title_detail", "summary_detail"):
+        language = _detail(entry, key, "language").strip()
+        if language:
+            return language
+    return _text(entry, "language").strip()
+
+
+def _title_from_summary(summary: str) -> str:
+    first_line = summary.split("\n", 1)[0]
+    if len(first_line) <= _TITLE_FROM_SUMMARY_CHARS:
+        return first_line
+    cut = first_line[:_TITLE_FROM_SUMMARY_CHARS].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def _mappings(value: object) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list | tuple):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
