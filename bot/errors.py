@@ -57,3 +57,35 @@ class DeliveryError(ReleaseBotError):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+class ChatUnavailableError(DeliveryError):
+    """403: the bot was kicked, is not a member, or was blocked. The chat's routes pause."""
+
+
+class ChatMigratedError(DeliveryError):
+    """The group became a supergroup with a new id; send again there."""
+
+    def __init__(self, message: str, new_chat_id: int) -> None:
+        super().__init__(message)
+        self.new_chat_id = new_chat_id
+
+
+class RateLimitedError(DeliveryError):
+    """429: Telegram asks us to wait `retry_after` seconds before writing to this chat."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class MessageRejectedError(DeliveryError):
+    """Another 400: this message will never be accepted as it is; never retried blindly."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """A timeout, network error or 5xx: worth retrying later with backoff."""
+
+
+class TelegramAuthError(DeliveryError):
+    """401/404 on the token: nothing will work until the token is fixed."""

@@ -1,0 +1,1 @@
+"""Telegram: the one adapter over python-telegram-bot, and the Application wiring."""

@@ -1,0 +1,155 @@
+"""The Telegram adapter: send and edit posts, look up chats; PTB errors become ours.
+
+PTB objects never leave this module: callers get ints and our own error classes.
+`BadRequest` and `TimedOut` are subclasses of `NetworkError`, so they are caught first.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from datetime import timedelta
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+
+from bot.errors import (
+    ChatMigratedError,
+    ChatUnavailableError,
+    MessageRejectedError,
+    RateLimitedError,
+    TelegramAuthError,
+    TransientDeliveryError,
+)
+from bot.render.post import Post
+
+NOT_MODIFIED = "message is not modified"
+POSTING_STATUSES = {"creator", "administrator"}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatInfo:
+    """What `getChat` and `getChatMember` say about a configured chat."""
+
+    chat_id: int
+    kind: str  # channel, supergroup, group, private
+    title: str
+    can_post: bool
+    problem: str  # why the bot cannot post, "" when it can
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def translate(exc: TelegramError) -> Exception:
+    """Our error for a PTB error (the caller raises it `from exc`)."""
+    if isinstance(exc, RetryAfter):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            retry_after = _seconds(exc.retry_after)
+        return RateLimitedError(exc.message, retry_after)
+    if isinstance(exc, ChatMigrated):
+        return ChatMigratedError(exc.message, int(exc.new_chat_id))
+    if isinstance(exc, Forbidden):
+        return ChatUnavailableError(exc.message)
+    if isinstance(exc, InvalidToken):
+        return TelegramAuthError(exc.message)
+    if isinstance(exc, BadRequest):
+        return MessageRejectedError(exc.message)
+    if isinstance(exc, TimedOut | NetworkError):
+        return TransientDeliveryError(exc.message or type(exc).__name__)
+    return TransientDeliveryError(f"{type(exc).__name__}: {exc.message}")
+
+
+def _markup(post: Post) -> InlineKeyboardMarkup | None:
+    if not post.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(button.text, url=button.url) for button in post.buttons]]
+    )
+
+
+class TelegramSender:
+    """Sends and edits posts through one PTB `Bot`."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, chat: int | str, post: Post) -> int:
+        """Send `post`; returns Telegram's message_id."""
+        try:
+            message = await self.bot.send_message(
+                chat_id=chat,
+                text=post.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=_markup(post),
+                link_preview_options=LinkPreviewOptions(is_disabled=not post.link_preview),
+            )
+        except TelegramError as exc:
+            raise translate(exc) from exc
+        return int(message.message_id)
+
+    async def edit(self, chat: int | str, message_id: int, post: Post) -> None:
+        """Replace a sent post's text; its buttons are sent again or Telegram drops them."""
+        try:
+            await self.bot.edit_message_text(
+                chat_id=chat,
+                message_id=message_id,
+                text=post.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=_markup(post),
+                link_preview_options=LinkPreviewOptions(is_disabled=not post.link_preview),
+            )
+        except BadRequest as exc:
+            if NOT_MODIFIED in exc.message.lower():
+                return
+            raise translate(exc) from exc
+        except TelegramError as exc:
+            raise translate(exc) from exc
+
+    async def send_text(self, chat: int | str, text: str) -> None:
+        """A plain HTML notice (e.g. to an admin)."""
+        try:
+            await self.bot.send_message(chat_id=chat, text=text, parse_mode=ParseMode.HTML)
+        except TelegramError as exc:
+            raise translate(exc) from exc
+
+    async def chat_info(self, chat: int | str) -> ChatInfo:
+        """Resolve a configured chat and whether the bot may post there."""
+        try:
+            found = await self.bot.get_chat(chat_id=chat)
+            member = await self.bot.get_chat_member(chat_id=found.id, user_id=self.bot.id)
+        except TelegramError as exc:
+            raise translate(exc) from exc
+        status = str(member.status)
+        if found.type in ("channel",):
+            can_post = status in POSTING_STATUSES
+        else:
+            can_post = status in POSTING_STATUSES | {"member", "restricted"}
+        problem = "" if can_post else f"the bot is '{status}' in this {found.type}, cannot post"
+        return ChatInfo(
+            chat_id=int(found.id),
+            kind=str(found.type),
+            title=found.title or found.username or str(found.id),
+            can_post=can_post,
+            problem=problem,
+        )
+
+    async def username(self) -> str:
+        """The bot's @username, from getMe (cached by PTB after initialize)."""
+        try:
+            me = await self.bot.get_me()
+        except TelegramError as exc:
+            raise translate(exc) from exc
+        return me.username or ""
