@@ -1,0 +1,86 @@
+"""Shared fixtures: no test reaches the internet; a loopback feed server on demand."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.fakes.feed_server import FeedServer
+
+_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+def _is_loopback(host: object) -> bool:
+    try:
+        return ipaddress.ip_address(str(host).split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Block every name lookup and connection that could leave this machine.
+
+    Loopback (127.0.0.0/8, ::1), `localhost` and unix sockets work. Names under the
+    reserved `.invalid` domain fail as real DNS would, so tests may rely on that. Any
+    other lookup or connection raises at once (no hanging) and fails the test at teardown,
+    even when the code under test swallowed the error.
+    """
+    attempts: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host or "localhost")
+        name = name.lower().rstrip(".")
+        local = name in _LOCAL_NAMES or name.endswith(".localhost") or _is_ip_literal(name)
+        if not local:
+            if not name.endswith(".invalid"):
+                attempts.append(f"DNS lookup of {name}")
+            raise socket.gaierror(socket.EAI_NONAME, f"name lookup blocked in tests: {name}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def allowed(sock: socket.socket, address: Any) -> bool:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return True
+        if _is_loopback(address[0]):
+            return True
+        attempts.append(f"connection to {address[0]}")
+        return False
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if not allowed(self, address):
+            raise OSError(f"internet access blocked in tests: {address[0]}")
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        if not allowed(self, address):
+            raise OSError(f"internet access blocked in tests: {address[0]}")
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    yield
+    if attempts:
+        pytest.fail("test tried to reach the internet: " + "; ".join(attempts))
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """A started loopback feed server (see tests/fakes/feed_server.py), stopped afterwards."""
+    with FeedServer() as server:
+        yield server

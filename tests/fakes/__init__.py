@@ -1,0 +1,1 @@
+"""Fake outside systems (feed server, Telegram Bot API) that tests run against."""
