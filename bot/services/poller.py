@@ -92,21 +92,26 @@ class Poller:
             state.url, etag=state.etag, last_modified=state.last_modified
         )
         now = self.clock()
-        next_poll = next_poll_after_success(now, self.settings.interval_for(feed))
-        success = {
-            "now": now,
-            "next_poll": next_poll,
-            # a 304 need not repeat the validators: keep the ones we sent
-            "etag": fetched.etag or state.etag,
-            "last_modified": fetched.last_modified or state.last_modified,
-            "current_url": fetched.permanent_url,
-        }
+
+        def record_success(body_hash: str | None, title: str | None = None) -> None:
+            self.store.record_fetch_success(
+                feed.name,
+                now=now,
+                next_poll=next_poll_after_success(now, self.settings.interval_for(feed)),
+                # a 304 need not repeat the validators: keep the ones we sent
+                etag=fetched.etag or state.etag,
+                last_modified=fetched.last_modified or state.last_modified,
+                body_hash=body_hash,
+                title=title,
+                current_url=fetched.permanent_url,
+            )
+
         if fetched.status == "not_modified":
-            self.store.record_fetch_success(feed.name, body_hash=state.body_hash, **success)
+            record_success(state.body_hash)
             return PollOutcome(feed.name, "not_modified")
         body_hash = hashlib.sha256(fetched.body).hexdigest()
         if body_hash == state.body_hash:
-            self.store.record_fetch_success(feed.name, body_hash=body_hash, **success)
+            record_success(body_hash)
             return PollOutcome(feed.name, "unchanged")
         parsed = parse_feed(
             fetched.body,
@@ -118,9 +123,7 @@ class Poller:
         result = self.store.ingest(
             feed.name, parsed.releases, now=now, flood_limit=self.settings.defaults.flood_limit
         )
-        self.store.record_fetch_success(
-            feed.name, body_hash=body_hash, title=parsed.title, **success
-        )
+        record_success(body_hash, parsed.title)
         if result.flooded:
             log.warning(
                 "feed %s: %d new releases; queued the newest %d, stored the rest as seen",

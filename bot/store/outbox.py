@@ -50,10 +50,39 @@ class OutboxQueries(StoreBase):
         )
         return [_delivery(row) for row in rows]
 
+    def channels_with_work(self, now: datetime) -> list[str]:
+        """Unpaused channels with a delivery ready to send or a sent post to edit."""
+        rows = self.db.execute(
+            "SELECT DISTINCT d.channel FROM deliveries d JOIN channels c ON c.name = d.channel"
+            " WHERE c.paused = 0 AND ((d.state = 'pending'"
+            " AND (d.not_before IS NULL OR d.not_before <= ?))"
+            " OR (d.state = 'sent' AND d.needs_edit = 1"
+            " AND (d.not_before IS NULL OR d.not_before <= ?))) ORDER BY d.channel",
+            [instant_text(now), instant_text(now)],
+        )
+        return [row[0] for row in rows]
+
+    def pending_for_channel(self, channel: str, now: datetime, limit: int = 50) -> list[Delivery]:
+        rows = self.db.query(
+            "SELECT * FROM deliveries WHERE channel = ? AND state = 'pending'"
+            " AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?",
+            [channel, instant_text(now), limit],
+        )
+        return [_delivery(row) for row in rows]
+
+    def edits_for_channel(self, channel: str, now: datetime, limit: int = 50) -> list[Delivery]:
+        rows = self.db.query(
+            "SELECT * FROM deliveries WHERE channel = ? AND state = 'sent' AND needs_edit = 1"
+            " AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?",
+            [channel, instant_text(now), limit],
+        )
+        return [_delivery(row) for row in rows]
+
     def edits_due(self, limit: int = 100) -> list[Delivery]:
         rows = self.db.query(
             "SELECT d.* FROM deliveries d JOIN channels c ON c.name = d.channel"
-            " WHERE d.needs_edit = 1 AND d.state = 'sent' AND c.paused = 0 ORDER BY d.id LIMIT ?",
+            " WHERE d.needs_edit = 1 AND d.state = 'sent' AND c.paused = 0"
+            " ORDER BY d.id LIMIT ?",
             [limit],
         )
         return [_delivery(row) for row in rows]
@@ -93,7 +122,10 @@ class OutboxQueries(StoreBase):
         self._set(delivery_id, state="pending", error=error, not_before=instant_text(not_before))
 
     def mark_edited(self, delivery_id: int) -> None:
-        self._set(delivery_id, needs_edit=0)
+        self._set(delivery_id, needs_edit=0, not_before=None)
+
+    def mark_edit_retry(self, delivery_id: int, error: str, not_before: datetime) -> None:
+        self._set(delivery_id, error=error, not_before=instant_text(not_before))
 
     # Channels
 

@@ -1,0 +1,241 @@
+"""Drain the outbox: render each owed post, pace it, send it, record what Telegram said.
+
+One worker per channel keeps a chat's posts in order while other chats go on; a 429,
+a kicked bot or a slow chat holds up only its own worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.config import Settings
+from bot.errors import (
+    ChatMigratedError,
+    ChatUnavailableError,
+    MessageRejectedError,
+    RateLimitedError,
+    TelegramAuthError,
+    TransientDeliveryError,
+)
+from bot.models import Delivery, Publisher
+from bot.render.post import Post, PostOptions, render_post
+from bot.render.telegram_html import escape
+from bot.services.pacing import Pacer
+from bot.store import ChannelState, Store
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY = 600.0
+
+
+class Sender(Protocol):
+    async def send(self, chat: int | str, post: Post) -> int: ...
+    async def edit(self, chat: int | str, message_id: int, post: Post) -> None: ...
+    async def send_text(self, chat: int | str, text: str) -> None: ...
+
+
+@dataclass(slots=True)
+class DrainReport:
+    sent: int = 0
+    edited: int = 0
+    failed: int = 0
+    retrying: int = 0
+    paused: list[str] = field(default_factory=list)
+
+
+def retry_delay(attempts: int) -> float:
+    """Exponential backoff for transient failures: 2, 4, 8 ... seconds, at most 10 minutes."""
+    return min(MAX_RETRY_DELAY, 2.0 ** max(1, attempts))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        sender: Sender,
+        clock: Callable[[], datetime],
+        pacer: Pacer | None,
+        bot_username: str,
+        dry_run: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.sender = sender
+        self.clock = clock
+        self.pacer = pacer
+        self.bot_username = bot_username
+        self.dry_run = dry_run
+        self.report = DrainReport()
+        self.stopping = False
+        self._workers: dict[str, asyncio.Task[None]] = {}
+
+    def start_workers(self) -> None:
+        """A worker for each channel with work and none running yet."""
+        for channel in self.store.channels_with_work(self.clock()):
+            worker = self._workers.get(channel)
+            if (worker is None or worker.done()) and not self.stopping:
+                self._workers[channel] = asyncio.create_task(
+                    self._work(channel), name=f"deliver:{channel}"
+                )
+
+    async def drain(self) -> DrainReport:
+        """Send everything that is ready now; returns when nothing ready is left."""
+        while not self.stopping:
+            self.start_workers()
+            running = [w for w in self._workers.values() if not w.done()]
+            if not running:
+                break
+            await asyncio.gather(*running)
+        return self.report
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let in-flight sends finish (so they are recorded), start no new ones."""
+        self.stopping = True
+        running = [w for w in self._workers.values() if not w.done()]
+        if running:
+            await asyncio.wait(running, timeout=grace)
+
+    async def _work(self, channel: str) -> None:
+        while not self.stopping:
+            state = self.store.channel_state(channel)
+            if state.paused:
+                return
+            edits = self.store.edits_for_channel(channel, self.clock(), limit=20)
+            pending = self.store.pending_for_channel(channel, self.clock(), limit=20)
+            if not edits and not pending:
+                return
+            for delivery in [*edits, *pending]:
+                if self.stopping or not await self._deliver(delivery, state):
+                    break
+                state = self.store.channel_state(channel)
+
+    def _post_for(self, delivery: Delivery) -> Post | None:
+        stored = self.store.release(delivery.release_id)
+        try:
+            channel = self.settings.channel(delivery.channel)
+            feed = self.settings.feed(stored.release.feed) if stored else None
+        except KeyError:
+            return None  # removed from the config since it was queued
+        if stored is None or feed is None:
+            return None
+        options = PostOptions(
+            citation_style=self.settings.style_for(channel),
+            summary_length=self.settings.summary_length_for(channel),
+            link_preview=self.settings.link_preview_for(channel),
+            bot_username=self.bot_username,
+        )
+        return render_post(
+            stored.release,
+            Publisher(name=feed.publisher, short_name=feed.short_name),
+            release_id=stored.id,
+            options=options,
+            accessed=self.clock().date(),
+        )
+
+    async def _deliver(self, delivery: Delivery, channel: ChannelState) -> bool:
+        """Send or edit one delivery; False when this channel's worker should stop for now."""
+        post = self._post_for(delivery)
+        if post is None:
+            self.store.mark_failed(delivery.id, "release or route no longer configured")
+            return True
+        target: int | str = channel.chat_id if channel.chat_id is not None else channel.chat
+        if self.dry_run:
+            await self.sender.send(target, post)
+            self.store.mark_dry_run(delivery.id, self.clock())
+            self.report.sent += 1
+            return True
+        if self.pacer is not None:
+            await self.pacer.wait_turn(target)
+        editing = delivery.state == "sent" and delivery.message_id is not None
+        if not editing:
+            self.store.mark_sending(delivery.id)
+        try:
+            if editing and delivery.message_id is not None:
+                await self.sender.edit(target, delivery.message_id, post)
+            else:
+                message_id = await self.sender.send(target, post)
+        except (RateLimitedError, ChatMigratedError, ChatUnavailableError) as exc:
+            return await self._chat_refused(delivery, channel, target, exc, editing)
+        except MessageRejectedError as exc:
+            return self._rejected(delivery, exc.message, editing)
+        except TransientDeliveryError as exc:
+            self._retry_later(delivery, exc.message, editing)
+            return False
+        except (TelegramAuthError, asyncio.CancelledError):
+            if not editing:
+                self.store.mark_retry(delivery.id, "interrupted", self.clock())
+            raise
+        if editing:
+            self.store.mark_edited(delivery.id)
+            self.report.edited += 1
+        else:
+            self.store.mark_sent(delivery.id, message_id, self.clock())
+            self.report.sent += 1
+        return True
+
+    async def _chat_refused(
+        self,
+        delivery: Delivery,
+        channel: ChannelState,
+        target: int | str,
+        exc: RateLimitedError | ChatMigratedError | ChatUnavailableError,
+        editing: bool,
+    ) -> bool:
+        if not editing:
+            self.store.mark_retry(delivery.id, exc.message, self.clock())
+        if isinstance(exc, RateLimitedError):
+            log.warning("channel %s: 429, waiting %.0f s", channel.name, exc.retry_after)
+            if self.pacer is not None:
+                self.pacer.pause(target, min(exc.retry_after, 3600.0))
+            return True
+        if isinstance(exc, ChatMigratedError):
+            log.warning("channel %s moved to chat %d", channel.name, exc.new_chat_id)
+            self.store.set_chat_id(channel.name, exc.new_chat_id)
+            return True
+        self.store.pause_channel(channel.name, exc.message)
+        self.report.paused.append(channel.name)
+        log.error("channel %s paused: %s", channel.name, exc.message)
+        await self.notify_admins(
+            f"release-bot paused posting to <b>{escape(channel.name)}</b> "
+            f"({escape(channel.chat)}): {escape(exc.message)}\n"
+            "Give the bot back its rights there, then restart it to resume."
+        )
+        return False
+
+    def _rejected(self, delivery: Delivery, message: str, editing: bool) -> bool:
+        log.error("delivery %d refused by Telegram: %s", delivery.id, message)
+        if editing:
+            self.store.mark_edited(delivery.id)  # an edit Telegram refuses is not retried
+        else:
+            self.store.mark_failed(delivery.id, message)
+        self.report.failed += 1
+        return True
+
+    def _retry_later(self, delivery: Delivery, message: str, editing: bool) -> None:
+        delay = retry_delay(delivery.attempts + 1)
+        log.warning("delivery %d: %s; retrying in %.0f s", delivery.id, message, delay)
+        not_before = self.clock() + timedelta(seconds=delay)
+        if editing:
+            self.store.mark_edit_retry(delivery.id, message, not_before)
+        else:
+            self.store.mark_retry(delivery.id, message, not_before)
+        self.report.retrying += 1
+
+    async def notify_admins(self, text: str) -> None:
+        """Tell each admin privately; an admin who never pressed Start can only be logged."""
+        if self.dry_run:
+            return
+        for admin in self.settings.bot.admins:
+            try:
+                await self.sender.send_text(admin, text)
+            except ChatUnavailableError as exc:
+                log.error("cannot message admin %d (%s); press Start in the bot", admin, exc)
+            except (MessageRejectedError, TransientDeliveryError, RateLimitedError) as exc:
+                log.error("cannot message admin %d: %s", admin, exc)
