@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -14,15 +13,17 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import FeedSettings, Settings, load_settings, settings_from_dict
-from bot.errors import ConfigError, NotFoundError, ReleaseBotError
+from bot.errors import ConfigError, NotFoundError, ReleaseBotError, TelegramAuthError
 from bot.feeds.fetch import Fetcher, default_user_agent
 from bot.feeds.parse import dedupe_by_key, newest_first, parse_feed
+from bot.logs import configure_logging, redact
 from bot.models import FetchResult, Publisher, Release
 from bot.render.authors import citation_author
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
 from bot.render.display import iso_day
 from bot.services.poller import Poller, PollOutcome, sync_config
 from bot.store import Store
+from bot.telegram.app import run_dry_forever, run_forever, run_once
 
 DEFAULT_CONFIG = Path("config/releasebot.toml")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -60,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate the config and the database")
     check.add_argument("--network", action="store_true", help="also fetch and parse each feed")
+
+    run = sub.add_parser("run", help="run the bot: poll feeds on schedule, post new releases")
+    run.add_argument("--once", action="store_true", help="poll every feed now, send, exit")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing: print each post instead and record it as dry_run",
+    )
 
     cite = sub.add_parser("cite", help="print the citation of a stored release")
     cite.add_argument("ref", nargs="?", help="release id, URL, key, or words to search for")
@@ -276,27 +285,46 @@ def cmd_cite(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# run
+
+
+TOKEN_VARIABLE = "TELEGRAM_BOT_TOKEN"  # noqa: S105 -- the variable name, not a token
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_config(args)
+    token = os.environ.get(TOKEN_VARIABLE, "").strip() or None
+    if args.dry_run:
+        if args.once:
+            return asyncio.run(run_once(settings, token=None, clock=utc_now))
+        return asyncio.run(run_dry_forever(settings, clock=utc_now))
+    if token is None:
+        print(
+            f"releasebot: set {TOKEN_VARIABLE} to the bot's token from @BotFather"
+            " (or use --dry-run to print posts without sending)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.once:
+        return asyncio.run(run_once(settings, token=token, clock=utc_now))
+    return run_forever(settings, token=token, clock=utc_now)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "preview": cmd_preview,
     "poll": cmd_poll,
     "latest": cmd_latest,
     "check": cmd_check,
     "cite": cmd_cite,
+    "run": cmd_run,
 }
-
-
-def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.verbose)
+    token = os.environ.get(TOKEN_VARIABLE, "")
+    configure_logging(args.verbose, token)
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -304,8 +332,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_USAGE
+    except TelegramAuthError as exc:
+        print(f"releasebot: {redact(exc.message, token)}; check {TOKEN_VARIABLE}", file=sys.stderr)
+        return EXIT_USAGE
     except ReleaseBotError as exc:
-        print(f"releasebot: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        message = getattr(exc, "message", None) or str(exc)
+        print(f"releasebot: {redact(message, token)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

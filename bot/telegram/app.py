@@ -1,0 +1,245 @@
+"""Wire `releasebot run`: store, fetcher, poller, dispatcher and the PTB Application.
+
+`run --once` polls every feed, drains the outbox and exits; plain `run` ticks a JobQueue
+job that polls the due feeds and keeps the outbox draining until SIGTERM or Ctrl-C.
+`--dry-run` builds no Application at all: nothing is sent to Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from telegram import BotCommand
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+
+from bot.config import Settings
+from bot.errors import (
+    ChatUnavailableError,
+    MessageRejectedError,
+    TelegramAuthError,
+    TransientDeliveryError,
+)
+from bot.feeds.fetch import Fetcher, default_user_agent
+from bot.services.dispatcher import Dispatcher, DrainReport, Sender
+from bot.services.pacing import Pacer
+from bot.services.poller import Poller, PollOutcome, sync_config
+from bot.store import Store
+from bot.telegram.dryrun import DryRunSender
+from bot.telegram.sender import TelegramSender
+
+log = logging.getLogger(__name__)
+
+BOT_COMMANDS = (
+    ("latest", "Newest releases: /latest [n] [feed]"),
+    ("cite", "Cite a release: /cite [style] [id, URL or words]"),
+    ("search", "Search releases: /search words"),
+    ("feeds", "Feeds followed here"),
+    ("help", "Every command, with examples"),
+    ("start", "What this bot does"),
+)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a running bot holds; built once, passed to jobs and handlers."""
+
+    settings: Settings
+    store: Store
+    poller: Poller
+    dispatcher: Dispatcher
+    clock: Clock
+
+
+def build_application(settings: Settings, token: str) -> Application:  # type: ignore[type-arg]
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.bot.api_base_url)
+        .connection_pool_size(64)
+        .pool_timeout(30.0)
+        .connect_timeout(10.0)
+        .read_timeout(30.0)
+        .write_timeout(30.0)
+        .build()
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings, sender: Sender, *, clock: Clock, bot_username: str, dry_run: bool
+) -> AsyncIterator[Runtime]:
+    store = Store.open(settings.database_path)
+    try:
+        sync_config(store, settings, clock())
+        recovered = store.recover_in_flight()
+        if recovered:
+            log.warning("%d sends were in flight at the last stop; sending them again", recovered)
+        async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+            poller = Poller(settings, store=store, fetcher=fetcher, clock=clock)
+            dispatcher = Dispatcher(
+                settings,
+                store=store,
+                sender=sender,
+                clock=clock,
+                pacer=None if dry_run else Pacer(),
+                bot_username=bot_username,
+                dry_run=dry_run,
+            )
+            yield Runtime(settings, store, poller, dispatcher, clock)
+    finally:
+        store.close()
+
+
+async def check_channels(runtime: Runtime, sender: TelegramSender) -> None:
+    """Resolve each channel's chat id; pause (and tell admins about) those the bot can't post in."""
+    for channel in runtime.settings.channels:
+        state = runtime.store.channel_state(channel.name)
+        try:
+            info = await sender.chat_info(
+                state.chat_id if state.chat_id is not None else state.chat
+            )
+        except (ChatUnavailableError, MessageRejectedError) as exc:
+            problem = exc.message
+        except TransientDeliveryError as exc:
+            log.warning("channel %s: cannot check it now (%s)", channel.name, exc.message)
+            continue
+        else:
+            runtime.store.set_chat_id(channel.name, info.chat_id)
+            problem = info.problem
+        if problem:
+            log.error("channel %s (%s): %s; its posts wait", channel.name, channel.chat, problem)
+            if not state.paused or state.pause_error != problem:
+                await runtime.dispatcher.notify_admins(
+                    f"release-bot cannot post to {channel.name} ({channel.chat}): {problem}. "
+                    "Its posts wait until the bot can post there (checked at each start)."
+                )
+            runtime.store.pause_channel(channel.name, problem)
+        elif state.paused:
+            log.info("channel %s: the bot can post again; resuming", channel.name)
+            runtime.store.resume_channel(channel.name)
+
+
+def summarize(outcomes: list[PollOutcome], report: DrainReport) -> bool:
+    """Log what a run did; True when everything went through."""
+    failed_feeds = [o for o in outcomes if o.status == "error"]
+    for outcome in failed_feeds:
+        log.error("feed %s failed: %s", outcome.feed, outcome.error)
+    new = sum(o.result.new for o in outcomes if o.result)
+    log.info(
+        "polled %d feeds (%d failed), %d new releases; sent %d, edited %d, failed %d, retrying %d",
+        len(outcomes),
+        len(failed_feeds),
+        new,
+        report.sent,
+        report.edited,
+        report.failed,
+        report.retrying,
+    )
+    return not (failed_feeds or report.failed or report.retrying or report.paused)
+
+
+async def run_once(settings: Settings, *, token: str | None, clock: Clock) -> int:
+    """Poll every feed now, drain the outbox, exit 0 (all well) or 1."""
+    if token is None:
+        sender: Sender = DryRunSender(sys.stdout)
+        async with open_runtime(
+            settings, sender, clock=clock, bot_username=settings.bot.username, dry_run=True
+        ) as runtime:
+            outcomes = await runtime.poller.poll_all()
+            report = await runtime.dispatcher.drain()
+        return 0 if summarize(outcomes, report) else 1
+    app = build_application(settings, token)
+    try:
+        async with app:
+            telegram = TelegramSender(app.bot)
+            async with open_runtime(
+                settings, telegram, clock=clock, bot_username=app.bot.username, dry_run=False
+            ) as runtime:
+                await app.bot.set_my_commands([BotCommand(*c) for c in BOT_COMMANDS])
+                await check_channels(runtime, telegram)
+                outcomes = await runtime.poller.poll_all()
+                report = await runtime.dispatcher.drain()
+    except InvalidToken as exc:
+        raise TelegramAuthError(f"Telegram refused the token ({exc.message})") from exc
+    except TelegramError as exc:
+        raise TransientDeliveryError(f"Telegram: {exc.message}") from exc
+    return 0 if summarize(outcomes, report) else 1
+
+
+async def run_dry_forever(settings: Settings, *, clock: Clock) -> int:
+    """`run --dry-run` without --once: tick like the real bot, print instead of sending."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_runtime(
+        settings,
+        DryRunSender(sys.stdout),
+        clock=clock,
+        bot_username=settings.bot.username,
+        dry_run=True,
+    ) as runtime:
+        while not stop.is_set():
+            await runtime.poller.poll_due()
+            await runtime.dispatcher.drain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.bot.tick)
+    return 0
+
+
+def run_forever(settings: Settings, *, token: str, clock: Clock) -> int:
+    """The live bot: PTB's run_polling owns the loop and the signals."""
+    app = build_application(settings, token)
+    holder: dict[str, contextlib.AsyncExitStack | Runtime] = {}
+
+    async def post_init(application: Application) -> None:  # type: ignore[type-arg]
+        stack = contextlib.AsyncExitStack()
+        telegram = TelegramSender(application.bot)
+        runtime = await stack.enter_async_context(
+            open_runtime(
+                settings,
+                telegram,
+                clock=clock,
+                bot_username=application.bot.username,
+                dry_run=False,
+            )
+        )
+        holder["stack"], holder["runtime"] = stack, runtime
+        application.bot_data["runtime"] = runtime
+        await application.bot.set_my_commands([BotCommand(*c) for c in BOT_COMMANDS])
+        await check_channels(runtime, telegram)
+        assert application.job_queue is not None  # noqa: S101 -- the job-queue extra is a dependency
+        application.job_queue.run_repeating(tick, interval=settings.bot.tick, first=0.0)
+
+    async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
+        runtime = holder.get("runtime")
+        if isinstance(runtime, Runtime):
+            await runtime.dispatcher.stop()
+
+    async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+        stack = holder.get("stack")
+        if isinstance(stack, contextlib.AsyncExitStack):
+            await stack.aclose()
+
+    app.post_init = post_init
+    app.post_stop = post_stop
+    app.post_shutdown = post_shutdown
+    app.run_polling(allowed_updates=["message", "channel_post", "callback_query"])
+    return 0
+
+
+async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The one scheduled job: poll the feeds that are due, then let the outbox drain."""
+    runtime: Runtime = context.application.bot_data["runtime"]
+    await runtime.poller.poll_due()
+    runtime.dispatcher.start_workers()
