@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
+import subprocess
+import sys
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -488,6 +490,19 @@ async def test_server_serves_many_connections_at_once() -> None:
             results = await asyncio.gather(*(fetcher.fetch(url) for _ in range(200)))
         assert all(r.body == FEED for r in results)
         assert server.hits("/feed.xml") == 200
+
+
+def test_server_answers_a_subprocess(feed_server: FeedServer) -> None:
+    """The server runs in a thread, so a blocking subprocess can fetch from it (CLI tests)."""
+    url = feed_server.serve("/feed.xml", FEED)
+    script = (
+        "import sys, urllib.request; "
+        "sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1]).read())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, url], capture_output=True, timeout=60, check=True
+    )
+    assert done.stdout == FEED
 
 
 def test_route_defaults_serve_rss() -> None:
