@@ -1,0 +1,367 @@
+"""Records and JSON shapes of the fake Bot API: chats, messages, request parameters, keyboards.
+
+The frozen dataclasses here are what tests read back from `FakeBotAPI`; the mutable
+records are the server's own state. JSON builders produce objects python-telegram-bot
+can de_json (Message, Chat, ChatFullInfo, User, ChatMember).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fakes.telegram_html import Entity
+from tests.fakes.telegram_links import LinkError, check_link
+
+CHAT_TYPES = frozenset({"channel", "supergroup", "group", "private"})
+BOT_STATUSES = frozenset({"administrator", "member", "kicked", "left"})
+MEMBER_STATUSES = BOT_STATUSES | {"creator"}
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+_BUTTON_ACTIONS = (
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, the Bot API description and optional parameters."""
+
+    def __init__(
+        self, status: int, description: str, parameters: dict[str, Any] | None = None
+    ) -> None:
+        self.status = status
+        self.description = description
+        self.parameters = parameters
+        super().__init__(f"{status} {description}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The body Telegram sends with this error."""
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.status,
+            "description": self.description,
+        }
+        if self.parameters:
+            body["parameters"] = self.parameters
+        return body
+
+
+def bad_request(description: str) -> ApiError:
+    """A 400 whose description gets the Bot API's "Bad Request: " prefix."""
+    return ApiError(400, f"Bad Request: {description}")
+
+
+@dataclass(frozen=True)
+class MessageVersion:
+    """One earlier state of an edited message."""
+
+    text: str
+    entities: tuple[Entity, ...]
+    html: str
+    reply_markup: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class DeliveredMessage:
+    """A message the bot sent, as it stands now; `history` holds earlier versions, oldest first.
+
+    `html` is the text exactly as the bot sent it (HTML source when parse_mode was HTML);
+    `text` and `entities` are what Telegram shows.
+    """
+
+    chat_id: int
+    message_id: int
+    text: str
+    entities: tuple[Entity, ...]
+    html: str
+    parse_mode: str | None
+    reply_markup: dict[str, Any] | None
+    link_preview_options: dict[str, Any] | None
+    disable_notification: bool
+    date: int
+    history: tuple[MessageVersion, ...] = ()
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        """The inline buttons, row after row (empty when there is no keyboard)."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [button for row in rows for button in row]
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request the server answered: method as sent, decoded params, HTTP status."""
+
+    method: str
+    params: dict[str, Any]
+    status: int
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class RateLimitHit:
+    """One 429 the server answered."""
+
+    method: str
+    chat_id: int
+    retry_after: int
+    at: float
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """An answerCallbackQuery the bot made."""
+
+    callback_query_id: str
+    text: str | None
+    show_alert: bool
+
+
+@dataclass
+class ChatRecord:
+    """The server's view of one chat and the bot's place in it."""
+
+    id: int
+    type: str
+    title: str | None
+    username: str | None
+    bot_status: str
+    started: bool = True
+    blocked: bool = False
+    migrated_to: int | None = None
+    members: dict[int, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The Chat object."""
+        data: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.type == "private":
+            data["first_name"] = self.title or f"User {self.id}"
+        else:
+            data["title"] = self.title or f"Chat {self.id}"
+        if self.username:
+            data["username"] = self.username
+        return data
+
+    def to_full_json(self) -> dict[str, Any]:
+        """The ChatFullInfo object getChat answers."""
+        gifts = dict.fromkeys(
+            ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription"), False
+        )
+        gifts["gifts_from_channels"] = False
+        return {
+            **self.to_json(),
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": gifts,
+        }
+
+
+@dataclass
+class MessageRecord:
+    """A message in a chat: sent by the bot or pushed in by a test."""
+
+    chat_id: int
+    message_id: int
+    date: int
+    text: str
+    entities: tuple[Entity, ...] = ()
+    from_user: dict[str, Any] | None = None
+    html: str = ""
+    parse_mode: str | None = None
+    reply_markup: dict[str, Any] | None = None
+    link_preview_options: dict[str, Any] | None = None
+    disable_notification: bool = False
+    edit_date: int | None = None
+    sent_by_bot: bool = False
+    history: list[MessageVersion] = field(default_factory=list)
+
+    def to_json(self, chat: ChatRecord, bot_user: dict[str, Any]) -> dict[str, Any]:
+        """The Message object."""
+        data: dict[str, Any] = {
+            "message_id": self.message_id,
+            "date": self.date,
+            "chat": chat.to_json(),
+            "text": self.text,
+        }
+        if chat.type == "channel":
+            data["sender_chat"] = chat.to_json()
+        else:
+            data["from"] = self.from_user or bot_user
+        if self.entities:
+            data["entities"] = [entity.to_api() for entity in self.entities]
+        if self.reply_markup:
+            data["reply_markup"] = self.reply_markup
+        if self.edit_date is not None:
+            data["edit_date"] = self.edit_date
+        if self.link_preview_options:
+            data["link_preview_options"] = self.link_preview_options
+        return data
+
+    def snapshot(self) -> DeliveredMessage:
+        """The frozen read-back view of this message."""
+        return DeliveredMessage(
+            chat_id=self.chat_id,
+            message_id=self.message_id,
+            text=self.text,
+            entities=self.entities,
+            html=self.html,
+            parse_mode=self.parse_mode,
+            reply_markup=self.reply_markup,
+            link_preview_options=self.link_preview_options,
+            disable_notification=self.disable_notification,
+            date=self.date,
+            history=tuple(self.history),
+        )
+
+
+def member_json(user: dict[str, Any], status: str, *, channel: bool) -> dict[str, Any]:
+    """A ChatMember object for `user` with `status`."""
+    data: dict[str, Any] = {"status": status, "user": user}
+    if status == "administrator":
+        data.update(
+            dict.fromkeys(
+                [
+                    "can_manage_chat",
+                    "can_delete_messages",
+                    "can_manage_video_chats",
+                    "can_restrict_members",
+                    "can_change_info",
+                    "can_invite_users",
+                    "can_post_stories",
+                    "can_edit_stories",
+                    "can_delete_stories",
+                    "can_pin_messages",
+                ],
+                True,
+            )
+        )
+        data.update(can_be_edited=False, is_anonymous=False, can_promote_members=False)
+        if channel:
+            data.update(can_post_messages=True, can_edit_messages=True)
+    elif status == "creator":
+        data["is_anonymous"] = False
+    elif status == "kicked":
+        data["until_date"] = 0
+    return data
+
+
+class Params:
+    """Request parameters: form fields arrive as strings, JSON bodies as typed values."""
+
+    _JSON_FIELDS = frozenset(
+        {"reply_markup", "link_preview_options", "commands", "scope", "allowed_updates"}
+        | {"entities", "reply_parameters"}
+    )
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+    def decoded(self) -> dict[str, Any]:
+        """Every parameter, JSON-encoded ones decoded where they parse, for the request log."""
+        out: dict[str, Any] = {}
+        for key, value in self.raw.items():
+            if key in self._JSON_FIELDS and isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    value = json.loads(value)
+            out[key] = value
+        return out
+
+    def has(self, name: str) -> bool:
+        return self.raw.get(name) not in (None, "")
+
+    def text(self, name: str) -> str | None:
+        value = self.raw.get(name)
+        return None if value is None else str(value)
+
+    def integer(self, name: str, default: int | None = None) -> int | None:
+        value = self.raw.get(name)
+        if value in (None, ""):
+            return default
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise bad_request(f'field "{name}" must be a valid Number') from exc
+
+    def flag(self, name: str) -> bool:
+        value = self.raw.get(name)
+        if isinstance(value, str):
+            return value.lower() in ("true", "1")
+        return bool(value)
+
+    def json(self, name: str, error: str) -> Any:
+        value = self.raw.get(name)
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise bad_request(error) from exc
+
+
+def scope_key(scope: Any, language_code: str) -> tuple[str, str]:
+    """The key a command list is stored under: its scope and language."""
+    return json.dumps(scope or {"type": "default"}, sort_keys=True), language_code or ""
+
+
+def validate_reply_markup(markup: Any) -> dict[str, Any] | None:
+    """Check an inline keyboard as strictly as Telegram; return it, or None for no keyboard."""
+    if markup is None:
+        return None
+    if not isinstance(markup, dict):
+        raise bad_request("reply markup must be an Object")
+    if "inline_keyboard" not in markup:
+        return markup  # reply keyboards and removals are not checked further
+    rows = markup["inline_keyboard"]
+    if not isinstance(rows, list):
+        raise bad_request('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array')
+    for row in rows:
+        if not isinstance(row, list):
+            raise bad_request(
+                'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array'
+            )
+        for button in row:
+            _validate_button(button)
+    return markup
+
+
+def _validate_button(button: Any) -> None:
+    if not isinstance(button, dict):
+        raise bad_request(
+            "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
+        )
+    if not isinstance(button.get("text"), str):
+        raise bad_request(
+            'can\'t parse inline keyboard button: Field "text" must be of type String'
+        )
+    if not button["text"].strip():
+        raise bad_request("text buttons are unallowed in the inline keyboard")
+    actions = [name for name in _BUTTON_ACTIONS if name in button]
+    if not actions:
+        raise bad_request("text buttons are unallowed in the inline keyboard")
+    if "callback_data" in button:
+        data = button["callback_data"]
+        if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= 64:
+            raise bad_request("BUTTON_DATA_INVALID")
+    if "url" in button:
+        url = button["url"]
+        try:
+            check_link(url if isinstance(url, str) else "")
+        except LinkError as exc:
+            raise bad_request(
+                f"inline keyboard button URL '{url}' is invalid: {exc.reason}"
+            ) from exc

@@ -1,0 +1,426 @@
+"""The fake Bot API's state and methods, without HTTP: chats, messages, updates, flood control.
+
+`BotApiState.call(method, params)` answers one Bot API call as the real server would
+(status and JSON body); the scripting methods let a test register chats, inject updates,
+script failures and read back what the bot did. Everything is guarded by one condition
+variable, so HTTP threads, long polls and the test thread can share it.
+
+Only sendMessage counts against the flood windows (see rate_windows.py); edits do not.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.fakes.bot_api_methods import MethodsMixin
+from tests.fakes.bot_api_objects import (
+    BOT_STATUSES,
+    CHAT_TYPES,
+    MEMBER_STATUSES,
+    ApiError,
+    CallbackAnswer,
+    ChatRecord,
+    DeliveredMessage,
+    LoggedRequest,
+    MessageRecord,
+    Params,
+    RateLimitHit,
+    bad_request,
+    scope_key,
+)
+from tests.fakes.rate_windows import SendRateLimits
+from tests.fakes.telegram_html import Entity
+
+DEFAULT_TOKEN = "123456789:TEST-token_for-the-fake-api"
+_COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,64}(@[A-Za-z0-9_]{3,32})?(?![A-Za-z0-9_])")
+_NUMERIC = re.compile(r"^-?[0-9]+$")
+_NOT_DEFAULT_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+
+class BotApiState(MethodsMixin):
+    """Everything the fake server knows, and the test-facing API to script and inspect it."""
+
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        *,
+        username: str = "releasebot_test_bot",
+        time_scale: float = 1.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.token = token
+        self.username = username
+        self.time_scale = time_scale
+        prefix = token.split(":", 1)[0]
+        self.bot_id = int(prefix) if prefix.isdigit() else 123456789
+        self.bot_user: dict[str, Any] = {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Release Bot",
+            "username": username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self._cond = threading.Condition(threading.RLock())
+        self._clock = clock or time.monotonic
+        self._limits = SendRateLimits(time_scale)
+        self._chats: dict[int, ChatRecord] = {}
+        self._users: dict[int, dict[str, Any]] = {}
+        self._messages: dict[int, dict[int, MessageRecord]] = {}
+        self._sent: list[tuple[int, int]] = []
+        self._last_message_id: dict[int, int] = {}
+        self._updates: list[dict[str, Any]] = []
+        self._next_update_id = 1
+        self._allowed_updates: list[str] | None = None
+        self._poll_generation = 0
+        self._polls_waiting = 0
+        self._open_callbacks: set[str] = set()
+        self._next_callback = 1
+        self._failures: dict[str, list[ApiError]] = {}
+        self._delays: dict[str, float] = {}
+        self._requests: list[LoggedRequest] = []
+        self._rate_hits: list[RateLimitHit] = []
+        self._callback_answers: list[CallbackAnswer] = []
+        self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
+        self._stopping = False
+
+    # --- answering calls ---------------------------------------------------------------
+
+    def call(self, method: str, raw_params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Answer one Bot API call: (HTTP status, JSON body). Logged once answered."""
+        params, key = Params(raw_params), method.lower()
+        with self._cond:
+            delay = self._delays.get(key, 0.0)
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            failure = self._take_failure(key)
+            if failure is not None:
+                raise failure
+            handler = self.handlers().get(key)
+            if handler is None:
+                raise ApiError(404, "Not Found: method not found")
+            status, body = 200, {"ok": True, "result": handler(params)}
+        except ApiError as exc:
+            status, body = exc.status, exc.to_json()
+        self.log_request(LoggedRequest(method, params.decoded(), status, body.get("description")))
+        return status, body
+
+    def log_request(self, entry: LoggedRequest) -> None:
+        """Add one answered request to the log."""
+        with self._cond:
+            self._requests.append(entry)
+
+    def release_waiters(self) -> None:
+        """End every long poll now (with no updates); used when the server stops."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def reopen(self) -> None:
+        """Let long polls wait again after release_waiters (the server restarts)."""
+        with self._cond:
+            self._stopping = False
+
+    def _take_failure(self, key: str) -> ApiError | None:
+        with self._cond:
+            queue = self._failures.get(key)
+            return queue.pop(0) if queue else None
+
+    # --- scripting ---------------------------------------------------------------------
+
+    def add_chat(
+        self,
+        chat_id: int,
+        type: str,
+        *,
+        username: str | None = None,
+        title: str | None = None,
+        bot_status: str = "administrator",
+        started: bool = True,
+    ) -> None:
+        """Register a chat. `started` (private chats) says the user pressed Start."""
+        if type not in CHAT_TYPES or bot_status not in BOT_STATUSES:
+            raise ValueError(f"bad chat type {type!r} or bot_status {bot_status!r}")
+        with self._cond:
+            self._chats[chat_id] = ChatRecord(
+                chat_id,
+                type,
+                title,
+                username.lstrip("@") if username else None,
+                bot_status,
+                started,
+            )
+            if type == "private":
+                self._user(chat_id, first_name=title, username=username)
+
+    def set_bot_status(self, chat: int | str, status: str) -> None:
+        """Change the bot's membership in a chat (administrator, member, kicked, left)."""
+        if status not in BOT_STATUSES:
+            raise ValueError(f"bad bot_status {status!r}")
+        with self._cond:
+            self._chat(chat).bot_status = status
+
+    def kick(self, chat: int | str) -> None:
+        """The bot is removed and banned from the chat."""
+        self.set_bot_status(chat, "kicked")
+
+    def block(self, chat: int | str, blocked: bool = True) -> None:
+        """The user of a private chat blocks (or unblocks) the bot."""
+        with self._cond:
+            self._chat(chat).blocked = blocked
+
+    def set_member(self, chat: int | str, user_id: int, status: str) -> None:
+        """Give a user a status in a chat: creator, administrator, member, left or kicked."""
+        if status not in MEMBER_STATUSES:
+            raise ValueError(f"bad member status {status!r}")
+        with self._cond:
+            self._chat(chat).members[user_id] = status
+            self._user(user_id)
+
+    def migrate(self, chat_id: int, new_id: int) -> None:
+        """Upgrade a group to a supergroup with id `new_id`, as Telegram does."""
+        with self._cond:
+            old = self._chat(chat_id)
+            self._chats[new_id] = ChatRecord(
+                new_id, "supergroup", old.title, old.username, old.bot_status, members=old.members
+            )
+            old.migrated_to, old.username = new_id, None
+            now = int(time.time())
+            for chat, key, value in (
+                (old, "migrate_to_chat_id", new_id),
+                (self._chats[new_id], "migrate_from_chat_id", chat_id),
+            ):
+                message: dict[str, Any] = {
+                    "message_id": self._new_message_id(chat.id),
+                    "date": now,
+                    "chat": chat.to_json(),
+                    "from": self._user(1, first_name="Group owner"),
+                    key: value,
+                }
+                self._queue_update("message", message)
+
+    def fail_next(
+        self,
+        method: str,
+        status: int,
+        description: str,
+        count: int = 1,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        """Answer the next `count` calls of `method` with this error, before any other check."""
+        with self._cond:
+            queue = self._failures.setdefault(method.lower(), [])
+            queue.extend(ApiError(status, description, parameters) for _ in range(count))
+
+    def set_delay(self, method: str, seconds: float) -> None:
+        """Wait `seconds` (real time) before answering each call of `method`; 0 to stop."""
+        with self._cond:
+            self._delays[method.lower()] = seconds
+
+    def push_message(
+        self,
+        chat_id: int,
+        text: str,
+        from_user_id: int,
+        *,
+        username: str | None = None,
+        first_name: str | None = None,
+    ) -> int:
+        """A user writes `text` in a chat; returns its message_id. Commands get their entity.
+
+        Writing in a private chat that is not registered registers it (the user started it).
+        """
+        with self._cond:
+            user = self._user(from_user_id, first_name=first_name, username=username)
+            if chat_id not in self._chats and chat_id == from_user_id:
+                self.add_chat(chat_id, "private", username=username, title=first_name)
+            chat = self._chat(chat_id)
+            if chat.type == "channel":
+                raise ValueError("a channel has posts, not messages: use push_channel_post")
+            if chat.type == "private":
+                chat.started = True
+            return self._push_text(chat, text, user, "message")
+
+    def push_channel_post(self, chat_id: int | str, text: str) -> int:
+        """An admin posts `text` in a channel; returns its message_id."""
+        with self._cond:
+            chat = self._chat(chat_id)
+            if chat.type != "channel":
+                raise ValueError(f"chat {chat_id} is not a channel")
+            return self._push_text(chat, text, None, "channel_post")
+
+    def push_callback(
+        self, chat_id: int | str, message_id: int, data: str, from_user_id: int
+    ) -> str:
+        """A user presses a button with `data` under a message; returns the callback query id."""
+        with self._cond:
+            chat = self._chat(chat_id)
+            record = self._messages[chat.id][message_id]
+            query_id = f"cb{self._next_callback}"
+            self._next_callback += 1
+            self._open_callbacks.add(query_id)
+            self._queue_update(
+                "callback_query",
+                {
+                    "id": query_id,
+                    "from": self._user(from_user_id),
+                    "chat_instance": str(chat.id),
+                    "message": record.to_json(chat, self.bot_user),
+                    "data": data,
+                },
+            )
+            return query_id
+
+    def push_update(self, kind: str, payload: dict[str, Any]) -> int:
+        """Queue any other update (e.g. "my_chat_member"); returns its update_id."""
+        with self._cond:
+            return self._queue_update(kind, payload)
+
+    # --- reading back ------------------------------------------------------------------
+
+    def messages(self, chat: int | str) -> list[DeliveredMessage]:
+        """The messages the bot sent to a chat, oldest first, as they stand now."""
+        with self._cond:
+            chat_id = self._chat(chat).id
+            return [m.snapshot() for m in self._messages.get(chat_id, {}).values() if m.sent_by_bot]
+
+    def message(self, chat: int | str, message_id: int) -> DeliveredMessage:
+        """One message the bot sent, as it stands now."""
+        with self._cond:
+            return self._messages[self._chat(chat).id][message_id].snapshot()
+
+    def all_messages(self) -> list[DeliveredMessage]:
+        """Every message the bot sent, in the order it sent them."""
+        with self._cond:
+            return [self._messages[c][m].snapshot() for c, m in self._sent]
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        """Every answered request, in the order they were answered."""
+        with self._cond:
+            return list(self._requests)
+
+    def requests_for(self, method: str) -> list[LoggedRequest]:
+        """The answered requests of one method (case-insensitive)."""
+        return [r for r in self.requests if r.method.lower() == method.lower()]
+
+    @property
+    def rate_limit_hits(self) -> list[RateLimitHit]:
+        """Every 429 answered."""
+        with self._cond:
+            return list(self._rate_hits)
+
+    @property
+    def rate_limited_count(self) -> int:
+        """How many 429s were answered."""
+        with self._cond:
+            return len(self._rate_hits)
+
+    @property
+    def callback_answers(self) -> list[CallbackAnswer]:
+        """Every answerCallbackQuery accepted."""
+        with self._cond:
+            return list(self._callback_answers)
+
+    def commands(
+        self, scope: dict[str, Any] | None = None, language_code: str = ""
+    ) -> list[dict[str, str]]:
+        """The command list set for a scope (default scope when None)."""
+        with self._cond:
+            return list(self._commands.get(scope_key(scope, language_code), []))
+
+    @property
+    def polls_waiting(self) -> int:
+        """How many getUpdates long polls are being held right now."""
+        with self._cond:
+            return self._polls_waiting
+
+    @property
+    def pending_updates(self) -> list[dict[str, Any]]:
+        """Updates not yet confirmed by a getUpdates offset."""
+        with self._cond:
+            return list(self._updates)
+
+    # --- internals shared with the methods ---------------------------------------------
+
+    def _chat(self, ref: int | str) -> ChatRecord:
+        """A registered chat by id or @username, for the scripting API (KeyError if none)."""
+        if isinstance(ref, str) and ref.startswith("@"):
+            name = ref[1:].lower()
+            for chat in self._chats.values():
+                if chat.username and chat.username.lower() == name:
+                    return chat
+            raise KeyError(ref)
+        return self._chats[int(ref)]
+
+    def _resolve(self, ref: str) -> ChatRecord:
+        """A chat as the Bot API finds it from a chat_id parameter."""
+        chat: ChatRecord | None = None
+        if _NUMERIC.match(ref):
+            chat = self._chats.get(int(ref))
+        elif ref.startswith("@"):
+            name = ref[1:].lower()
+            chat = next(
+                (
+                    c
+                    for c in self._chats.values()
+                    if c.username
+                    and c.username.lower() == name
+                    and c.type in ("channel", "supergroup")
+                ),
+                None,
+            )
+        if chat is None:
+            raise bad_request("chat not found")
+        return chat
+
+    def _user(
+        self, user_id: int, *, first_name: str | None = None, username: str | None = None
+    ) -> dict[str, Any]:
+        user = self._users.setdefault(
+            user_id, {"id": user_id, "is_bot": False, "first_name": first_name or f"User {user_id}"}
+        )
+        if first_name:
+            user["first_name"] = first_name
+        if username:
+            user["username"] = username.lstrip("@")
+        return user
+
+    def _new_message_id(self, chat_id: int) -> int:
+        self._messages.setdefault(chat_id, {})
+        self._last_message_id[chat_id] = self._last_message_id.get(chat_id, 0) + 1
+        return self._last_message_id[chat_id]
+
+    def _push_text(
+        self, chat: ChatRecord, text: str, user: dict[str, Any] | None, kind: str
+    ) -> int:
+        record = MessageRecord(chat.id, self._new_message_id(chat.id), int(time.time()), text)
+        record.from_user = user
+        command = _COMMAND.match(text)
+        if command:
+            record.entities = (Entity("bot_command", 0, command.end()),)
+        self._messages[chat.id][record.message_id] = record
+        payload = record.to_json(chat, self.bot_user)
+        if user is None:
+            payload.pop("from", None)
+        self._queue_update(kind, payload)
+        return record.message_id
+
+    def _queue_update(self, kind: str, payload: dict[str, Any]) -> int:
+        update_id = self._next_update_id
+        self._next_update_id += 1
+        self._updates.append({"update_id": update_id, kind: payload})
+        self._cond.notify_all()
+        return update_id
+
+    def _is_allowed(self, update: dict[str, Any]) -> bool:
+        kind = next(key for key in update if key != "update_id")
+        if self._allowed_updates:
+            return kind in self._allowed_updates
+        return kind not in _NOT_DEFAULT_UPDATES
