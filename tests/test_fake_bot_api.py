@@ -339,6 +339,7 @@ async def test_scripted_failures_and_delays(api: FakeBotAPI, bot: Bot) -> None:
     api.fail_next("getChat", 429, "Too Many Requests: retry after 7", parameters={"retry_after": 7})
     with pytest.raises(RetryAfter):
         await bot.get_chat(CHANNEL)
+    assert [(hit.method, hit.retry_after) for hit in api.rate_limit_hits] == [("getChat", 7)]
     api.set_delay("getChat", 0.5)
     with pytest.raises(TimedOut):
         await bot.get_chat(CHANNEL, read_timeout=0.05)

@@ -101,6 +101,7 @@ class BotApiState(MethodsMixin):
         try:
             failure = self._take_failure(key)
             if failure is not None:
+                self._record_scripted_429(method, params, failure)
                 raise failure
             handler = self.handlers().get(key)
             if handler is None:
@@ -126,6 +127,18 @@ class BotApiState(MethodsMixin):
         """Let long polls wait again after release_waiters (the server restarts)."""
         with self._cond:
             self._stopping = False
+
+    def _record_scripted_429(self, method: str, params: Params, failure: ApiError) -> None:
+        """A scripted 429 is counted like a real one: every 429 answered is recorded."""
+        if failure.status != 429:
+            return
+        chat = params.text("chat_id") or ""
+        retry_after = int((failure.parameters or {}).get("retry_after", 0))
+        hit = RateLimitHit(
+            method, int(chat) if _NUMERIC.match(chat) else 0, retry_after, self._clock()
+        )
+        with self._cond:
+            self._rate_hits.append(hit)
 
     def _take_failure(self, key: str) -> ApiError | None:
         with self._cond:
