@@ -84,3 +84,19 @@ def feed_server() -> Iterator[FeedServer]:
     """A started loopback feed server (see tests/fakes/feed_server.py), stopped afterwards."""
     with FeedServer() as server:
         yield server
+
+
+# --- Fake Telegram Bot API (tests/fakes/bot_api.py) -------------------------------------
+
+
+@pytest.fixture
+def fake_bot_api() -> Iterator[Any]:
+    """A started strict fake Bot API; time_scale=0.01, so its 1 s flood window lasts 10 ms.
+
+    Register chats with `fake_bot_api.add_chat(...)`; point PTB at `fake_bot_api.base_url`
+    with `fake_bot_api.token`. retry_after values it answers are in scaled seconds.
+    """
+    from tests.fakes.bot_api import FakeBotAPI
+
+    with FakeBotAPI(time_scale=0.01) as api:
+        yield api
