@@ -1,0 +1,155 @@
+"""What every citation style needs from a release, gathered once: names, title, dates, URL, key.
+
+Also the small text helpers the styles share (month names, terminal punctuation, quotes).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from bot.models import Publisher, Release
+from bot.render.authors import citation_author, citation_site, clean
+
+GENRE = "Press release"
+
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+# MLA 9 appendix 1: months longer than four letters are abbreviated, September as "Sept."
+MLA_MONTHS = (
+    "Jan.", "Feb.", "Mar.", "Apr.", "May", "June",
+    "July", "Aug.", "Sept.", "Oct.", "Nov.", "Dec.",
+)  # fmt: skip
+
+# Words skipped when picking the citation key's title word: English articles and
+# prepositions, and the articles of the Romance languages our feeds publish in.
+_KEY_SKIP = frozenset(
+    {
+        "a", "an", "the", "about", "above", "across", "after", "against", "along", "among",
+        "around", "as", "at", "before", "behind", "below", "between", "beyond", "by",
+        "during", "for", "from", "in", "into", "of", "off", "on", "onto", "over", "per",
+        "since", "through", "to", "toward", "towards", "under", "until", "upon", "via",
+        "with", "within", "without",
+        "el", "la", "los", "las", "lo", "un", "una", "unos", "unas", "le", "les", "l",
+        "une", "des", "o", "os", "um", "uma", "il", "gli", "i",
+    }
+)  # fmt: skip
+_WORD = re.compile(r"[a-z0-9]+")
+_TERMINAL = ("?", "!")
+_CLOSING_QUOTES = "’”'\""
+
+
+@dataclass(frozen=True, slots=True)
+class CitationData:
+    """One release as the styles see it; every text field is clean (one line, no controls)."""
+
+    author: str
+    site: str  # the site's name; equal to `author` when the organisation is both
+    title: str  # as the publisher wrote it ("" when untitled)
+    issued: date | None  # the publisher's own calendar date
+    url: str  # "" when none
+    accessed: date
+    key: str
+    language: str
+
+    @property
+    def site_differs(self) -> bool:
+        return self.site.casefold() != self.author.casefold()
+
+
+def citation_data(release: Release, publisher: Publisher, accessed: date) -> CitationData:
+    """Gather a release's citation fields."""
+    return CitationData(
+        author=citation_author(release, publisher),
+        site=citation_site(release, publisher),
+        title=clean(release.title),
+        issued=issued_date(release),
+        url=clean(release.url or release.link),
+        accessed=accessed,
+        key=citation_key(release, publisher),
+        language=clean(release.language).lower(),
+    )
+
+
+def issued_date(release: Release) -> date | None:
+    """Published, else updated, as a calendar date in the publisher's own offset.
+
+    An aware datetime's year/month/day already are its local calendar date; converting
+    to UTC would move a late-evening release to the next day.
+    """
+    value = release.published if release.published is not None else release.updated
+    if value is None:
+        return None
+    return date(value.year, value.month, value.day)
+
+
+def citation_key(release: Release, publisher: Publisher) -> str:
+    """A BibTeX-style key such as "nida2014medication": short name (or the first word of
+    the author), year or "nd", first significant title word; lowercase ASCII."""
+    issued = issued_date(release)
+    year = str(issued.year) if issued else "nd"
+    return _key_name(release, publisher) + year + _key_title_word(release.title)
+
+
+def _key_name(release: Release, publisher: Publisher) -> str:
+    name = "".join(_ascii_words(publisher.short_name))
+    if not name:
+        first_word = citation_author(release, publisher).split(" ")[0]
+        name = "".join(_ascii_words(first_word.removeprefix("www.")))
+    return name or "anon"
+
+
+def _key_title_word(title: str) -> str:
+    for word in _ascii_words(title):
+        if word not in _KEY_SKIP:
+            return word
+    return ""
+
+
+def _ascii_words(text: str) -> list[str]:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _WORD.findall(folded.lower().replace("'", "").replace("’", ""))
+
+
+def with_terminal(text: str, mark: str) -> str:
+    """`text` followed by `mark` ("." or ","), as the manuals punctuate element ends.
+
+    A closing `?` or `!` replaces the mark (CMOS 17 §6.119, multiple punctuation marks: no
+    "Why?." or "Why?,"); a final period is not doubled; the mark goes inside closing
+    quotation marks, American style (CMOS 17 §6.9): `‘Gray Death.’`.
+    """
+    core = text.rstrip(_CLOSING_QUOTES)
+    tail = text[len(core) :]
+    if not core or core.endswith(_TERMINAL) or (mark == "." and core.endswith((".", "…"))):
+        return text
+    return core + mark + tail
+
+
+def inner_quotes(title: str) -> str:
+    """Double quotation marks inside a quoted title become single ones (CMOS 17 §14.94,
+    quoted matter within titles; MLA 9 likewise)."""
+    if '"' not in title and "“" not in title and "”" not in title:
+        return title
+    out: list[str] = []
+    for i, ch in enumerate(title):
+        if ch == "“":
+            out.append("‘")
+        elif ch == "”":
+            out.append("’")
+        elif ch == '"':
+            before = title[i - 1] if i else " "
+            out.append("‘" if before.isspace() or before in "([{‘—–-/" else "’")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def is_english(data: CitationData) -> bool:
+    """English or unknown: only English titles get headline-style capitals; other languages
+    keep sentence style as written (CMOS 17 ch. 11, titles in other languages; MLA 9
+    ch. 2, likewise)."""
+    return data.language == "" or data.language.startswith("en")

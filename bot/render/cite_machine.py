@@ -1,0 +1,121 @@
+"""The formats reference managers import: BibTeX, biblatex, RIS and CSL-JSON.
+
+Field sets and layout follow design/citations.md exactly; fields with nothing to say
+(no date, no URL, no title) are left out rather than written empty.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from bot.render.cite_data import GENRE, CitationData
+
+_MONTH_MACROS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_LATEX_SPECIALS = str.maketrans(
+    {
+        "\\": r"\textbackslash{}",
+        # BibTeX and biber count braces even after a backslash, so "\{" alone would
+        # unbalance the field: spell braces out.
+        "{": r"\textbraceleft{}",
+        "}": r"\textbraceright{}",
+        "%": r"\%",
+        "&": r"\&",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+    }
+)
+# A URL is written raw (the url package reads it verbatim) except the characters that
+# would unbalance the field's braces or split it; RFC 3986 percent-encodes them anyway.
+_URL_UNSAFE = str.maketrans({"{": "%7B", "}": "%7D", "\\": "%5C", " ": "%20"})
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters; non-ASCII stays as UTF-8."""
+    return text.translate(_LATEX_SPECIALS)
+
+
+def bibtex_url(url: str) -> str:
+    """`url` as it can stand inside a braced BibTeX field."""
+    return url.translate(_URL_UNSAFE)
+
+
+def bibtex(data: CitationData) -> str:
+    """`@misc` with the organisation in double braces and the month as a macro."""
+    fields: list[tuple[str, str]] = [
+        ("author", f"{{{{{latex_escape(data.author)}}}}}"),
+        ("title", f"{{{latex_escape(data.title)}}}"),
+        ("howpublished", f"{{{GENRE}}}"),
+    ]
+    if data.issued:
+        fields.append(("year", f"{{{data.issued.year}}}"))
+        fields.append(("month", _MONTH_MACROS[data.issued.month - 1]))
+    if data.url:
+        fields.append(("url", f"{{{bibtex_url(data.url)}}}"))
+        fields.append(("note", f"{{Accessed {data.accessed.isoformat()}}}"))
+    return _bib_entry("misc", data.key, fields, width=len("howpublished"))
+
+
+def biblatex(data: CitationData) -> str:
+    """`@online` with an ISO `date` and `urldate`."""
+    fields: list[tuple[str, str]] = [
+        ("author", f"{{{{{latex_escape(data.author)}}}}}"),
+        ("title", f"{{{latex_escape(data.title)}}}"),
+    ]
+    if data.issued:
+        fields.append(("date", f"{{{data.issued.isoformat()}}}"))
+    if data.url:
+        fields.append(("url", f"{{{bibtex_url(data.url)}}}"))
+        fields.append(("urldate", f"{{{data.accessed.isoformat()}}}"))
+    fields.append(("note", f"{{{GENRE}}}"))
+    return _bib_entry("online", data.key, fields, width=len("urldate"))
+
+
+def _bib_entry(kind: str, key: str, fields: list[tuple[str, str]], *, width: int) -> str:
+    body = ",\n".join(f"  {name:<{width}} = {value}" for name, value in fields)
+    return f"@{kind}{{{key},\n{body}\n}}"
+
+
+def ris(data: CitationData) -> str:
+    """One `TAG  - value` a line; values are already on one line, so nothing wraps."""
+    lines = ["TY  - ELEC", f"AU  - {data.author}"]
+    if data.title:
+        lines.append(f"TI  - {data.title}")
+    if data.issued:
+        lines.append(f"PY  - {data.issued.year}")
+        lines.append(f"DA  - {_ris_date(data.issued)}")
+    lines.append(f"M3  - {GENRE}")
+    if data.url:
+        lines.append(f"UR  - {data.url}")
+        lines.append(f"Y2  - {_ris_date(data.accessed)}")
+    lines.append("ER  - ")
+    return "\n".join(lines)
+
+
+def _ris_date(day: date) -> str:
+    return f"{day.year:04d}/{day.month:02d}/{day.day:02d}"
+
+
+def csl_json(data: CitationData) -> str:
+    """An array of one CSL 1.0.2 item, keyed by the citation key."""
+    item: dict[str, Any] = {
+        "id": data.key,
+        "type": "webpage",
+        "genre": GENRE,
+        "author": [{"literal": data.author}],
+    }
+    if data.title:
+        item["title"] = data.title
+    if data.site_differs:
+        item["container-title"] = data.site
+    if data.issued:
+        item["issued"] = {"date-parts": [[data.issued.year, data.issued.month, data.issued.day]]}
+    if data.url:
+        item["URL"] = data.url
+        accessed = data.accessed
+        item["accessed"] = {"date-parts": [[accessed.year, accessed.month, accessed.day]]}
+    return json.dumps([item], ensure_ascii=False, indent=2)

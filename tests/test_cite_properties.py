@@ -1,0 +1,163 @@
+"""Properties of citations for any release a feed could produce: every style renders, its
+HTML is what Telegram accepts, and the machine formats parse back in their own tools.
+
+tests/fixtures/csl-data.json is the CSL 1.0.2 input data schema, copied unchanged from
+citation-style-language/schema, schemas/input/csl-data.json (commit 00412663).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta, timezone
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import bibtexparser
+import jsonschema
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.models import Publisher, Release
+from bot.render.authors import citation_author, clean
+from bot.render.cite import STYLES, render_citation
+from bot.render.cite_data import issued_date
+from bot.render.cite_machine import bibtex_url
+from tests.fakes.telegram_html import parse_telegram_html
+
+ACCESSED = date(2024, 5, 1)
+MACHINE_STYLES = ("bibtex", "biblatex", "ris", "csl-json")
+SCHEMA_PATH = Path(__file__).parent / "fixtures" / "csl-data.json"
+
+texts = st.text(max_size=120)
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+pub_dates = st.one_of(st.none(), st.dates(), st.datetimes(timezones=offsets))
+hosts = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z]{2,6}){1,2}", fullmatch=True)
+paths = st.from_regex(r"[A-Za-z0-9_.~%/?=&#-]{0,60}", fullmatch=True)
+real_urls = st.builds(lambda scheme, host, path: f"{scheme}://{host}/{path}",
+                      st.sampled_from(["http", "https"]), hosts, paths)  # fmt: skip
+any_urls = st.one_of(st.just(""), real_urls, texts)
+
+
+def releases(urls: st.SearchStrategy[str] = any_urls) -> st.SearchStrategy[Release]:
+    return st.builds(
+        Release,
+        feed=st.just("feed"),
+        key=texts,
+        title=texts,
+        link=urls,
+        url=urls,
+        published=pub_dates,
+        updated=pub_dates,
+        author=texts,
+        feed_author=texts,
+        feed_title=texts,
+        summary=texts,
+        language=st.one_of(st.sampled_from(["", "en", "en-us", "es", "fr"]), texts),
+    )
+
+
+publishers = st.builds(Publisher, name=texts, short_name=texts)
+
+
+def cite(release: Release, publisher: Publisher, style: str, *, html: bool = False) -> str:
+    return render_citation(release, publisher, style, accessed=ACCESSED, html=html)
+
+
+@given(releases(), publishers)
+def test_every_style_renders_something_for_any_release(
+    release: Release, publisher: Publisher
+) -> None:
+    """No title, no date, odd text or a broken URL: every style still gives a citation."""
+    for style in STYLES:
+        assert cite(release, publisher, style).strip()
+        assert cite(release, publisher, style, html=True).strip()
+
+
+@given(releases(), publishers)
+def test_html_is_valid_telegram_html_and_reads_as_the_plain_text(
+    release: Release, publisher: Publisher
+) -> None:
+    """Telegram accepts every style's HTML, and shows exactly the plain-text citation."""
+    for style in STYLES:
+        parsed = parse_telegram_html(cite(release, publisher, style, html=True))
+        assert parsed.text == cite(release, publisher, style)
+        kinds = {entity.type for entity in parsed.entities}
+        assert kinds <= ({"pre"} if style in MACHINE_STYLES else {"italic"})
+
+
+_LATEX_ESCAPE = re.compile(r"\\(text[a-z]+)\{\}|\\([%&$#_])")
+_LATEX_CHARS = {
+    "textbackslash": "\\",
+    "textasciitilde": "~",
+    "textasciicircum": "^",
+    "textbraceleft": "{",
+    "textbraceright": "}",
+}
+
+
+def latex_unescape(value: str) -> str:
+    """Undo the renderer's escaping of LaTeX specials (the inverse of what it promises)."""
+    return _LATEX_ESCAPE.sub(
+        lambda m: _LATEX_CHARS[m.group(1)] if m.group(1) else m.group(2), value
+    )
+
+
+@given(releases(urls=st.one_of(st.just(""), real_urls)), publishers)
+def test_bibtex_parses_back_to_the_same_fields(release: Release, publisher: Publisher) -> None:
+    """bibtexparser reads our BibTeX back into the same author, title, year and URL."""
+    library = bibtexparser.parse_string(cite(release, publisher, "bibtex"))
+    assert not library.failed_blocks
+    [entry] = library.entries
+    fields = {field.key: field.value for field in entry.fields}
+    assert fields["author"].startswith("{")
+    assert fields["author"].endswith("}")
+    assert latex_unescape(fields["author"][1:-1]) == citation_author(release, publisher)
+    assert latex_unescape(fields["title"]) == clean(release.title)
+    issued = issued_date(release)
+    assert fields.get("year") == (str(issued.year) if issued else None)
+    url = clean(release.url or release.link)
+    assert fields.get("url") == (url or None)
+
+
+@given(releases(), publishers)
+def test_bibtex_with_any_url_still_parses(release: Release, publisher: Publisher) -> None:
+    """Even a URL full of braces and spaces keeps BibTeX and biblatex parseable."""
+    for style in ("bibtex", "biblatex"):
+        library = bibtexparser.parse_string(cite(release, publisher, style))
+        assert not library.failed_blocks
+        [entry] = library.entries
+        url = clean(release.url or release.link)
+        assert entry.fields_dict.get("url") is None or entry["url"] == bibtex_url(url)
+
+
+_RIS_LINE = re.compile(r"^[A-Z][A-Z0-9]  - ")
+
+
+@given(releases(), publishers)
+def test_ris_has_one_tag_per_line(release: Release, publisher: Publisher) -> None:
+    """Every RIS line is `TAG  - value`; the record starts with TY and ends with ER."""
+    lines = cite(release, publisher, "ris").split("\n")
+    assert all(_RIS_LINE.match(line) for line in lines)
+    assert lines[0] == "TY  - ELEC"
+    assert lines[-1] == "ER  - "
+
+
+@cache
+def csl_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+@given(releases(), publishers)
+def test_csl_json_validates_against_the_csl_data_schema(
+    release: Release, publisher: Publisher
+) -> None:
+    """CSL-JSON output is valid CSL 1.0.2 input data, one item with our fields."""
+    items = json.loads(cite(release, publisher, "csl-json"))
+    jsonschema.validate(items, csl_schema())
+    [item] = items
+    assert item["author"] == [{"literal": citation_author(release, publisher)}]
