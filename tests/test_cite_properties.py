@@ -24,6 +24,7 @@ from bot.render.authors import citation_author, clean
 from bot.render.cite import STYLES, render_citation
 from bot.render.cite_data import issued_date
 from bot.render.cite_machine import bibtex_url
+from bot.render.telegram_html import bold, escape, italic, link, pre
 from tests.fakes.telegram_html import parse_telegram_html
 
 ACCESSED = date(2024, 5, 1)
@@ -161,3 +162,31 @@ def test_csl_json_validates_against_the_csl_data_schema(
     jsonschema.validate(items, csl_schema())
     [item] = items
     assert item["author"] == [{"literal": citation_author(release, publisher)}]
+
+
+# The HTML helpers themselves (bot/render/telegram_html.py): what they wrap reads back as
+# the exact text, whatever it holds. Texts that Telegram would reject for other reasons
+# (NUL ends its C string) are what feeds never carry after cleaning, so they are left out.
+safe_texts = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\0")
+)
+
+
+@given(safe_texts)
+def test_html_helpers_show_any_text_literally(text: str) -> None:
+    """escape, bold, italic and pre make any text (with <, >, &, quotes) read back as is."""
+    assert parse_telegram_html(escape(text)).text == text
+    for helper, kind in ((bold, "bold"), (italic, "italic"), (pre, "pre")):
+        parsed = parse_telegram_html(helper(text))
+        assert parsed.text == text
+        assert {entity.type for entity in parsed.entities} <= {kind}
+
+
+@given(safe_texts, real_urls.map(lambda url: url.replace("&", '&"<>')))
+def test_link_escapes_its_href_and_text(text: str, href: str) -> None:
+    """link() keeps a href with quotes and angle brackets inside its attribute."""
+    html = link(href, text)
+    assert html.startswith('<a href="')
+    assert '"<>' not in html
+    assert html.endswith(f">{escape(text)}</a>")
+    assert html == link(href, escape(text))  # already-escaped Html is not escaped twice

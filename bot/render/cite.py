@@ -14,7 +14,7 @@ from bot.models import Publisher, Release
 from bot.render import cite_machine, cite_prose
 from bot.render.cite_data import CitationData, citation_data, citation_key
 from bot.render.cite_prose import Piece
-from bot.render.telegram_html import escape, italic, pre
+from bot.render.telegram_html import Html, escape, italic, pre
 
 __all__ = ["STYLES", "STYLE_LABELS", "citation_key", "render_citation"]
 
@@ -84,5 +84,5 @@ def render_citation(
     raise NotFoundError(f"unknown citation style {style!r}; use one of: {', '.join(STYLES)}")
 
 
-def _pieces_html(pieces: list[Piece]) -> str:
-    return "".join(italic(text) if is_italic else escape(text) for text, is_italic in pieces)
+def _pieces_html(pieces: list[Piece]) -> Html:
+    return Html("".join(italic(text) if is_italic else escape(text) for text, is_italic in pieces))
