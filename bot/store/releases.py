@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.errors import StoreError
+from bot.feeds.urls import canonical_url
 from bot.models import IngestResult, Release, StoredRelease
 from bot.store.base import StoreBase
 from bot.store.codec import (
@@ -191,10 +192,12 @@ class ReleaseQueries(StoreBase):
                 return found
         where, params = _feed_filter(feeds, prefix="AND")
         sql = (
-            "SELECT * FROM releases WHERE (url = ? OR link = ? OR key = ?)"  # noqa: S608
+            "SELECT * FROM releases WHERE (url = ? OR url = ? OR link = ? OR key = ?)"  # noqa: S608
             f" {where} {_NEWEST_FIRST} LIMIT 1"
         )
-        rows = list(self.db.query(sql, [ref, ref, ref, *params]))
+        # A pasted link may carry other tracking parameters than the feed's: compare canonically.
+        canonical = canonical_url(ref) or ref
+        rows = list(self.db.query(sql, [ref, canonical, ref, ref, *params]))
         if rows:
             return row_to_stored(rows[0])
         matches = self.search(ref, 1, feeds)
