@@ -25,6 +25,7 @@ __all__ = ["normalize_entry", "person_name", "plain_text"]
 _EMAIL = re.compile(r"(?:mailto:)?[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+", re.IGNORECASE)
 _NAME_IN_PARENS = re.compile(r"\(([^()]*)\)")
 _EMPTY_BRACKETS = re.compile(r"[<(\[]\s*[>)\]]")
+_MARKUP = re.compile(r"<[A-Za-z!/?]|&#?\w+;")
 _TITLE_FROM_SUMMARY_CHARS = 100
 
 
@@ -71,8 +72,16 @@ def normalize_entry(
 
 
 def plain_text(value: str, content_type: str = "text/html", *, paragraphs: bool = False) -> str:
-    """Plain text of a feed text construct; HTML unless its type says plain text."""
-    text = plain_text_paragraphs(value) if content_type == "text/plain" else html_to_text(value)
+    """Plain text of a feed text construct: markup stripped, entities decoded once.
+
+    Only text that is typed text/plain and holds nothing tag- or entity-shaped is kept
+    as it is: feedparser types RSS text by guessing, and guesses "plain" for markup
+    outside its whitelist, such as `<script>`.
+    """
+    if content_type == "text/plain" and not _MARKUP.search(value):
+        text = plain_text_paragraphs(value)
+    else:
+        text = html_to_text(value)
     return text if paragraphs else collapse_whitespace(text)
 
 
@@ -93,14 +102,22 @@ def person_name(raw: str) -> str:
     return name.strip(" ,;:<>()[]\"'")
 
 
+def _get(mapping: Mapping[str, Any], key: str) -> Any:
+    """The stored value only: FeedParserDict.get maps missing keys to others ("updated"
+    falls back to "published"), which would invent an update date."""
+    if isinstance(mapping, dict):
+        return dict.get(mapping, key)
+    return mapping.get(key)
+
+
 def _text(entry: Mapping[str, Any], key: str) -> str:
-    value = entry.get(key)
+    value = _get(entry, key)
     return value if isinstance(value, str) else ""
 
 
 def _detail(entry: Mapping[str, Any], key: str, field: str) -> str:
-    detail = entry.get(key)
-    value = detail.get(field) if isinstance(detail, Mapping) else None
+    detail = _get(entry, key)
+    value = _get(detail, field) if isinstance(detail, Mapping) else None
     return value if isinstance(value, str) else ""
 
 
@@ -120,11 +137,11 @@ def _summary(entry: Mapping[str, Any]) -> str:
 def _summary_candidates(entry: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     yield _text(entry, "summary"), _detail(entry, "summary_detail", "type")
     yield _text(entry, "description"), ""
-    contents = entry.get("content")
+    contents = _get(entry, "content")
     if isinstance(contents, list | tuple):
         for content in contents:
-            if isinstance(content, Mapping) and isinstance(content.get("value"), str):
-                content_type = content.get("type")
+            if isinstance(content, Mapping) and isinstance(_get(content, "value"), str):
+                content_type = _get(content, "type")
                 yield content["value"], content_type if isinstance(content_type, str) else ""
 
 
@@ -132,12 +149,12 @@ def _link(entry: Mapping[str, Any]) -> str:
     """The rel=alternate link (an HTML one if there are several), else the plain link."""
     alternates = [
         link
-        for link in _mappings(entry.get("links"))
-        if link.get("rel", "alternate") == "alternate"
-        and isinstance(link.get("href"), str)
+        for link in _mappings(_get(entry, "links"))
+        if _get(link, "rel") in (None, "alternate")
+        and isinstance(_get(link, "href"), str)
         and link["href"].strip()
     ]
-    html_alternates = [link for link in alternates if link.get("type") in (None, "text/html")]
+    html_alternates = [link for link in alternates if _get(link, "type") in (None, "text/html")]
     for link in html_alternates or alternates:
         return str(link["href"]).strip()
     return _text(entry, "link").strip()
@@ -146,7 +163,7 @@ def _link(entry: Mapping[str, Any]) -> str:
 def _date(entry: Mapping[str, Any], field: str, zone: ZoneInfo | None) -> date | None:
     """The raw string parsed with its own offset; feedparser's UTC value as a fallback."""
     return parse_date(_text(entry, field), zone) or from_utc_struct(
-        entry.get(f"{field}_parsed"), zone
+        _get(entry, f"{field}_parsed"), zone
     )
 
 
@@ -162,7 +179,7 @@ def _key(entry: Mapping[str, Any], url: str, title: str, raw_date: str) -> str:
 
 def _authors(entry: Mapping[str, Any]) -> str:
     """Every distinct author name, comma-separated; e-mail addresses dropped."""
-    names = [person_name(_text(author, "name")) for author in _mappings(entry.get("authors"))]
+    names = [person_name(_text(author, "name")) for author in _mappings(_get(entry, "authors"))]
     names.append(person_name(_detail(entry, "author_detail", "name")))
     if not any(names):
         names.append(person_name(_text(entry, "author")))
