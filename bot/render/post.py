@@ -19,7 +19,9 @@ from bot.render.telegram_html import bold, escape
 MAX_TEXT = 4096  # Telegram's limit, in code points after entity parsing
 MAX_TITLE = 400  # a longer title is cut in the headline; the citation keeps all of it
 MAX_CITATION = 1800  # a longer citation is left to the Cite button
+MAX_SOURCE = 100  # the feed's name in the byline; a feed may call itself anything
 ELLIPSIS = "…"
+_BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,22 +66,37 @@ def shorten(text: str, limit: int) -> str:
 
 
 def is_button_url(url: str) -> bool:
-    """Telegram refuses a URL button whose URL is not a plain absolute http(s) address."""
-    parts = urlsplit(url)
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and not re.search(r"[\s<>\"]", url)
-        and len(url) <= 2048
-    )
+    """Whether Telegram accepts `url` on a URL button (tdlib's check for http(s) links).
+
+    The host must be a public domain name: an IP address, `localhost` or a bad port makes
+    Telegram refuse the whole message, so such a link gets no button at all.
+    """
+    if not url or len(url) > 2048 or any(ch.isspace() or ch in '<>"' for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- urlsplit validates the port only when asked
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in ("http", "https"):
+        return False
+    labels = (parts.hostname or "").rstrip(".").split(".")
+    if len(labels) < 2 or not all(_is_domain_label(label) for label in labels):
+        return False
+    tld = labels[-1]
+    return len(tld) >= 2 and (tld.isalpha() or tld.lower().startswith("xn--"))
+
+
+def _is_domain_label(label: str) -> bool:
+    return bool(label) and all(ch.isalnum() or ch == "-" for ch in label)
 
 
 def post_buttons(release: Release, release_id: int, bot_username: str) -> tuple[Button, ...]:
     buttons = []
-    target = release.url or release.link
-    if is_button_url(target):
+    target = next((url for url in (release.url, release.link) if is_button_url(url)), "")
+    if target:
         buttons.append(Button("Read the release", target))
-    if bot_username:
+    if _BOT_USERNAME.fullmatch(bot_username):
         buttons.append(Button("Cite", f"https://t.me/{bot_username}?start=cite_{release_id}"))
     return tuple(buttons)
 
@@ -94,7 +111,10 @@ def render_post(
 ) -> Post:
     """The channel post for one release; always valid Telegram HTML within 4096 code points."""
     title = shorten(release.title.strip(), MAX_TITLE) or "(untitled release)"
-    source = publisher.short_name or publisher.name or release.feed_title
+    source = shorten(
+        " ".join((publisher.short_name or publisher.name or release.feed_title).split()),
+        MAX_SOURCE,
+    )
     byline = " · ".join(part for part in (source, display_date(release.published)) if part)
     head_plain = f"{title}\n{byline}" if byline else title
     head_html = f"{bold(title)}\n{escape(byline)}" if byline else bold(title)
