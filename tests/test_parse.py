@@ -482,6 +482,7 @@ def test_newest_first_keeps_document_order_for_ties() -> None:
     same = datetime(2014, 4, 3, tzinfo=UTC)
     releases = [release(name, same) for name in ("a", "b", "c")]
     assert [r.key for r in newest_first(releases)] == ["a", "b", "c"]
+    assert [r.key for r in newest_first(iter(releases))] == ["a", "b", "c"]
 
 
 def test_dedupe_by_key_keeps_first_and_order() -> None:

@@ -52,7 +52,7 @@ def normalize_entry(
     title = _title(entry)
     if not (title or link or summary):
         raise FeedParseError("entry has no title, link or summary")
-    title = title or _title_from_summary(summary) or url or link
+    title = title or _title_from_summary(summary) or url or collapse_whitespace(link)
     raw_published, raw_updated = _text(entry, "published"), _text(entry, "updated")
     published = _date(entry, "published", timezone) or _date(entry, "updated", timezone)
     return Release(

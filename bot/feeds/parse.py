@@ -31,7 +31,7 @@ _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
 _ROOT_ELEMENT = re.compile(r"<([A-Za-z_][\w.:-]*)")
 _SNIFF_CHARS = 65536
 _HTML_ROOTS = frozenset({"html", "head", "body"})
-_FEED_ROOTS = frozenset({"rss", "rdf:rdf", "rdf", "feed", "channel"})
+_FEED_ROOTS = frozenset({"rss", "rdf", "feed", "channel"})
 _BOMS = (
     (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -78,23 +78,18 @@ def parse_feed(
     bozo = _bozo_text(result, line_shift=0 if views[0].startswith("<?xml") else 1)
     _refuse_if_nothing_usable(result, feed, entries, bozo, mime)
     feed_title = plain_text(feed.get("title", ""), feed.get("title_detail", {}).get("type", ""))
-    feed_author = _feed_author(feed)
-    feed_language = feed.get("language") if isinstance(feed.get("language"), str) else ""
-    releases = tuple(
-        _releases(
-            entries,
-            feed_name=feed_name,
-            feed_title=feed_title,
-            feed_author=feed_author,
-            base_url=base_url,
-            timezone=timezone,
-            feed_language=feed_language or "",
-        )
+    releases = _releases(
+        entries,
+        feed_name=feed_name,
+        feed_title=feed_title,
+        feed_author=_feed_author(feed),
+        base_url=base_url,
+        timezone=timezone,
+        feed_language=_text(feed, "language").strip(),
     )
-    link = feed.get("link", "")
     return ParsedFeed(
         title=feed_title,
-        link=link.strip() if isinstance(link, str) else "",
+        link=_text(feed, "link").strip(),
         releases=dedupe_by_key(releases),
         bozo=bozo,
     )
@@ -117,8 +112,9 @@ def newest_first(releases: Iterable[Release]) -> tuple[Release, ...]:
     Aware times compare by instant; a date-only value counts as noon UTC that day.
     Ties keep document order.
     """
-    dated = [(moment, release) for release in releases if (moment := _sort_moment(release))]
-    undated = [release for release in releases if _sort_moment(release) is None]
+    in_order = list(releases)
+    dated = [(moment, release) for release in in_order if (moment := _sort_moment(release))]
+    undated = [release for release in in_order if _sort_moment(release) is None]
     dated.sort(key=lambda pair: pair[0], reverse=True)  # sort is stable, reverse too
     return tuple(release for _, release in dated) + tuple(undated)
 
@@ -141,13 +137,19 @@ def _releases(entries: Iterable[Any], **context: Any) -> Iterator[Release]:
 
 
 def _split_content_type(content_type: str) -> tuple[str, str]:
+    """The media type, and the charset when the type is an XML one.
+
+    A feed mislabelled text/html usually carries the server's default charset, not its
+    own; its BOM or XML declaration is the better guide then.
+    """
     mime, _, params = content_type.partition(";")
+    mime = mime.strip().lower()
     charset = ""
     for param in params.split(";"):
         name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
+        if name.strip().lower() == "charset" and "xml" in mime:
             charset = value.strip().strip("\"'")
-    return mime.strip().lower(), charset
+    return mime, charset
 
 
 def _headers(base_url: str, charset: str) -> dict[str, str]:
@@ -194,8 +196,9 @@ def _decode_like_xml(body: bytes) -> str:
 
 
 def _root_element(text: str) -> str:
+    """The first element's local name, lower-cased ("" when there is none)."""
     match = _ROOT_ELEMENT.search(_COMMENT.sub("", text[:_SNIFF_CHARS]))
-    return match.group(1).lower() if match else ""
+    return match.group(1).lower().rpartition(":")[2] if match else ""
 
 
 def _refuse_html(mime: str, root: str) -> None:
@@ -231,11 +234,17 @@ def _bozo_text(result: Mapping[str, Any], *, line_shift: int) -> str:
     return str(error) or type(error).__name__
 
 
+def _text(mapping: Mapping[str, Any], key: str) -> str:
+    value = mapping.get(key)
+    return value if isinstance(value, str) else ""
+
+
 def _feed_author(feed: Mapping[str, Any]) -> str:
+    """The feed's author name, else its dc:publisher name; never an e-mail address."""
     for detail, raw in (("author_detail", "author"), ("publisher_detail", "publisher")):
         details = feed.get(detail)
-        name = details.get("name", "") if isinstance(details, Mapping) else ""
-        name = person_name(name) or person_name(feed.get(raw, ""))
+        name = _text(details, "name") if isinstance(details, Mapping) else ""
+        name = person_name(name) or person_name(_text(feed, raw))
         if name:
             return name
     return ""
