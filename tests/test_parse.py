@@ -629,3 +629,15 @@ def test_any_bytes_give_a_feed_or_a_parse_error(body: bytes) -> None:
     except FeedParseError:
         return
     assert isinstance(feed, ParsedFeed)
+
+
+def test_feed_read_without_a_url_resolves_links_against_its_own_link() -> None:
+    """A saved feed (no http base) resolves relative item links against its channel link."""
+    body = rss(
+        "<item><title>Relative</title><link>/news/3#top</link></item>",
+        channel="<title>Agency</title><link>https://agency.example/news</link>",
+    )
+    for base in ("", "feed.xml", "/srv/feeds/agency.xml"):
+        (release,) = parse_feed(body, feed_name="t", base_url=base).releases
+        assert release.url == "https://agency.example/news/3"
+        assert release.link == "/news/3#top"

@@ -21,6 +21,7 @@ from feedparser.encodings import convert_to_utf8
 
 from bot.errors import EntityDeclarationError, FeedParseError
 from bot.feeds.normalise import normalize_entry, person_name, plain_text
+from bot.feeds.urls import canonical_url
 from bot.models import ParsedFeed, Release
 
 __all__ = ["dedupe_by_key", "newest_first", "normalize_entry", "parse_feed"]
@@ -83,7 +84,7 @@ def parse_feed(
         feed_name=feed_name,
         feed_title=feed_title,
         feed_author=_feed_author(feed),
-        base_url=base_url,
+        base_url=_link_base(base_url, _text(feed, "link")),
         timezone=timezone,
         feed_language=_text(feed, "language").strip(),
     )
@@ -232,6 +233,16 @@ def _bozo_text(result: Mapping[str, Any], *, line_shift: int) -> str:
         line = max(1, (error.getLineNumber() or 1) - line_shift)
         return f"{error.getMessage()} at line {line}, column {error.getColumnNumber()}"
     return str(error) or type(error).__name__
+
+
+def _link_base(base_url: str, feed_link: str) -> str:
+    """What relative item links resolve against: the feed's URL, else its own <link>.
+
+    A feed read from a file has no http(s) URL; its channel link is the best guess then.
+    """
+    if canonical_url(base_url):
+        return base_url
+    return feed_link.strip() if canonical_url(feed_link) else base_url
 
 
 def _text(mapping: Mapping[str, Any], key: str) -> str:
