@@ -75,6 +75,7 @@ class Dispatcher:
         self.report = DrainReport()
         self.stopping = False
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._in_flight: set[str] = set()  # channels with a call to Telegram under way
 
     def start_workers(self) -> None:
         """A worker for each channel with work and none running yet."""
@@ -96,11 +97,22 @@ class Dispatcher:
         return self.report
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Let in-flight sends finish (so they are recorded), start no new ones."""
+        """Start no new sends; let those in flight finish (so they are recorded), cancel the rest.
+
+        A worker waiting for its turn (a rate window, a 429 pause) has sent nothing yet, so
+        it is cancelled at once and its delivery stays pending.
+        """
         self.stopping = True
+        for channel, worker in self._workers.items():
+            if channel not in self._in_flight:
+                worker.cancel()
         running = [w for w in self._workers.values() if not w.done()]
-        if running:
-            await asyncio.wait(running, timeout=grace)
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=grace)
+        for worker in late:
+            worker.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
     async def _work(self, channel: str) -> None:
         while not self.stopping:
@@ -112,6 +124,7 @@ class Dispatcher:
             if not edits and not pending:
                 return
             for delivery in [*edits, *pending]:
+                # False: stop this batch and read the outbox again (a retry keeps its place)
                 if self.stopping or not await self._deliver(delivery, state):
                     break
                 state = self.store.channel_state(channel)
@@ -139,11 +152,29 @@ class Dispatcher:
             accessed=self.clock().date(),
         )
 
+    def _render(self, delivery: Delivery) -> Post | None:
+        """The post to send, or None (recorded) when the delivery can no longer be made."""
+        editing = delivery.state == "sent"
+        try:
+            post = self._post_for(delivery)
+        except Exception as exc:  # a rendering bug must not stop this chat's other posts
+            log.exception("delivery %d: cannot render the post", delivery.id)
+            problem = f"internal error: {type(exc).__name__}: {exc}"
+        else:
+            if post is not None:
+                return post
+            problem = "release or route no longer configured"
+        if editing:
+            self.store.mark_edited(delivery.id)  # the post already sent stays as it is
+        else:
+            self.store.mark_failed(delivery.id, problem)
+            self.report.failed += 1
+        return None
+
     async def _deliver(self, delivery: Delivery, channel: ChannelState) -> bool:
-        """Send or edit one delivery; False when this channel's worker should stop for now."""
-        post = self._post_for(delivery)
+        """Send or edit one delivery; False when this channel's batch should stop for now."""
+        post = self._render(delivery)
         if post is None:
-            self.store.mark_failed(delivery.id, "release or route no longer configured")
             return True
         target: int | str = channel.chat_id if channel.chat_id is not None else channel.chat
         if self.dry_run:
@@ -153,6 +184,18 @@ class Dispatcher:
             return True
         if self.pacer is not None:
             await self.pacer.wait_turn(target)
+        if self.stopping:
+            return False  # asked to stop while waiting for a turn: it stays pending
+        self._in_flight.add(delivery.channel)
+        try:
+            return await self._attempt(delivery, channel, target, post)
+        finally:
+            self._in_flight.discard(delivery.channel)
+
+    async def _attempt(
+        self, delivery: Delivery, channel: ChannelState, target: int | str, post: Post
+    ) -> bool:
+        """One call to Telegram, recorded: `sending` before it, `sent` with its message_id after."""
         editing = delivery.state == "sent" and delivery.message_id is not None
         if not editing:
             self.store.mark_sending(delivery.id)
@@ -194,11 +237,11 @@ class Dispatcher:
             log.warning("channel %s: 429, waiting %.0f s", channel.name, exc.retry_after)
             if self.pacer is not None:
                 self.pacer.pause(target, min(exc.retry_after, 3600.0))
-            return True
+            return False
         if isinstance(exc, ChatMigratedError):
             log.warning("channel %s moved to chat %d", channel.name, exc.new_chat_id)
             self.store.set_chat_id(channel.name, exc.new_chat_id)
-            return True
+            return False
         self.store.pause_channel(channel.name, exc.message)
         self.report.paused.append(channel.name)
         log.error("channel %s paused: %s", channel.name, exc.message)
@@ -233,6 +276,8 @@ class Dispatcher:
         if self.dry_run:
             return
         for admin in self.settings.bot.admins:
+            if self.pacer is not None:
+                await self.pacer.wait_turn(admin)  # several notices at once must not hit a 429
             try:
                 await self.sender.send_text(admin, text)
             except ChatUnavailableError as exc:

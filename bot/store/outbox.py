@@ -20,6 +20,14 @@ class ChannelState:
     pause_error: str | None
 
 
+# A pending delivery `d` is ready when no older pending delivery of its channel is still
+# waiting out a retry delay (nor itself): retries never reorder a chat's posts.
+_BEFORE_FIRST_WAITING = (
+    "d.id < coalesce((SELECT min(w.id) FROM deliveries w WHERE w.channel = d.channel"
+    " AND w.state = 'pending' AND w.not_before > ?), 9223372036854775807)"
+)
+
+
 def _delivery(row: dict[str, Any]) -> Delivery:
     return Delivery(
         id=row["id"],
@@ -51,11 +59,10 @@ class OutboxQueries(StoreBase):
         return [_delivery(row) for row in rows]
 
     def channels_with_work(self, now: datetime) -> list[str]:
-        """Unpaused channels with a delivery ready to send or a sent post to edit."""
+        """Unpaused channels whose oldest pending delivery is ready, or with a sent post to edit."""
         rows = self.db.execute(
-            "SELECT DISTINCT d.channel FROM deliveries d JOIN channels c ON c.name = d.channel"
-            " WHERE c.paused = 0 AND ((d.state = 'pending'"
-            " AND (d.not_before IS NULL OR d.not_before <= ?))"
+            "SELECT DISTINCT d.channel FROM deliveries d JOIN channels c ON c.name = d.channel"  # noqa: S608
+            f" WHERE c.paused = 0 AND ((d.state = 'pending' AND {_BEFORE_FIRST_WAITING})"
             " OR (d.state = 'sent' AND d.needs_edit = 1"
             " AND (d.not_before IS NULL OR d.not_before <= ?))) ORDER BY d.channel",
             [instant_text(now), instant_text(now)],
@@ -63,9 +70,11 @@ class OutboxQueries(StoreBase):
         return [row[0] for row in rows]
 
     def pending_for_channel(self, channel: str, now: datetime, limit: int = 50) -> list[Delivery]:
+        """The channel's pending deliveries, oldest first, up to the first one waiting out a
+        retry delay: a chat's posts keep their order even when one of them must wait."""
         rows = self.db.query(
-            "SELECT * FROM deliveries WHERE channel = ? AND state = 'pending'"
-            " AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?",
+            "SELECT * FROM deliveries d WHERE d.channel = ? AND d.state = 'pending'"  # noqa: S608
+            f" AND {_BEFORE_FIRST_WAITING} ORDER BY d.id LIMIT ?",
             [channel, instant_text(now), limit],
         )
         return [_delivery(row) for row in rows]

@@ -22,6 +22,7 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.errors import (
     ChatMigratedError,
@@ -34,6 +35,12 @@ from bot.errors import (
 from bot.render.post import Post
 
 NOT_MODIFIED = "message is not modified"
+
+# PTB 22 warns at every 429 that RetryAfter.retry_after will become a timedelta;
+# `translate` reads either type, so the warning is only noise on stderr.
+warnings.filterwarnings(
+    "ignore", message=r".*`retry_after` will be of type", category=PTBDeprecationWarning
+)
 POSTING_STATUSES = {"creator", "administrator"}
 
 
