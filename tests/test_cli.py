@@ -153,11 +153,6 @@ def test_preview_json_has_exactly_the_documented_keys(tmp_path: Path) -> None:
     assert {r["feed_title"] for r in records} == {"Agency News"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in bot/feeds/parse.py: a local file's relative links are not resolved"
-    " against the feed's own <link>, so the release has no canonical URL",
-)
 def test_preview_of_a_file_resolves_relative_links_against_the_feed_link(tmp_path: Path) -> None:
     """A saved feed with relative item links still gives absolute canonical URLs."""
     body = PREVIEW_FEED.replace(b"https://Agency.example/news/3#top", b"/news/3#top")

@@ -35,8 +35,19 @@ class FeedQueries(StoreBase):
                     )
 
     def _feed_row(self, name: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM feeds WHERE name = ?", [name]))
-        return rows[0] if rows else None
+        # Plain execute: this runs for every feed on every poll, and db.query() or
+        # table.update() add a savepoint or schema look-ups around each statement.
+        cursor = self.db.execute("SELECT * FROM feeds WHERE name = ?", [name])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip((column[0] for column in cursor.description), row, strict=True))
+
+    def _update_feed(self, name: str, values: dict[str, Any]) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        sql = f"UPDATE feeds SET {assignments} WHERE name = ?"  # noqa: S608 -- our column names
+        self.db.execute(sql, [*values.values(), name])
+        self.db.conn.commit()
 
     def feed_state(self, name: str) -> FeedState:
         row = self._feed_row(name)
@@ -93,13 +104,13 @@ class FeedQueries(StoreBase):
             values["title"] = title
         if current_url is not None:
             values["current_url"] = current_url
-        self.db.table("feeds").update(name, values)
+        self._update_feed(name, values)
 
     def record_fetch_failure(
         self, name: str, *, now: datetime, next_poll: datetime, error: str, failures: int
     ) -> None:
         """Record a failed poll; `failures` is the consecutive count including this one."""
-        self.db.table("feeds").update(
+        self._update_feed(
             name,
             {
                 "last_error": error,
@@ -110,4 +121,4 @@ class FeedQueries(StoreBase):
         )
 
     def set_current_url(self, name: str, url: str) -> None:
-        self.db.table("feeds").update(name, {"current_url": url})
+        self._update_feed(name, {"current_url": url})
