@@ -100,8 +100,12 @@ async def open_runtime(
         store.close()
 
 
-async def check_channels(runtime: Runtime, sender: TelegramSender) -> None:
-    """Resolve each channel's chat id; pause (and tell admins about) those the bot can't post in."""
+async def check_channels(runtime: Runtime, sender: TelegramSender) -> list[str]:
+    """Resolve each channel's chat id; pause (and tell admins about) those the bot can't post in.
+
+    Returns the names of the channels paused for that reason.
+    """
+    blocked: list[str] = []
     for channel in runtime.settings.channels:
         state = runtime.store.channel_state(channel.name)
         try:
@@ -117,6 +121,7 @@ async def check_channels(runtime: Runtime, sender: TelegramSender) -> None:
             runtime.store.set_chat_id(channel.name, info.chat_id)
             problem = info.problem
         if problem:
+            blocked.append(channel.name)
             log.error("channel %s (%s): %s; its posts wait", channel.name, channel.chat, problem)
             if not state.paused or state.pause_error != problem:
                 await runtime.dispatcher.notify_admins(
@@ -127,6 +132,7 @@ async def check_channels(runtime: Runtime, sender: TelegramSender) -> None:
         elif state.paused:
             log.info("channel %s: the bot can post again; resuming", channel.name)
             runtime.store.resume_channel(channel.name)
+    return blocked
 
 
 def summarize(outcomes: list[PollOutcome], report: DrainReport) -> bool:
@@ -166,14 +172,14 @@ async def run_once(settings: Settings, *, token: str | None, clock: Clock) -> in
                 settings, telegram, clock=clock, bot_username=app.bot.username, dry_run=False
             ) as runtime:
                 await app.bot.set_my_commands([BotCommand(*c) for c in BOT_COMMANDS])
-                await check_channels(runtime, telegram)
+                blocked = await check_channels(runtime, telegram)
                 outcomes = await runtime.poller.poll_all()
                 report = await runtime.dispatcher.drain()
     except InvalidToken as exc:
         raise TelegramAuthError(f"Telegram refused the token ({exc.message})") from exc
     except TelegramError as exc:
         raise TransientDeliveryError(f"Telegram: {exc.message}") from exc
-    return 0 if summarize(outcomes, report) else 1
+    return 0 if summarize(outcomes, report) and not blocked else 1
 
 
 async def run_dry_forever(settings: Settings, *, clock: Clock) -> int:
