@@ -96,3 +96,9 @@ def m001_initial(db: Database) -> None:
     )
     db.execute("CREATE INDEX deliveries_state ON deliveries (state, id)")
     db.execute("CREATE INDEX deliveries_release ON deliveries (release_id)")
+
+
+@migrations()
+def m002_releases_by_feed_and_date(db: Database) -> None:
+    """The newest releases of one feed without sorting all of them (/latest in a channel)."""
+    db.execute("CREATE INDEX releases_feed_sort ON releases (feed, sort_at DESC, id DESC)")

@@ -32,6 +32,7 @@ from bot.services.dispatcher import Dispatcher, DrainReport, Sender
 from bot.services.pacing import Pacer
 from bot.services.poller import Poller, PollOutcome, sync_config
 from bot.store import Store
+from bot.telegram.commands import register
 from bot.telegram.dryrun import DryRunSender
 from bot.telegram.sender import TelegramSender
 
@@ -222,6 +223,7 @@ def run_forever(settings: Settings, *, token: str, clock: Clock) -> int:
         )
         holder["stack"], holder["runtime"] = stack, runtime
         application.bot_data["runtime"] = runtime
+        register(application)
         await application.bot.set_my_commands([BotCommand(*c) for c in BOT_COMMANDS])
         await check_channels(runtime, telegram)
         assert application.job_queue is not None  # noqa: S101 -- the job-queue extra is a dependency

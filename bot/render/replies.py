@@ -1,0 +1,520 @@
+"""Replies to readers' commands: parse the arguments, render Telegram HTML and inline keyboards.
+
+Pure: no PTB, no store, no clock. Every reply is valid Telegram HTML whose text fits 4096
+code points after parsing and 32768 bytes raw, whatever the stored strings or the user's
+words hold: each piece is built twice, as HTML and as the plain text Telegram will show,
+so the budget is counted on what Telegram counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from bot.errors import ReleaseBotError
+from bot.models import Publisher, StoredRelease
+from bot.render.authors import clean
+from bot.render.cite import STYLE_LABELS, STYLES, render_citation
+from bot.render.display import display_date
+from bot.render.post import is_button_url, shorten
+from bot.render.telegram_html import bold, escape, link, pre
+
+MAX_TEXT = 4096  # code points after entity parsing
+MAX_RAW_BYTES = 30_000  # Telegram refuses more than 32768 bytes of raw text; keep a margin
+MAX_ARGUMENT = 256  # code points of arguments we are willing to read
+DEFAULT_LATEST = 5
+MAX_LATEST = 20
+MAX_SEARCH = 5
+MAX_LIST_TITLE = 300
+MAX_ECHO = 60  # how much of the user's own words a reply repeats
+MAX_CALLBACK_BYTES = 64
+
+COMMANDS = ("start", "help", "latest", "cite", "search", "feeds")
+STYLE_ALIASES = {
+    "apa7": "apa",
+    "mla9": "mla",
+    "chicago-bibliography": "chicago",
+    "chicago-notes": "chicago-note",
+    "chicago-ad": "chicago-author-date",
+    "csl": "csl-json",
+    "csljson": "csl-json",
+}
+BUTTON_LABELS = {
+    "apa": "APA 7",
+    "apa6": "APA 6",
+    "mla": "MLA 9",
+    "chicago": "Chicago",
+    "chicago-note": "Chicago note",
+    "chicago-author-date": "Chicago A-D",
+    "bibtex": "BibTeX",
+    "biblatex": "biblatex",
+    "ris": "RIS",
+    "csl-json": "CSL-JSON",
+}
+KEYBOARD_ROWS = (
+    ("apa", "apa6", "mla"),
+    ("chicago", "chicago-note", "chicago-author-date"),
+    ("bibtex", "biblatex", "ris", "csl-json"),
+)
+CITE_PAYLOAD = "cite_"
+
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?![A-Za-z0-9_@])")
+_RELEASE_ID = re.compile(r"#?(\d{1,18})")
+_CALLBACK = re.compile(r"cite:(\d{1,18}):([a-z0-9-]{1,24})")
+
+
+class CommandArgumentError(ReleaseBotError):
+    """The arguments cannot be used; `message` is plain text that tells the reader why."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyButton:
+    """An inline button that sends `callback_data` back to the bot."""
+
+    text: str
+    callback_data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the bot answers: HTML text and inline keyboard rows (link previews stay off)."""
+
+    text: str
+    keyboard: tuple[tuple[KeyButton, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A parsed `/name@bot args`: name in lower case, arguments stripped."""
+
+    name: str
+    args: str
+    addressed: bool  # written as /name@thisbot
+
+
+@dataclass(frozen=True, slots=True)
+class CiteRequest:
+    style: str | None  # None: the chat's default style
+    ref: str  # "" for the newest release
+
+
+@dataclass(frozen=True, slots=True)
+class LatestRequest:
+    count: int
+    feed: str | None
+    capped: bool  # the reader asked for more than MAX_LATEST
+
+
+@dataclass(frozen=True, slots=True)
+class FeedLine:
+    """One feed as /start and /feeds list it."""
+
+    name: str
+    title: str  # publisher or short name, "" when none
+    channels: tuple[str, ...]  # where its posts go, e.g. "@press_news"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """What an admin sees about a feed in /feeds."""
+
+    last_success: datetime | None
+    last_error: str | None
+    failures: int
+    paused: tuple[str, ...]  # "channel: why" for each paused route
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+def parse_command(text: str, bot_username: str) -> Command | None:
+    """The command in a message; None when there is none or it is for another bot."""
+    match = _COMMAND.match(text)
+    if match is None:
+        return None
+    target = match.group(2)
+    if target is not None and target.lower() != bot_username.lower():
+        return None
+    return Command(match.group(1).lower(), text[match.end() :].strip(), target is not None)
+
+
+def check_length(args: str) -> None:
+    """Refuse arguments longer than MAX_ARGUMENT code points."""
+    if len(args) > MAX_ARGUMENT:
+        raise CommandArgumentError(
+            f"That is too long for me, sorry: please keep it under {MAX_ARGUMENT} characters."
+        )
+
+
+def style_name(word: str) -> str | None:
+    """The style a word names (case-insensitive, a few aliases), or None."""
+    word = word.lower()
+    word = STYLE_ALIASES.get(word, word)
+    return word if word in STYLES else None
+
+
+def parse_cite(args: str) -> CiteRequest:
+    """`[style] [ref]`: a first word naming a style is the style; the rest is the reference."""
+    check_length(args)
+    words = clean(args)
+    first, _, rest = words.partition(" ")
+    style = style_name(first) if first else None
+    return CiteRequest(style, rest if style else words)
+
+
+def parse_latest(args: str, feeds: Sequence[str]) -> LatestRequest:
+    """`[n] [feed]` in either order; `feeds` are the names the chat may ask for."""
+    check_length(args)
+    count: int | None = None
+    feed: str | None = None
+    for word in clean(args).split():
+        if re.fullmatch(r"[+-]?\d{1,9}", word) and count is None:
+            count = int(word)
+        elif feed is None and not re.fullmatch(r"[+-]?\d+", word):
+            feed = _feed_named(word, feeds)
+        else:
+            raise CommandArgumentError(
+                "Use /latest [n] [feed], for example /latest 10 or /latest 3 nida."
+            )
+    if count is not None and count < 1:
+        raise CommandArgumentError(f"Ask for 1 to {MAX_LATEST} releases, for example /latest 10.")
+    wanted = DEFAULT_LATEST if count is None else count
+    return LatestRequest(min(wanted, MAX_LATEST), feed, wanted > MAX_LATEST)
+
+
+def _feed_named(word: str, feeds: Sequence[str]) -> str:
+    for name in feeds:
+        if name.lower() == word.lower():
+            return name
+    known = ", ".join(feeds[:20]) if feeds else "none"
+    raise CommandArgumentError(f"No feed called “{echo(word)}” here. Feeds here: {known}.")
+
+
+def parse_search(args: str) -> str:
+    """The words to look for; refuses empty and over-long input."""
+    check_length(args)
+    words = clean(args)
+    if not words:
+        raise CommandArgumentError("Tell me what to look for, for example /search vaccine.")
+    return words
+
+
+def release_id_ref(ref: str) -> int | None:
+    """`42` or `#42` as a release id; None for any other reference."""
+    match = _RELEASE_ID.fullmatch(ref.strip())
+    return int(match.group(1)) if match else None
+
+
+def start_payload_release(args: str) -> int | None:
+    """The release id in a `/start cite_<id>` deep link, or None."""
+    payload = args.strip()
+    if not payload.startswith(CITE_PAYLOAD):
+        return None
+    return release_id_ref(payload.removeprefix(CITE_PAYLOAD))
+
+
+def cite_callback_data(release_id: int, style: str) -> str:
+    """The data of a style button: `cite:<id>:<style>` (at most 43 bytes)."""
+    return f"cite:{release_id}:{style}"
+
+
+def parse_cite_callback(data: str) -> tuple[int, str] | None:
+    """(release id, style) from a style button's data; None when it is not one of ours."""
+    match = _CALLBACK.fullmatch(data)
+    if match is None or match.group(2) not in STYLES:
+        return None
+    return int(match.group(1)), match.group(2)
+
+
+def echo(text: str, limit: int = MAX_ECHO) -> str:
+    """The reader's own words, cleaned and cut short, for repeating in a reply (plain text)."""
+    return shorten(clean(text), limit)
+
+
+# --- building text within the limits ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A piece of a reply as HTML and as the plain text Telegram will show for it."""
+
+    html: str
+    plain: str
+
+    def __add__(self, other: Part) -> Part:
+        return Part(self.html + other.html, self.plain + other.plain)
+
+
+def text(value: str) -> Part:
+    return Part(escape(value), value)
+
+
+def strong(value: str) -> Part:
+    return Part(bold(value), value)
+
+
+def linked(href: str, value: str) -> Part:
+    """A link where Telegram can open it; plain text otherwise."""
+    return Part(link(href, value), value) if is_button_url(href) else text(value)
+
+
+def joined(parts: Sequence[Part], separator: str = "\n") -> Part:
+    result = Part("", "")
+    for index, part in enumerate(parts):
+        result = result + text(separator) + part if index else result + part
+    return result
+
+
+def _raw_size(html: str) -> int:
+    return len(html.encode("utf-8", "replace"))
+
+
+def fit_list(
+    head: Part,
+    items: Sequence[Part],
+    tail: Part | None,
+    more: Callable[[int], Part],
+    separator: str = "\n\n",
+) -> str:
+    """`head`, as many `items` as fit, a `more(n)` note for the n left out, then `tail`.
+
+    Blocks are separated by a blank line, items by `separator`. Sizes are summed as
+    items are added, so a long list costs one pass.
+    """
+    fixed = [head, *([tail] if tail else [])]
+    plain = sum(len(p.plain) for p in fixed) + 2 * len(fixed)
+    raw = sum(_raw_size(p.html) for p in fixed) + 2 * len(fixed)
+    kept = 0
+    for index, item in enumerate(items):
+        left = len(items) - index - 1
+        note = more(left) if left else Part("", "")
+        extra = len(separator) + len(note.plain) + len(separator)
+        extra_raw = _raw_size(note.html) + 2 * len(separator)
+        if (
+            plain + len(item.plain) + extra > MAX_TEXT
+            or raw + _raw_size(item.html) + extra_raw > MAX_RAW_BYTES
+        ):
+            break
+        plain += len(item.plain) + len(separator)
+        raw += _raw_size(item.html) + len(separator)
+        kept += 1
+    left = len(items) - kept
+    middle = [*items[:kept], *([more(left)] if left else [])]
+    blocks = [head, *([joined(middle, separator)] if middle else []), *([tail] if tail else [])]
+    return joined(blocks, "\n\n").html
+
+
+def _message(*lines: str) -> Reply:
+    return Reply(escape("\n".join(lines)))
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+# --- replies ------------------------------------------------------------------------------
+
+
+def release_item(stored: StoredRelease, source: str) -> Part:
+    """`#42 · 3 April 2014 · NIDA` over the linked title."""
+    release = stored.release
+    day = display_date(release.published or release.updated) or "undated"
+    byline = " · ".join(part for part in (day, clean(source)) if part)
+    title = shorten(clean(release.title), MAX_LIST_TITLE) or "(untitled release)"
+    return (
+        strong(f"#{stored.id}")
+        + text(f" · {byline}\n")
+        + linked(release.url or release.link, title)
+    )
+
+
+def _more(count: int) -> Part:
+    return text(f"… and {count} more that do not fit in one message.")
+
+
+def latest_reply(
+    releases: Sequence[StoredRelease], request: LatestRequest, sources: Mapping[str, str]
+) -> Reply:
+    """The newest releases, newest first, each with id, date, source and linked title."""
+    where = f" from {request.feed}" if request.feed else ""
+    if not releases:
+        return _message(
+            f"No releases{where} stored yet. New ones appear here as they are published."
+        )
+    head = strong(f"Latest releases{where}")
+    if request.capped:
+        head = head + text(f" (at most {MAX_LATEST})")
+    items = [release_item(r, sources.get(r.release.feed, "")) for r in releases]
+    tail = text(f"Cite one with /cite {releases[0].id}")
+    return Reply(fit_list(head, items, tail, _more))
+
+
+def search_reply(
+    words: str, releases: Sequence[StoredRelease], sources: Mapping[str, str]
+) -> Reply:
+    """The best matches for `words`, or a message saying there are none."""
+    if not releases:
+        return _message(f"No release matches “{echo(words)}”. Try fewer or other words.")
+    head = strong("Best matches for ") + text(f"“{echo(words)}”")
+    items = [release_item(r, sources.get(r.release.feed, "")) for r in releases]
+    tail = text(f"Cite one with /cite {releases[0].id}")
+    return Reply(fit_list(head, items, tail, _more))
+
+
+def style_keyboard(release_id: int, current: str) -> tuple[tuple[KeyButton, ...], ...]:
+    """Every style as a button; the one shown is ticked. Pressing one edits the message."""
+    return tuple(
+        tuple(
+            KeyButton(
+                ("✓ " if style == current else "") + BUTTON_LABELS[style],
+                cite_callback_data(release_id, style),
+            )
+            for style in row
+        )
+        for row in KEYBOARD_ROWS
+    )
+
+
+def citation_reply(
+    stored: StoredRelease, publisher: Publisher, style: str, *, accessed: date
+) -> Reply:
+    """The release cited in `style`, under a header naming the style, with the style keyboard.
+
+    A citation too long for one message is cut (it can only be by an enormous title), and
+    says so; the machine formats stay in a <pre> block.
+    """
+    head = strong(f"#{stored.id} · {STYLE_LABELS[style]}") + text("\n\n")
+    plain = render_citation(stored.release, publisher, style, accessed=accessed)
+    budget = MAX_TEXT - len(head.plain) - 40
+    if len(plain) <= budget:
+        html = render_citation(stored.release, publisher, style, accessed=accessed, html=True)
+        body = Part(html, plain)
+    else:
+        cut = shorten(plain, budget)
+        body = Part(pre(cut) if _machine(style) else escape(cut), cut)
+        body = body + text("\n(shortened: the title is very long)")
+    return Reply((head + body).html, style_keyboard(stored.id, style))
+
+
+def _machine(style: str) -> bool:
+    return style in ("bibtex", "biblatex", "ris", "csl-json")
+
+
+def not_found_reply(ref: str) -> Reply:
+    if release_id_ref(ref) is not None:
+        return _message(f"There is no release #{release_id_ref(ref)} here. /latest shows the ids.")
+    return _message(f"No release here matches “{echo(ref)}”. Try /search with other words.")
+
+
+def no_releases_reply() -> Reply:
+    return _message("No releases are stored for this chat yet.")
+
+
+def no_feeds_reply(bot_username: str) -> Reply:
+    """In a group or channel that no configured channel names."""
+    where = f" In a private chat with @{bot_username}" if bot_username else " In a private chat"
+    return _message(f"No feeds are routed to this chat.{where} I can show every feed.")
+
+
+def welcome_reply(feeds: Sequence[FeedLine], bot_username: str) -> Reply:
+    """What the bot does and which feeds it follows."""
+    head = (
+        strong("Hello!")
+        + text(
+            " I post new press releases from the feeds below to Telegram channels,"
+            " and I cite them in ten styles (APA, MLA, Chicago, BibTeX, RIS and more)."
+        )
+        + text("\n\n")
+        + strong("Feeds I follow:")
+    )
+    items = [_feed_part(feed, with_channels=False) for feed in feeds] or [text("(none yet)")]
+    tail = text("Try /latest, /cite or /search; /help lists every command.")
+    if bot_username:
+        tail = tail + text(f" In a group, write the command as /latest@{bot_username}.")
+    return Reply(fit_list(head, items, tail, _more_feeds, separator="\n"))
+
+
+def _more_feeds(count: int) -> Part:
+    return text(f"… and {count} more feeds.")
+
+
+def _feed_part(feed: FeedLine, *, with_channels: bool) -> Part:
+    part = text("• ") + strong(feed.name)
+    if feed.title:
+        part = part + text(f" — {shorten(clean(feed.title), 200)}")
+    if with_channels:
+        where = ", ".join(feed.channels) if feed.channels else "no channel"
+        part = part + text(f"\n   → {shorten(where, 600)}")
+    return part
+
+
+def help_reply(bot_username: str) -> Reply:
+    """Every command, one line each with an example."""
+    lines = [
+        strong("Commands"),
+        text(
+            "/latest [n] [feed] — the newest releases (default 5, at most 20)."
+            " Example: /latest 10 nida"
+        ),
+        text(
+            "/cite [style] [id, URL or words] — a citation; the newest release without a"
+            " reference. Example: /cite mla 42"
+        ),
+        text("/search words — the five best matches. Example: /search COVID-19 vaccine"),
+        text("/feeds — the feeds and the channels they go to. Example: /feeds"),
+        text("/start — what this bot does. Example: /start"),
+        text("/help — this list. Example: /help"),
+        text("Styles: " + ", ".join(STYLES) + "."),
+    ]
+    if bot_username:
+        lines.append(text(f"In a group, add my name: /latest@{bot_username}"))
+    return Reply(joined(lines).html)
+
+
+def feeds_reply(
+    feeds: Sequence[FeedLine], health: Mapping[str, FeedHealth] | None, *, here: bool
+) -> Reply:
+    """The feeds and their channels; with `health` (admins), each feed's state too."""
+    if not feeds:
+        return _message("No feeds are routed to this chat." if here else "No feeds are configured.")
+    head = strong("Feeds followed here" if here else "Feeds")
+    items = []
+    for feed in feeds:
+        part = _feed_part(feed, with_channels=True)
+        if health is not None and feed.name in health:
+            part = part + _health_part(health[feed.name])
+        items.append(part)
+    return Reply(fit_list(head, items, None, _more_feeds))
+
+
+def _health_part(health: FeedHealth) -> Part:
+    lines = [f"   last success: {_when(health.last_success)}"]
+    if health.last_error:
+        failures = f" ({health.failures} in a row)" if health.failures else ""
+        lines.append(f"   last error{failures}: {shorten(clean(health.last_error), 300)}")
+    for paused in health.paused:
+        lines.append(f"   paused: {shorten(clean(paused), 300)}")
+    return text("\n" + "\n".join(lines))
+
+
+def unknown_command_reply(name: str) -> Reply:
+    return _message(f"I don't know /{echo(name, 40)}. /help lists what I can do.")
+
+
+def argument_problem_reply(problem: CommandArgumentError) -> Reply:
+    return _message(problem.message)
+
+
+def failure_reply() -> Reply:
+    return _message("Sorry, something went wrong on my side. Please try again in a minute.")
+
+
+def callback_answer(style: str) -> str:
+    """The short notice shown when a style button is pressed (at most 200 characters)."""
+    return STYLE_LABELS[style]

@@ -1,0 +1,356 @@
+"""Answer readers' commands in Telegram: /start /help /latest /cite /search /feeds.
+
+`Answers` turns one parsed command into a `Reply` from the store and the pure renderers
+in bot.render.replies (no PTB, so benchmarks and tests call it directly). `ReaderCommands`
+holds the thin PTB handlers: read the update, ask `Answers`, send or edit the reply.
+PTB objects never leave this module.
+
+Commands arrive as messages (private chats, groups, `/cmd@botname`) and as channel posts,
+which `CommandHandler` does not see; so one MessageHandler takes both and the pure
+`parse_command` drops commands addressed to another bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from bot.config import Settings
+from bot.errors import RateLimitedError
+from bot.models import Publisher, StoredRelease
+from bot.render import replies
+from bot.render.replies import Command, CommandArgumentError, FeedHealth, FeedLine, Reply
+from bot.services.pacing import Pacer
+from bot.store import Store
+from bot.telegram.sender import NOT_MODIFIED, translate
+
+if TYPE_CHECKING:
+    from telegram import Bot
+
+log = logging.getLogger(__name__)
+
+MAX_RETRY_AFTER = 30.0  # a reply that would wait longer than this after a 429 is dropped
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+COMMAND_UPDATES = filters.COMMAND & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """Where a command came from."""
+
+    id: int
+    type: str  # private, group, supergroup, channel
+    username: str  # "" when the chat has none
+    user_id: int | None  # None for channel posts
+
+    @property
+    def private(self) -> bool:
+        return self.type == "private"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a chat may ask about: every feed in a private chat, else the feeds routed there."""
+
+    feeds: tuple[str, ...]
+    channels: tuple[str, ...]  # the configured channels this chat is
+    here: bool  # a group or channel, limited to its routes
+
+
+class Answers:
+    """One command in, one `Reply` out: store reads plus the pure renderers."""
+
+    def __init__(
+        self, settings: Settings, store: Store, clock: Callable[[], datetime], bot_username: str
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.bot_username = bot_username
+        self.sources = {f.name: f.short_name or f.publisher or f.name for f in settings.feeds}
+
+    def answer(self, command: Command, chat: ChatRef) -> Reply | None:
+        """The reply to `command`; None when the bot should stay quiet."""
+        if command.name not in replies.COMMANDS:
+            # In a group a bare /other may be for another bot; answer only when asked.
+            if chat.private or command.addressed:
+                return replies.unknown_command_reply(command.name)
+            return None
+        try:
+            replies.check_length(command.args)
+            return self._dispatch(command, chat)
+        except CommandArgumentError as exc:
+            return replies.argument_problem_reply(exc)
+
+    def _dispatch(self, command: Command, chat: ChatRef) -> Reply:
+        if command.name == "help":
+            return replies.help_reply(self.bot_username)
+        scope = self.scope(chat)
+        if command.name == "start":
+            return self.start(command.args, scope)
+        if command.name == "feeds":
+            return self.feeds(chat, scope)
+        if not scope.feeds:
+            return replies.no_feeds_reply(self.bot_username)
+        if command.name == "latest":
+            return self.latest(command.args, scope)
+        if command.name == "cite":
+            return self.cite(command.args, scope)
+        return self.search(command.args, scope)
+
+    def scope(self, chat: ChatRef) -> Scope:
+        every_feed = tuple(feed.name for feed in self.settings.feeds)
+        if chat.private:
+            return Scope(every_feed, (), here=False)
+        username = f"@{chat.username}".lower() if chat.username else None
+        channels = tuple(
+            state.name
+            for state in self.store.channel_states()
+            if state.chat_id == chat.id or state.chat.lower() == username
+        )
+        routed = {feed for name in channels for feed in self.store.routed_feeds(name)}
+        return Scope(tuple(f for f in every_feed if f in routed), channels, here=True)
+
+    def start(self, args: str, scope: Scope) -> Reply:
+        release_id = replies.start_payload_release(args)
+        if release_id is None:
+            lines = [FeedLine(name, self._title(name), ()) for name in scope.feeds]
+            return replies.welcome_reply(lines, self.bot_username)
+        found = self._by_id(release_id, scope)
+        if found is None:
+            return replies.not_found_reply(f"#{release_id}")
+        return self.citation(found, self.default_style(scope))
+
+    def latest(self, args: str, scope: Scope) -> Reply:
+        request = replies.parse_latest(args, scope.feeds)
+        feeds = (request.feed,) if request.feed else scope.feeds
+        found = self.store.latest(request.count, feeds)
+        return replies.latest_reply(found, request, self.sources)
+
+    def cite(self, args: str, scope: Scope) -> Reply:
+        request = replies.parse_cite(args)
+        found = self._find(request.ref, scope)
+        if found is None:
+            return (
+                replies.not_found_reply(request.ref) if request.ref else replies.no_releases_reply()
+            )
+        return self.citation(found, request.style or self.default_style(scope))
+
+    def search(self, args: str, scope: Scope) -> Reply:
+        words = replies.parse_search(args)
+        found = self.store.search(words, replies.MAX_SEARCH, scope.feeds)
+        return replies.search_reply(words, found, self.sources)
+
+    def feeds(self, chat: ChatRef, scope: Scope) -> Reply:
+        lines = [FeedLine(name, self._title(name), self._chats_of(name)) for name in scope.feeds]
+        admin = chat.private and chat.user_id in self.settings.bot.admins
+        return replies.feeds_reply(lines, self._health() if admin else None, here=scope.here)
+
+    def restyle(self, data: str, chat: ChatRef) -> tuple[Reply | None, str]:
+        """A style button was pressed: the message's new content, and the notice to show."""
+        parsed = replies.parse_cite_callback(data)
+        if parsed is None:
+            return None, ""
+        release_id, style = parsed
+        found = self._by_id(release_id, self.scope(chat))
+        if found is None:
+            return None, "That release is no longer available here."
+        return self.citation(found, style), replies.callback_answer(style)
+
+    def citation(self, found: StoredRelease, style: str) -> Reply:
+        return replies.citation_reply(
+            found, self._publisher(found.release.feed), style, accessed=self.clock().date()
+        )
+
+    def default_style(self, scope: Scope) -> str:
+        """The style of the chat's channel, else the configured default; never "none"."""
+        styles = [
+            self.settings.style_for(c) for c in self.settings.channels if c.name in scope.channels
+        ]
+        for style in [*styles, self.settings.defaults.citation_style]:
+            if style != "none":
+                return style
+        return "apa"
+
+    def _find(self, ref: str, scope: Scope) -> StoredRelease | None:
+        if not ref:
+            newest = self.store.latest(1, scope.feeds)
+            return newest[0] if newest else None
+        release_id = replies.release_id_ref(ref)
+        if release_id is not None:
+            return self._by_id(release_id, scope)
+        return self.store.find_release(ref, scope.feeds)
+
+    def _by_id(self, release_id: int, scope: Scope) -> StoredRelease | None:
+        found = self.store.release(release_id)
+        return found if found is not None and found.release.feed in scope.feeds else None
+
+    def _publisher(self, feed_name: str) -> Publisher:
+        try:
+            feed = self.settings.feed(feed_name)
+        except KeyError:
+            return Publisher(name="", short_name="")
+        return Publisher(name=feed.publisher, short_name=feed.short_name)
+
+    def _title(self, feed_name: str) -> str:
+        publisher = self._publisher(feed_name)
+        return publisher.name or publisher.short_name
+
+    def _chats_of(self, feed_name: str) -> tuple[str, ...]:
+        return tuple(
+            f"{c.name} ({c.chat})" if isinstance(c.chat, str) else c.name
+            for c in self.settings.channels
+            if feed_name in c.feeds
+        )
+
+    def _health(self) -> dict[str, FeedHealth]:
+        paused = [state for state in self.store.channel_states() if state.paused]
+        routed = {state.name: set(self.store.routed_feeds(state.name)) for state in paused}
+        return {
+            state.name: FeedHealth(
+                last_success=state.last_success,
+                last_error=state.last_error,
+                failures=state.failures,
+                paused=tuple(
+                    f"{c.name}: {c.pause_error or 'paused'}"
+                    for c in paused
+                    if state.name in routed[c.name]
+                ),
+            )
+            for state in self.store.feed_states()
+        }
+
+
+def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.keyboard:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.text, callback_data=b.callback_data) for b in row]
+            for row in reply.keyboard
+        ]
+    )
+
+
+class ReaderCommands:
+    """The PTB handlers; replies are paced with the dispatcher's pacer, so they share limits."""
+
+    def __init__(self, answers: Answers, pacer: Pacer | None) -> None:
+        self.answers = answers
+        self.pacer = pacer
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None or not message.text:
+            return
+        command = replies.parse_command(message.text, context.bot.username)
+        if command is None:
+            return
+        user = update.effective_user
+        where = ChatRef(chat.id, chat.type, chat.username or "", user.id if user else None)
+        try:
+            reply = self.answers.answer(command, where)
+        except Exception:
+            log.exception("answering /%s in chat %s failed", command.name, chat.id)
+            reply = replies.failure_reply()
+        if reply is not None:
+            reply_to = None if where.private else message.message_id
+            await self.send(context.bot, chat.id, reply, reply_to)
+
+    async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        notice = ""
+        try:
+            message = query.message
+            if query.data and isinstance(message, Message):
+                chat = message.chat
+                user = query.from_user
+                where = ChatRef(chat.id, chat.type, chat.username or "", user.id)
+                reply, notice = self.answers.restyle(query.data, where)
+                if reply is not None:
+                    await self.edit(context.bot, chat.id, message.message_id, reply)
+        except Exception:
+            log.exception("answering a button press failed")
+        finally:
+            try:
+                await query.answer(text=notice or None)
+            except TelegramError as exc:
+                log.warning("could not answer a button press: %s", exc.message)
+
+    async def send(self, bot: Bot, chat_id: int, reply: Reply, reply_to: int | None) -> None:
+        """Send a reply; after a 429, wait once as told (up to MAX_RETRY_AFTER) and retry."""
+        for attempt in (1, 2):
+            if self.pacer is not None:
+                await self.pacer.wait_turn(chat_id)
+            try:
+                await bot.send_message(
+                    chat_id=chat_id,
+                    text=reply.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=_markup(reply),
+                    link_preview_options=NO_PREVIEW,
+                    reply_parameters=(
+                        ReplyParameters(reply_to, allow_sending_without_reply=True)
+                        if reply_to is not None
+                        else None
+                    ),
+                )
+                return
+            except TelegramError as exc:
+                error = translate(exc)
+            if (
+                attempt == 1
+                and isinstance(error, RateLimitedError)
+                and error.retry_after <= MAX_RETRY_AFTER
+            ):
+                if self.pacer is not None:
+                    self.pacer.pause(chat_id, error.retry_after)
+                else:
+                    await asyncio.sleep(error.retry_after)
+                continue
+            log.warning("reply to chat %s not sent: %s", chat_id, error)
+            return
+
+    async def edit(self, bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
+        """Replace a citation in place, keyboard included (an edit without it drops it)."""
+        try:
+            await bot.edit_message_text(
+                chat_id=chat_id,
+                message_id=message_id,
+                text=reply.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=_markup(reply),
+                link_preview_options=NO_PREVIEW,
+            )
+        except BadRequest as exc:
+            if NOT_MODIFIED not in exc.message.lower():
+                log.warning("editing message %s in chat %s failed: %s", message_id, chat_id, exc)
+        except TelegramError as exc:
+            log.warning("editing message %s in chat %s failed: %s", message_id, chat_id, exc)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Add the reader commands to a running Application (after post_init built the runtime)."""
+    runtime = application.bot_data["runtime"]
+    answers = Answers(runtime.settings, runtime.store, runtime.clock, application.bot.username)
+    handlers = ReaderCommands(answers, runtime.dispatcher.pacer)
+    application.add_handler(MessageHandler(COMMAND_UPDATES, handlers.on_command, block=False))
+    application.add_handler(CallbackQueryHandler(handlers.on_callback, block=False))
