@@ -371,3 +371,28 @@ async def test_hostile_feed_text_reaches_chats_in_every_style(
         assert message.text.startswith(title + "\n")
         assert len(message.text) <= 4096
     assert api.messages(GROUP)[0].link_preview_options == {"is_disabled": True}
+
+
+async def test_pacing_keeps_within_telegrams_real_windows(tmp_path: Path) -> None:
+    """Against the fake's real (unscaled) windows, a burst to several chats gets no 429."""
+    with FakeBotAPI(time_scale=1.0) as strict:
+        chats = [-2001, -2002, -2003, -2004]
+        for chat in chats:
+            strict.add_chat(chat, "channel")
+        async with Bot(strict.token, base_url=strict.base_url) as client:
+            h = Harness(
+                tmp_path,
+                client,
+                [
+                    {"name": f"c{i}", "chat": chat, "feeds": ["nida"]}
+                    for i, chat in enumerate(chats)
+                ],
+            )
+            try:
+                h.ingest("nida", [make_release(n) for n in (1, 2, 3)])
+                report = await h.dispatcher.drain()
+            finally:
+                h.store.close()
+        assert report.sent == 12
+        assert strict.rate_limited_count == 0
+        assert all(urls(strict, chat) == [release_url(n) for n in (1, 2, 3)] for chat in chats)

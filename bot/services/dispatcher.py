@@ -7,6 +7,7 @@ a kicked bot or a slow chat holds up only its own worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -182,20 +183,26 @@ class Dispatcher:
             self.store.mark_dry_run(delivery.id, self.clock())
             self.report.sent += 1
             return True
-        if self.pacer is not None:
-            await self.pacer.wait_turn(target)
-        if self.stopping:
-            return False  # asked to stop while waiting for a turn: it stays pending
-        self._in_flight.add(delivery.channel)
-        try:
-            return await self._attempt(delivery, channel, target, post)
-        finally:
-            self._in_flight.discard(delivery.channel)
+        turn = self.pacer.turn(target) if self.pacer is not None else contextlib.nullcontext()
+        async with turn:
+            if self.stopping:
+                return False  # asked to stop while waiting for a turn: it stays pending
+            self._in_flight.add(delivery.channel)
+            try:
+                go_on, notice = await self._attempt(delivery, channel, target, post)
+            finally:
+                self._in_flight.discard(delivery.channel)
+        if notice:  # outside the turn: the notices wait for turns of their own
+            await self.notify_admins(notice)
+        return go_on
 
     async def _attempt(
         self, delivery: Delivery, channel: ChannelState, target: int | str, post: Post
-    ) -> bool:
-        """One call to Telegram, recorded: `sending` before it, `sent` with its message_id after."""
+    ) -> tuple[bool, str]:
+        """One call to Telegram, recorded: `sending` before it, `sent` with its message_id after.
+
+        Returns whether this chat's batch may go on, and a notice for the admins ("" if none).
+        """
         editing = delivery.state == "sent" and delivery.message_id is not None
         if not editing:
             self.store.mark_sending(delivery.id)
@@ -205,12 +212,12 @@ class Dispatcher:
             else:
                 message_id = await self.sender.send(target, post)
         except (RateLimitedError, ChatMigratedError, ChatUnavailableError) as exc:
-            return await self._chat_refused(delivery, channel, target, exc, editing)
+            return False, self._chat_refused(delivery, channel, target, exc, editing)
         except MessageRejectedError as exc:
-            return self._rejected(delivery, exc.message, editing)
+            return self._rejected(delivery, exc.message, editing), ""
         except TransientDeliveryError as exc:
             self._retry_later(delivery, exc.message, editing)
-            return False
+            return False, ""
         except (TelegramAuthError, asyncio.CancelledError):
             if not editing:
                 self.store.mark_retry(delivery.id, "interrupted", self.clock())
@@ -221,36 +228,36 @@ class Dispatcher:
         else:
             self.store.mark_sent(delivery.id, message_id, self.clock())
             self.report.sent += 1
-        return True
+        return True, ""
 
-    async def _chat_refused(
+    def _chat_refused(
         self,
         delivery: Delivery,
         channel: ChannelState,
         target: int | str,
         exc: RateLimitedError | ChatMigratedError | ChatUnavailableError,
         editing: bool,
-    ) -> bool:
+    ) -> str:
+        """Record a refusal that concerns the whole chat; returns a notice for the admins."""
         if not editing:
             self.store.mark_retry(delivery.id, exc.message, self.clock())
         if isinstance(exc, RateLimitedError):
             log.warning("channel %s: 429, waiting %.0f s", channel.name, exc.retry_after)
             if self.pacer is not None:
                 self.pacer.pause(target, min(exc.retry_after, 3600.0))
-            return False
+            return ""
         if isinstance(exc, ChatMigratedError):
             log.warning("channel %s moved to chat %d", channel.name, exc.new_chat_id)
             self.store.set_chat_id(channel.name, exc.new_chat_id)
-            return False
+            return ""
         self.store.pause_channel(channel.name, exc.message)
         self.report.paused.append(channel.name)
         log.error("channel %s paused: %s", channel.name, exc.message)
-        await self.notify_admins(
+        return (
             f"release-bot paused posting to <b>{escape(channel.name)}</b> "
             f"({escape(channel.chat)}): {escape(exc.message)}\n"
             "Give the bot back its rights there, then restart it to resume."
         )
-        return False
 
     def _rejected(self, delivery: Delivery, message: str, editing: bool) -> bool:
         log.error("delivery %d refused by Telegram: %s", delivery.id, message)
@@ -276,10 +283,10 @@ class Dispatcher:
         if self.dry_run:
             return
         for admin in self.settings.bot.admins:
-            if self.pacer is not None:
-                await self.pacer.wait_turn(admin)  # several notices at once must not hit a 429
+            turn = self.pacer.turn(admin) if self.pacer is not None else contextlib.nullcontext()
             try:
-                await self.sender.send_text(admin, text)
+                async with turn:  # several notices at once must not hit a 429
+                    await self.sender.send_text(admin, text)
             except ChatUnavailableError as exc:
                 log.error("cannot message admin %d (%s); press Start in the bot", admin, exc)
             except (MessageRejectedError, TransientDeliveryError, RateLimitedError) as exc:

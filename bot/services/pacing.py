@@ -3,28 +3,45 @@
 Telegram's limits are rolling windows (1 message per chat in any 1 s, 20 per group or
 channel in any 60 s, 30 overall in any 1 s). A leaky bucket (aiolimiter, PTB's
 AIORateLimiter) either lets 20 + 20 through in one 60 s window or, set tight enough not
-to, needs 180 s for 40 messages where the window allows 79 s; so the windows are
+to, needs 117 s for 40 messages where the window allows 79 s; so the windows are
 counted exactly with the `limits` library's moving-window strategy.
+
+A send is counted when its answer arrives, the latest moment Telegram can have counted
+it, and holds a reserved place in every window while it is under way. Counting it when
+it leaves is not enough: a burst of 30 sends reaches Telegram spread over tens of
+milliseconds, so the next burst, one second after the first one left, would meet the
+last of them still inside Telegram's window and get 429s.
+
+Sends wait for their own chat's windows alone, then queue first come, first served for
+the shared overall window, so hundreds of waiting chats do not all wake each time one
+place frees.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-# Sends leave here a little later than the window frees, so that network jitter on
-# loopback or the internet cannot make two of them arrive inside one window.
-SAFETY_MARGIN = 0.03
-
+# Float rounding and clock reads must not put two sends inside one window (a send is
+# counted from its answer, so latency already lies on the safe side).
+SAFETY_MARGIN = 0.002
+# How long a wait for an in-flight send to finish may last before the windows are re-read.
+IN_FLIGHT_RECHECK = 1.0
 
 PER_CHAT = RateLimitItemPerSecond(1, 1)
 PER_GROUP = RateLimitItemPerMinute(20, 1)
 OVERALL = RateLimitItemPerSecond(30, 1)
+OVERALL_KEY = "all"
+
+Window = tuple[RateLimitItem, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +52,19 @@ class Limits:
 
 
 class Pacer:
-    """`await pacer.wait_turn(chat_id)` before each send; `pause(chat_id, s)` after a 429."""
+    """`async with pacer.turn(chat_id):` around each send; `pause(chat_id, s)` after a 429."""
 
     def __init__(self, limits: Limits | None = None, *, margin: float = SAFETY_MARGIN) -> None:
         self.limits = limits or Limits()
         self.margin = margin
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._paused_until: dict[int | str, float] = {}
+        self._in_flight: Counter[str] = Counter()  # window key -> sends under way
+        self._queue: asyncio.Lock | None = None  # the line for the overall window
+        self._finished: asyncio.Event | None = None  # set when a send under way ends
 
-    def _windows(self, chat_id: int | str) -> list[tuple[RateLimitItem, str]]:
-        windows = [(self.limits.overall, "all"), (self.limits.per_chat, f"chat:{chat_id}")]
+    def _windows(self, chat_id: int | str) -> list[Window]:
+        windows = [(self.limits.per_chat, f"chat:{chat_id}")]
         # Groups, supergroups and channels have negative ids (or an @username).
         if isinstance(chat_id, str) or chat_id < 0:
             windows.append((self.limits.per_group, f"group:{chat_id}"))
@@ -55,18 +75,65 @@ class Pacer:
         until = time.time() + seconds + self.margin
         self._paused_until[chat_id] = max(until, self._paused_until.get(chat_id, 0.0))
 
+    @contextlib.asynccontextmanager
+    async def turn(self, chat_id: int | str) -> AsyncIterator[None]:
+        """Wait until a send to `chat_id` fits every window; count it once it is answered."""
+        own = self._windows(chat_id)
+        overall = (self.limits.overall, OVERALL_KEY)
+        if self._queue is None:
+            self._queue = asyncio.Lock()
+        while True:
+            await self._wait_until_fits(own, paused_chat=chat_id)
+            async with self._queue:
+                await self._wait_until_fits([overall])
+                if self._fits(own):  # else another send to this chat came first: wait again
+                    every = [*own, overall]
+                    for _, key in every:
+                        self._in_flight[key] += 1
+                    break
+        try:
+            yield
+        finally:
+            for item, key in every:
+                self._in_flight[key] -= 1
+                self._limiter.hit(item, key)
+            if self._finished is not None:
+                self._finished.set()
+                self._finished = None
+
     async def wait_turn(self, chat_id: int | str) -> None:
-        """Return once a send to `chat_id` fits every window, and count it."""
-        windows = self._windows(chat_id)
+        """Wait for a turn and count the send at once; `turn()` around a send is more exact."""
+        async with self.turn(chat_id):
+            pass
+
+    def _fits(self, windows: list[Window]) -> bool:
+        return all(
+            self._limiter.test(item, key, cost=1 + self._in_flight[key]) for item, key in windows
+        )
+
+    async def _wait_until_fits(
+        self, windows: list[Window], *, paused_chat: int | str | None = None
+    ) -> None:
         while True:
             now = time.time()
-            wait = self._paused_until.get(chat_id, 0.0) - now
-            if wait <= 0:
-                blocked = [w for w in windows if not self._limiter.test(*w)]
-                if not blocked:
-                    for item, key in windows:
-                        self._limiter.hit(item, key)
-                    return
-                frees_at = max(self._limiter.get_window_stats(*w).reset_time for w in blocked)
-                wait = frees_at - now + self.margin
-            await asyncio.sleep(max(wait, 0.001))
+            paused = self._paused_until.get(paused_chat, 0.0) if paused_chat is not None else 0
+            if paused > now:
+                await asyncio.sleep(paused - now)
+                continue
+            if self._fits(windows):
+                return
+            frees_at = [
+                stats.reset_time
+                for stats in (self._limiter.get_window_stats(*w) for w in windows)
+                if stats.remaining < 1
+            ]
+            if frees_at:  # full of counted sends: wait until the oldest leaves the window
+                await asyncio.sleep(max(max(frees_at) - now + self.margin, 0.001))
+            else:  # full only with sends under way: wait until one of them is answered
+                await self._wait_for_a_send_to_end()
+
+    async def _wait_for_a_send_to_end(self) -> None:
+        if self._finished is None:
+            self._finished = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._finished.wait(), IN_FLIGHT_RECHECK)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.errors import StoreError
 from bot.models import Delivery
 from bot.store.base import StoreBase
 from bot.store.codec import instant_text
@@ -101,7 +102,11 @@ class OutboxQueries(StoreBase):
         return dict(rows)
 
     def _set(self, delivery_id: int, **values: Any) -> None:
-        self.db.table("deliveries").update(delivery_id, values)
+        # Plain SQL: sqlite-utils' update() reads the table's schema on every call, and the
+        # dispatcher writes twice per send.
+        columns = ", ".join(f"{column} = ?" for column in values)
+        sql = f"UPDATE deliveries SET {columns} WHERE id = ?"  # noqa: S608 -- our own names
+        self.db.execute(sql, [*values.values(), delivery_id])
         self.db.conn.commit()
 
     def mark_sending(self, delivery_id: int) -> None:
@@ -139,13 +144,13 @@ class OutboxQueries(StoreBase):
     # Channels
 
     def channel_state(self, name: str) -> ChannelState:
-        row = self.db.table("channels").get(name)
+        row = self.db.execute(
+            "SELECT name, chat, chat_id, paused, pause_error FROM channels WHERE name = ?", [name]
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no channel named {name!r} in the database")
         return ChannelState(
-            name=row["name"],
-            chat=row["chat"],
-            chat_id=row["chat_id"],
-            paused=bool(row["paused"]),
-            pause_error=row["pause_error"],
+            name=row[0], chat=row[1], chat_id=row[2], paused=bool(row[3]), pause_error=row[4]
         )
 
     def channel_states(self) -> list[ChannelState]:
@@ -162,5 +167,7 @@ class OutboxQueries(StoreBase):
         self._set_channel(name, paused=0, pause_error=None)
 
     def _set_channel(self, name: str, **values: Any) -> None:
-        self.db.table("channels").update(name, values)
+        columns = ", ".join(f"{column} = ?" for column in values)
+        sql = f"UPDATE channels SET {columns} WHERE name = ?"  # noqa: S608 -- our own names
+        self.db.execute(sql, [*values.values(), name])
         self.db.conn.commit()
