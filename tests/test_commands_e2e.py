@@ -490,6 +490,23 @@ def test_group_with_no_routes_says_so(bot: Bot) -> None:
     assert reply.text.startswith("No feeds are routed to this chat.")
 
 
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("start", "Feeds followed here:\n• nih — National Institutes of Health\n\nTry"),
+        ("help", "/cite [style] [id, URL or words]"),
+        ("feeds", "Feeds followed here\n\n• nih — National Institutes of Health\n   → editors"),
+    ],
+)
+def test_group_answers_the_other_commands_addressed_to_it(
+    bot: Bot, command: str, expected: str
+) -> None:
+    """/start, /help and /feeds with @botname in the group, each about the group's own feeds."""
+    reply = ask(bot, GROUP, f"/{command}@{BOT_NAME}", user=2010)
+    assert expected in reply.text
+    assert "• nida" not in reply.text
+
+
 # --- channels -------------------------------------------------------------------------------
 
 
@@ -504,6 +521,14 @@ def test_channel_post_commands_are_answered_in_the_channel(bot: Bot) -> None:
     feeds = ask(bot, CHANNEL, "/feeds")
     assert feeds.text.startswith("Feeds followed here")
     assert "nih" not in feeds.text.split("\n", 1)[1]
+
+
+def test_channel_post_start_and_help(bot: Bot) -> None:
+    """/start and /help posted in the channel are answered there."""
+    start = ask(bot, CHANNEL, "/start")
+    assert "Feeds followed here:\n• nida — National Institute on Drug Abuse\n\n" in start.text
+    help_ = ask(bot, CHANNEL, "/help")
+    assert help_.text.startswith("Commands\n/latest [n] [feed]")
 
 
 def test_channel_cite_and_its_keyboard(bot: Bot) -> None:

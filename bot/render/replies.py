@@ -407,8 +407,9 @@ def _machine(style: str) -> bool:
 
 
 def not_found_reply(ref: str) -> Reply:
-    if release_id_ref(ref) is not None:
-        return _message(f"There is no release #{release_id_ref(ref)} here. /latest shows the ids.")
+    release_id = release_id_ref(ref)
+    if release_id is not None:
+        return _message(f"There is no release #{release_id} here. /latest shows the ids.")
     return _message(f"No release here matches “{echo(ref)}”. Try /search with other words.")
 
 
@@ -422,18 +423,15 @@ def no_feeds_reply(bot_username: str) -> Reply:
     return _message(f"No feeds are routed to this chat.{where} I can show every feed.")
 
 
-def welcome_reply(feeds: Sequence[FeedLine], bot_username: str) -> Reply:
-    """What the bot does and which feeds it follows."""
-    head = (
-        strong("Hello!")
-        + text(
-            " I post new press releases from the feeds below to Telegram channels,"
-            " and I cite them in ten styles (APA, MLA, Chicago, BibTeX, RIS and more)."
-        )
-        + text("\n\n")
-        + strong("Feeds I follow:")
+def welcome_reply(feeds: Sequence[FeedLine], bot_username: str, *, here: bool = False) -> Reply:
+    """What the bot does and which feeds it follows (`here`: those routed to this chat)."""
+    head = strong("Hello!") + text(
+        " I post new press releases from the feeds below to Telegram channels,"
+        " and I cite them in ten styles (APA, MLA, Chicago, BibTeX, RIS and more)."
     )
-    items = [_feed_part(feed, with_channels=False) for feed in feeds] or [text("(none yet)")]
+    label = strong("Feeds followed here:" if here else "Feeds I follow:")
+    listed = [_feed_part(feed, with_channels=False) for feed in feeds] or [text("(none)")]
+    items = [label + text("\n") + listed[0], *listed[1:]]
     tail = text("Try /latest, /cite or /search; /help lists every command.")
     if bot_username:
         tail = tail + text(f" In a group, write the command as /latest@{bot_username}.")

@@ -131,7 +131,7 @@ class Answers:
         release_id = replies.start_payload_release(args)
         if release_id is None:
             lines = [FeedLine(name, self._title(name), ()) for name in scope.feeds]
-            return replies.welcome_reply(lines, self.bot_username)
+            return replies.welcome_reply(lines, self.bot_username, here=scope.here)
         found = self._by_id(release_id, scope)
         if found is None:
             return replies.not_found_reply(f"#{release_id}")
