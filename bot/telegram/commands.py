@@ -13,6 +13,7 @@ which `CommandHandler` does not see; so one MessageHandler takes both and the pu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -298,21 +299,20 @@ class ReaderCommands:
     async def send(self, bot: Bot, chat_id: int, reply: Reply, reply_to: int | None) -> None:
         """Send a reply; after a 429, wait once as told (up to MAX_RETRY_AFTER) and retry."""
         for attempt in (1, 2):
-            if self.pacer is not None:
-                await self.pacer.wait_turn(chat_id)
             try:
-                await bot.send_message(
-                    chat_id=chat_id,
-                    text=reply.text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=_markup(reply),
-                    link_preview_options=NO_PREVIEW,
-                    reply_parameters=(
-                        ReplyParameters(reply_to, allow_sending_without_reply=True)
-                        if reply_to is not None
-                        else None
-                    ),
-                )
+                async with self._turn(chat_id):
+                    await bot.send_message(
+                        chat_id=chat_id,
+                        text=reply.text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=_markup(reply),
+                        link_preview_options=NO_PREVIEW,
+                        reply_parameters=(
+                            ReplyParameters(reply_to, allow_sending_without_reply=True)
+                            if reply_to is not None
+                            else None
+                        ),
+                    )
                 return
             except TelegramError as exc:
                 error = translate(exc)
@@ -328,6 +328,10 @@ class ReaderCommands:
                 continue
             log.warning("reply to chat %s not sent: %s", chat_id, error)
             return
+
+    def _turn(self, chat_id: int) -> contextlib.AbstractAsyncContextManager[None]:
+        """The pacer's turn for this chat (counted when Telegram answers), or no wait."""
+        return self.pacer.turn(chat_id) if self.pacer is not None else contextlib.nullcontext()
 
     async def edit(self, bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
         """Replace a citation in place, keyboard included (an edit without it drops it)."""
