@@ -38,7 +38,7 @@ if str(REPO) not in sys.path:
 from bench.common import machine, table, today  # noqa: E402
 from bot.config import Settings, settings_from_dict  # noqa: E402
 from bot.models import Release  # noqa: E402
-from bot.render.replies import Command  # noqa: E402
+from bot.render.command_args import Command  # noqa: E402
 from bot.services.poller import sync_config  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.telegram.commands import Answers, ChatRef  # noqa: E402

@@ -18,15 +18,10 @@ from hypothesis import strategies as st
 
 from bot.config import settings_from_dict
 from bot.models import Publisher, StoredRelease
-from bot.render import replies
+from bot.render import command_args, replies
 from bot.render.cite import STYLES
-from bot.render.replies import (
-    CommandArgumentError,
-    FeedHealth,
-    FeedLine,
-    LatestRequest,
-    Reply,
-)
+from bot.render.command_args import CommandArgumentError, LatestRequest
+from bot.render.replies import FeedHealth, FeedLine, Reply
 from bot.services.poller import sync_config
 from bot.store import Store
 from bot.telegram.commands import Answers, ChatRef
@@ -64,22 +59,22 @@ def stored(n: int = 1, **fields: Any) -> StoredRelease:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("/latest", replies.Command("latest", "", addressed=False)),
-        ("/LATEST 5 nida", replies.Command("latest", "5 nida", addressed=False)),
-        (f"/cite@{BOT} mla 42", replies.Command("cite", "mla 42", addressed=True)),
-        (f"/cite@{BOT.upper()}", replies.Command("cite", "", addressed=True)),
-        ("/search\nCOVID-19", replies.Command("search", "COVID-19", addressed=False)),
+        ("/latest", command_args.Command("latest", "", addressed=False)),
+        ("/LATEST 5 nida", command_args.Command("latest", "5 nida", addressed=False)),
+        (f"/cite@{BOT} mla 42", command_args.Command("cite", "mla 42", addressed=True)),
+        (f"/cite@{BOT.upper()}", command_args.Command("cite", "", addressed=True)),
+        ("/search\nCOVID-19", command_args.Command("search", "COVID-19", addressed=False)),
     ],
 )
-def test_commands_for_this_bot_are_parsed(text: str, expected: replies.Command) -> None:
+def test_commands_for_this_bot_are_parsed(text: str, expected: command_args.Command) -> None:
     """Name in lower case, the @botname checked case-insensitively, arguments stripped."""
-    assert replies.parse_command(text, BOT) == expected
+    assert command_args.parse_command(text, BOT) == expected
 
 
 @pytest.mark.parametrize("text", ["/latest@other_bot", "hello /latest", "latest", "/", ""])
 def test_other_bots_commands_and_plain_text_are_not_ours(text: str) -> None:
     """A command for another bot, or no command at all, gives None: the bot stays quiet."""
-    assert replies.parse_command(text, BOT) is None
+    assert command_args.parse_command(text, BOT) is None
 
 
 @pytest.mark.parametrize(
@@ -98,7 +93,7 @@ def test_cite_arguments_a_style_word_then_the_reference(
     args: str, style: str | None, ref: str
 ) -> None:
     """A first word naming a style (any case, or an alias) is the style; the rest is the ref."""
-    assert replies.parse_cite(args) == replies.CiteRequest(style, ref)
+    assert command_args.parse_cite(args) == command_args.CiteRequest(style, ref)
 
 
 @pytest.mark.parametrize(
@@ -113,7 +108,7 @@ def test_cite_arguments_a_style_word_then_the_reference(
 )
 def test_latest_arguments(args: str, expected: LatestRequest) -> None:
     """/latest takes a count (default 5, at most 20) and a feed, in either order."""
-    assert replies.parse_latest(args, ["nida", "nih"]) == expected
+    assert command_args.parse_latest(args, ["nida", "nih"]) == expected
 
 
 @pytest.mark.parametrize(
@@ -130,33 +125,33 @@ def test_latest_arguments(args: str, expected: LatestRequest) -> None:
 def test_bad_latest_arguments_say_what_is_wrong(args: str, problem: str) -> None:
     """Each mistake gets a plain explanation instead of a guess."""
     with pytest.raises(CommandArgumentError) as caught:
-        replies.parse_latest(args, ["nida", "nih"])
+        command_args.parse_latest(args, ["nida", "nih"])
     assert caught.value.message.startswith(problem)
 
 
 def test_arguments_over_256_characters_are_refused() -> None:
     """256 characters pass; 257 get the polite refusal."""
-    replies.check_length("é" * 256)
+    command_args.check_length("é" * 256)
     with pytest.raises(CommandArgumentError, match="too long"):
-        replies.parse_search("é" * 257)
+        command_args.parse_search("é" * 257)
 
 
 def test_release_references_and_deep_link_payloads() -> None:
     """`42`, `#42` and `cite_42` are release 42; anything else is not an id."""
-    assert replies.release_id_ref(" #42 ") == 42
-    assert replies.release_id_ref("42 43") is None
-    assert replies.start_payload_release("cite_42") == 42
-    assert replies.start_payload_release("cite_") is None
-    assert replies.start_payload_release("hello") is None
+    assert command_args.release_id_ref(" #42 ") == 42
+    assert command_args.release_id_ref("42 43") is None
+    assert command_args.start_payload_release("cite_42") == 42
+    assert command_args.start_payload_release("cite_") is None
+    assert command_args.start_payload_release("hello") is None
 
 
 def test_callback_data_round_trips_within_64_bytes() -> None:
     """The largest id with the longest style name fits Telegram's 64 bytes and parses back."""
-    data = replies.cite_callback_data(10**18 - 1, "chicago-author-date")
+    data = command_args.cite_callback_data(10**18 - 1, "chicago-author-date")
     assert len(data.encode()) <= 64
-    assert replies.parse_cite_callback(data) == (10**18 - 1, "chicago-author-date")
-    assert replies.parse_cite_callback("cite:1:harvard") is None
-    assert replies.parse_cite_callback("vote:yes") is None
+    assert command_args.parse_cite_callback(data) == (10**18 - 1, "chicago-author-date")
+    assert command_args.parse_cite_callback("cite:1:harvard") is None
+    assert command_args.parse_cite_callback("vote:yes") is None
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -236,7 +231,7 @@ def test_feeds_reply_shows_health_only_when_given() -> None:
 def test_help_has_a_line_and_an_example_per_command() -> None:
     """/help lists every command with an example and the group form."""
     text = shown(replies.help_reply(BOT))
-    for command in replies.COMMANDS:
+    for command in command_args.COMMANDS:
         assert any(
             line.startswith(f"/{command}") and "Example" in line for line in text.split("\n")
         )
@@ -262,9 +257,9 @@ hostile_text = st.text(
 def test_any_arguments_to_the_parsers_give_a_valid_reply_or_a_valid_problem(args: str) -> None:
     """Whatever follows a command, parsing it yields a request or a sendable explanation."""
     for parse in (
-        replies.parse_cite,
-        replies.parse_search,
-        lambda a: replies.parse_latest(a, ["nida", "nih"]),
+        command_args.parse_cite,
+        command_args.parse_search,
+        lambda a: command_args.parse_latest(a, ["nida", "nih"]),
     ):
         try:
             parse(args)
@@ -339,7 +334,7 @@ CHATS = [
 
 @settings(max_examples=150)
 @given(
-    name=st.sampled_from([*replies.COMMANDS, "frobnicate"]),
+    name=st.sampled_from([*command_args.COMMANDS, "frobnicate"]),
     args=hostile_text,
     chat=st.sampled_from(CHATS),
 )
@@ -347,7 +342,7 @@ def test_any_command_with_any_arguments_gets_a_sendable_reply(
     answers: Answers, name: str, args: str, chat: ChatRef
 ) -> None:
     """Every command, any argument string, any kind of chat: the reply is one Telegram accepts."""
-    reply = answers.answer(replies.Command(name, args.strip(), addressed=True), chat)
+    reply = answers.answer(command_args.Command(name, args.strip(), addressed=True), chat)
     assert reply is not None
     shown(reply)
 
@@ -356,7 +351,7 @@ def test_channel_scope_and_the_cite_keyboard_through_the_store(answers: Answers)
     """The channel sees only its feed; a style button there edits to that style."""
     channel = CHATS[2]
     assert " · NIH\n" not in shown(
-        answers.answer(replies.Command("latest", "", True), channel) or Reply("")
+        answers.answer(command_args.Command("latest", "", True), channel) or Reply("")
     )
     reply, notice = answers.restyle("cite:1:chicago-note", channel)
     assert reply is not None

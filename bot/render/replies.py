@@ -8,39 +8,31 @@ so the budget is counted on what Telegram counts.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from bot.errors import ReleaseBotError
 from bot.models import Publisher, StoredRelease
 from bot.render.authors import clean
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
+from bot.render.command_args import (
+    MAX_LATEST,
+    CommandArgumentError,
+    LatestRequest,
+    cite_callback_data,
+    echo,
+    release_id_ref,
+)
 from bot.render.display import display_date
 from bot.render.post import is_button_url, shorten
 from bot.render.telegram_html import bold, escape, link, pre
 
 MAX_TEXT = 4096  # code points after entity parsing
 MAX_RAW_BYTES = 30_000  # Telegram refuses more than 32768 bytes of raw text; keep a margin
-MAX_ARGUMENT = 256  # code points of arguments we are willing to read
-DEFAULT_LATEST = 5
-MAX_LATEST = 20
 MAX_SEARCH = 5
 MAX_LIST_TITLE = 300
-MAX_ECHO = 60  # how much of the user's own words a reply repeats
 MAX_CALLBACK_BYTES = 64
 
-COMMANDS = ("start", "help", "latest", "cite", "search", "feeds")
-STYLE_ALIASES = {
-    "apa7": "apa",
-    "mla9": "mla",
-    "chicago-bibliography": "chicago",
-    "chicago-notes": "chicago-note",
-    "chicago-ad": "chicago-author-date",
-    "csl": "csl-json",
-    "csljson": "csl-json",
-}
 BUTTON_LABELS = {
     "apa": "APA 7",
     "apa6": "APA 6",
@@ -58,19 +50,6 @@ KEYBOARD_ROWS = (
     ("chicago", "chicago-note", "chicago-author-date"),
     ("bibtex", "biblatex", "ris", "csl-json"),
 )
-CITE_PAYLOAD = "cite_"
-
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?![A-Za-z0-9_@])")
-_RELEASE_ID = re.compile(r"#?(\d{1,18})")
-_CALLBACK = re.compile(r"cite:(\d{1,18}):([a-z0-9-]{1,24})")
-
-
-class CommandArgumentError(ReleaseBotError):
-    """The arguments cannot be used; `message` is plain text that tells the reader why."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,28 +69,6 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
-    """A parsed `/name@bot args`: name in lower case, arguments stripped."""
-
-    name: str
-    args: str
-    addressed: bool  # written as /name@thisbot
-
-
-@dataclass(frozen=True, slots=True)
-class CiteRequest:
-    style: str | None  # None: the chat's default style
-    ref: str  # "" for the newest release
-
-
-@dataclass(frozen=True, slots=True)
-class LatestRequest:
-    count: int
-    feed: str | None
-    capped: bool  # the reader asked for more than MAX_LATEST
-
-
-@dataclass(frozen=True, slots=True)
 class FeedLine:
     """One feed as /start and /feeds list it."""
 
@@ -128,113 +85,6 @@ class FeedHealth:
     last_error: str | None
     failures: int
     paused: tuple[str, ...]  # "channel: why" for each paused route
-
-
-# --- parsing ------------------------------------------------------------------------------
-
-
-def parse_command(text: str, bot_username: str) -> Command | None:
-    """The command in a message; None when there is none or it is for another bot."""
-    match = _COMMAND.match(text)
-    if match is None:
-        return None
-    target = match.group(2)
-    if target is not None and target.lower() != bot_username.lower():
-        return None
-    return Command(match.group(1).lower(), text[match.end() :].strip(), target is not None)
-
-
-def check_length(args: str) -> None:
-    """Refuse arguments longer than MAX_ARGUMENT code points."""
-    if len(args) > MAX_ARGUMENT:
-        raise CommandArgumentError(
-            f"That is too long for me, sorry: please keep it under {MAX_ARGUMENT} characters."
-        )
-
-
-def style_name(word: str) -> str | None:
-    """The style a word names (case-insensitive, a few aliases), or None."""
-    word = word.lower()
-    word = STYLE_ALIASES.get(word, word)
-    return word if word in STYLES else None
-
-
-def parse_cite(args: str) -> CiteRequest:
-    """`[style] [ref]`: a first word naming a style is the style; the rest is the reference."""
-    check_length(args)
-    words = clean(args)
-    first, _, rest = words.partition(" ")
-    style = style_name(first) if first else None
-    return CiteRequest(style, rest if style else words)
-
-
-def parse_latest(args: str, feeds: Sequence[str]) -> LatestRequest:
-    """`[n] [feed]` in either order; `feeds` are the names the chat may ask for."""
-    check_length(args)
-    count: int | None = None
-    feed: str | None = None
-    for word in clean(args).split():
-        if re.fullmatch(r"[+-]?\d{1,9}", word) and count is None:
-            count = int(word)
-        elif feed is None and not re.fullmatch(r"[+-]?\d+", word):
-            feed = _feed_named(word, feeds)
-        else:
-            raise CommandArgumentError(
-                "Use /latest [n] [feed], for example /latest 10 or /latest 3 nida."
-            )
-    if count is not None and count < 1:
-        raise CommandArgumentError(f"Ask for 1 to {MAX_LATEST} releases, for example /latest 10.")
-    wanted = DEFAULT_LATEST if count is None else count
-    return LatestRequest(min(wanted, MAX_LATEST), feed, wanted > MAX_LATEST)
-
-
-def _feed_named(word: str, feeds: Sequence[str]) -> str:
-    for name in feeds:
-        if name.lower() == word.lower():
-            return name
-    known = ", ".join(feeds[:20]) if feeds else "none"
-    raise CommandArgumentError(f"No feed called “{echo(word)}” here. Feeds here: {known}.")
-
-
-def parse_search(args: str) -> str:
-    """The words to look for; refuses empty and over-long input."""
-    check_length(args)
-    words = clean(args)
-    if not words:
-        raise CommandArgumentError("Tell me what to look for, for example /search vaccine.")
-    return words
-
-
-def release_id_ref(ref: str) -> int | None:
-    """`42` or `#42` as a release id; None for any other reference."""
-    match = _RELEASE_ID.fullmatch(ref.strip())
-    return int(match.group(1)) if match else None
-
-
-def start_payload_release(args: str) -> int | None:
-    """The release id in a `/start cite_<id>` deep link, or None."""
-    payload = args.strip()
-    if not payload.startswith(CITE_PAYLOAD):
-        return None
-    return release_id_ref(payload.removeprefix(CITE_PAYLOAD))
-
-
-def cite_callback_data(release_id: int, style: str) -> str:
-    """The data of a style button: `cite:<id>:<style>` (at most 43 bytes)."""
-    return f"cite:{release_id}:{style}"
-
-
-def parse_cite_callback(data: str) -> tuple[int, str] | None:
-    """(release id, style) from a style button's data; None when it is not one of ours."""
-    match = _CALLBACK.fullmatch(data)
-    if match is None or match.group(2) not in STYLES:
-        return None
-    return int(match.group(1)), match.group(2)
-
-
-def echo(text: str, limit: int = MAX_ECHO) -> str:
-    """The reader's own words, cleaned and cut short, for repeating in a reply (plain text)."""
-    return shorten(clean(text), limit)
 
 
 # --- building text within the limits ------------------------------------------------------

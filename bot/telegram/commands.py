@@ -35,8 +35,9 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 from bot.config import Settings
 from bot.errors import RateLimitedError
 from bot.models import Publisher, StoredRelease
-from bot.render import replies
-from bot.render.replies import Command, CommandArgumentError, FeedHealth, FeedLine, Reply
+from bot.render import command_args, replies
+from bot.render.command_args import Command, CommandArgumentError
+from bot.render.replies import FeedHealth, FeedLine, Reply
 from bot.services.pacing import Pacer
 from bot.store import Store
 from bot.telegram.sender import NOT_MODIFIED, translate
@@ -88,13 +89,13 @@ class Answers:
 
     def answer(self, command: Command, chat: ChatRef) -> Reply | None:
         """The reply to `command`; None when the bot should stay quiet."""
-        if command.name not in replies.COMMANDS:
+        if command.name not in command_args.COMMANDS:
             # In a group a bare /other may be for another bot; answer only when asked.
             if chat.private or command.addressed:
                 return replies.unknown_command_reply(command.name)
             return None
         try:
-            replies.check_length(command.args)
+            command_args.check_length(command.args)
             return self._dispatch(command, chat)
         except CommandArgumentError as exc:
             return replies.argument_problem_reply(exc)
@@ -129,7 +130,7 @@ class Answers:
         return Scope(tuple(f for f in every_feed if f in routed), channels, here=True)
 
     def start(self, args: str, scope: Scope) -> Reply:
-        release_id = replies.start_payload_release(args)
+        release_id = command_args.start_payload_release(args)
         if release_id is None:
             lines = [FeedLine(name, self._title(name), ()) for name in scope.feeds]
             return replies.welcome_reply(lines, self.bot_username, here=scope.here)
@@ -139,13 +140,13 @@ class Answers:
         return self.citation(found, self.default_style(scope))
 
     def latest(self, args: str, scope: Scope) -> Reply:
-        request = replies.parse_latest(args, scope.feeds)
+        request = command_args.parse_latest(args, scope.feeds)
         feeds = (request.feed,) if request.feed else scope.feeds
         found = self.store.latest(request.count, feeds)
         return replies.latest_reply(found, request, self.sources)
 
     def cite(self, args: str, scope: Scope) -> Reply:
-        request = replies.parse_cite(args)
+        request = command_args.parse_cite(args)
         found = self._find(request.ref, scope)
         if found is None:
             return (
@@ -154,7 +155,7 @@ class Answers:
         return self.citation(found, request.style or self.default_style(scope))
 
     def search(self, args: str, scope: Scope) -> Reply:
-        words = replies.parse_search(args)
+        words = command_args.parse_search(args)
         found = self.store.search(words, replies.MAX_SEARCH, scope.feeds)
         return replies.search_reply(words, found, self.sources)
 
@@ -165,7 +166,7 @@ class Answers:
 
     def restyle(self, data: str, chat: ChatRef) -> tuple[Reply | None, str]:
         """A style button was pressed: the message's new content, and the notice to show."""
-        parsed = replies.parse_cite_callback(data)
+        parsed = command_args.parse_cite_callback(data)
         if parsed is None:
             return None, ""
         release_id, style = parsed
@@ -193,7 +194,7 @@ class Answers:
         if not ref:
             newest = self.store.latest(1, scope.feeds)
             return newest[0] if newest else None
-        release_id = replies.release_id_ref(ref)
+        release_id = command_args.release_id_ref(ref)
         if release_id is not None:
             return self._by_id(release_id, scope)
         return self.store.find_release(ref, scope.feeds)
@@ -260,7 +261,7 @@ class ReaderCommands:
         message, chat = update.effective_message, update.effective_chat
         if message is None or chat is None or not message.text:
             return
-        command = replies.parse_command(message.text, context.bot.username)
+        command = command_args.parse_command(message.text, context.bot.username)
         if command is None:
             return
         user = update.effective_user
