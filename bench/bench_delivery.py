@@ -104,12 +104,7 @@ def release(n: int) -> Release:
 
 
 def _serve_fake(chats: list[int], conn: Connection) -> None:
-    from tests.fakes import bot_api
     from tests.fakes.bot_api import FakeBotAPI
-
-    # 30 connections open at once; the default listen backlog of 5 drops SYNs, and the
-    # client's TCP retransmit adds a whole second that Telegram's servers would not.
-    bot_api._Server.request_queue_size = 1024
 
     with FakeBotAPI(time_scale=1.0) as api:
         for chat in chats:

@@ -157,6 +157,7 @@ def _multipart_fields(content_type: str, body: bytes) -> dict[str, Any]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # a burst of 30 sends opens 30 connections at once
     allow_reuse_address = True
 
     def __init__(
