@@ -424,6 +424,36 @@ def test_sigterm_during_a_burst_records_exactly_what_was_delivered(
     sent_rows_match_messages(api, config, {chat: f"c{i}" for i, chat in enumerate(chats)})
 
 
+def test_sigterm_during_run_once_finishes_in_flight_sends_and_exits_1(
+    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+) -> None:
+    """SIGTERM in `run --once`: sends under way are recorded, the rest stay pending, exit 1."""
+    api = fake_bot_api
+    chats = [-1201, -1202, -1203]
+    for chat in chats:
+        api.add_chat(chat, "channel")
+    api.set_delay("sendMessage", 0.3)
+    url = feed_server.serve("/nida.xml", rss(*(Item(n) for n in range(1, 7))))
+    config = write_config(
+        tmp_path,
+        api_base_url=api.base_url,
+        feeds={"nida": url},
+        channels=[(f"c{i}", chat, ["nida"]) for i, chat in enumerate(chats)],
+    )
+    bot = BotProcess(config, "--once", token=api.token)
+    try:
+        bot.wait_for(lambda: len(api.all_messages()) >= 4, "the burst to start")
+        exit_code = bot.terminate()
+    finally:
+        bot.kill()
+    assert exit_code == 1
+    assert "Traceback" not in bot.stderr
+    states = {row["state"] for row in deliveries(config)}
+    assert "sending" not in states
+    assert "pending" in states
+    sent_rows_match_messages(api, config, {chat: f"c{i}" for i, chat in enumerate(chats)})
+
+
 # --- run --once and --dry-run ---------------------------------------------------------
 
 

@@ -47,6 +47,7 @@ class DrainReport:
     failed: int = 0
     retrying: int = 0
     paused: list[str] = field(default_factory=list)
+    interrupted: bool = False  # stopped by a signal before everything was sent
 
 
 def retry_delay(attempts: int) -> float:
@@ -94,7 +95,10 @@ class Dispatcher:
             running = [w for w in self._workers.values() if not w.done()]
             if not running:
                 break
-            await asyncio.gather(*running)
+            # A worker cancelled by stop() must not cancel the drain; a real error still raises.
+            for result in await asyncio.gather(*running, return_exceptions=True):
+                if isinstance(result, Exception):
+                    raise result
         return self.report
 
     async def stop(self, grace: float = 10.0) -> None:

@@ -152,7 +152,47 @@ def summarize(outcomes: list[PollOutcome], report: DrainReport) -> bool:
         report.failed,
         report.retrying,
     )
-    return not (failed_feeds or report.failed or report.retrying or report.paused)
+    if report.interrupted:
+        log.warning("stopped before everything was sent; the rest stays queued for the next run")
+    return not (
+        failed_feeds or report.failed or report.retrying or report.paused or report.interrupted
+    )
+
+
+async def poll_and_drain(runtime: Runtime) -> tuple[list[PollOutcome], DrainReport]:
+    """Poll every feed, then send what is owed; SIGTERM or Ctrl-C stops both cleanly.
+
+    On a signal the polls still under way are cancelled (a poll's store write is one
+    transaction, so nothing half-written remains), sends in flight finish and are
+    recorded, and nothing new is sent: what is left stays pending for the next run.
+    """
+    loop = asyncio.get_running_loop()
+    polling = asyncio.ensure_future(runtime.poller.poll_all())
+    stopping: list[asyncio.Task[None]] = []
+
+    def on_signal(number: int) -> None:
+        if not stopping:
+            log.warning("stopping on signal %d: finishing the sends under way", number)
+            polling.cancel()
+            stopping.append(loop.create_task(runtime.dispatcher.stop()))
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, on_signal, number)
+    try:
+        try:
+            outcomes = await polling
+        except asyncio.CancelledError:
+            if not stopping:
+                raise
+            outcomes = []
+        report = await runtime.dispatcher.drain()
+        if stopping:
+            await stopping[0]
+            report.interrupted = True
+    finally:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(number)
+    return outcomes, report
 
 
 async def run_once(settings: Settings, *, token: str | None, clock: Clock) -> int:
@@ -162,8 +202,7 @@ async def run_once(settings: Settings, *, token: str | None, clock: Clock) -> in
         async with open_runtime(
             settings, sender, clock=clock, bot_username=settings.bot.username, dry_run=True
         ) as runtime:
-            outcomes = await runtime.poller.poll_all()
-            report = await runtime.dispatcher.drain()
+            outcomes, report = await poll_and_drain(runtime)
         return 0 if summarize(outcomes, report) else 1
     app = build_application(settings, token)
     try:
@@ -174,8 +213,7 @@ async def run_once(settings: Settings, *, token: str | None, clock: Clock) -> in
             ) as runtime:
                 await app.bot.set_my_commands([BotCommand(*c) for c in BOT_COMMANDS])
                 blocked = await check_channels(runtime, telegram)
-                outcomes = await runtime.poller.poll_all()
-                report = await runtime.dispatcher.drain()
+                outcomes, report = await poll_and_drain(runtime)
     except InvalidToken as exc:
         raise TelegramAuthError(f"Telegram refused the token ({exc.message})") from exc
     except TelegramError as exc:
