@@ -21,6 +21,7 @@ from bot.models import FetchResult, Publisher, Release
 from bot.render.authors import citation_author
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
 from bot.render.display import iso_day
+from bot.services.parse_pool import ParsePool
 from bot.services.poller import Poller, PollOutcome, sync_config
 from bot.store import Store
 
@@ -177,9 +178,13 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 async def _poll(settings: Settings, store: Store, feeds: list[FeedSettings]) -> list[PollOutcome]:
-    async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
-        poller = Poller(settings, store=store, fetcher=fetcher, clock=utc_now)
-        return await poller.poll_all(feeds)
+    parser = ParsePool(processes=1)
+    try:
+        async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+            poller = Poller(settings, store=store, fetcher=fetcher, clock=utc_now, parser=parser)
+            return await poller.poll_all(feeds)
+    finally:
+        parser.close()
 
 
 def print_poll_table(outcomes: Sequence[PollOutcome]) -> None:

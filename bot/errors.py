@@ -39,8 +39,9 @@ class FeedParseError(ReleaseBotError):
 class EntityDeclarationError(FeedParseError):
     """The document declares XML entities; it is refused before parsing."""
 
-    def __init__(self) -> None:
-        super().__init__("entity declarations refused")
+    # The default argument lets the error be pickled back from the parser process.
+    def __init__(self, message: str = "entity declarations refused") -> None:
+        super().__init__(message)
 
 
 class StoreError(ReleaseBotError):

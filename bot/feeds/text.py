@@ -58,6 +58,8 @@ def html_to_text(html: str) -> str:
     as blank-line-separated blocks, `<br>` and list items start a new line, all other
     whitespace collapses to single spaces. Never raises.
     """
+    if "<" not in html and "&" not in html:  # most titles: nothing to parse
+        return collapse_whitespace(_UNWANTED.sub("", html))
     parser = _TextExtractor()
     try:
         parser.feed(html)

@@ -15,8 +15,8 @@ from bot.config import FeedSettings, Settings
 from bot.errors import FeedFetchError, FeedParseError
 from bot.feeds.backoff import next_poll_after_failure, next_poll_after_success
 from bot.feeds.fetch import Fetcher
-from bot.feeds.parse import parse_feed
 from bot.models import IngestResult, RouteSpec
+from bot.services.parse_pool import ParsePool
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -61,12 +61,14 @@ class Poller:
         fetcher: Fetcher,
         clock: Clock,
         rng: random.Random | None = None,
+        parser: ParsePool | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.fetcher = fetcher
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 -- jitter, not security
+        self.parser = parser or ParsePool(processes=0)
 
     async def poll_all(self, feeds: Sequence[FeedSettings] | None = None) -> list[PollOutcome]:
         targets = list(self.settings.feeds if feeds is None else feeds)
@@ -113,7 +115,7 @@ class Poller:
         if body_hash == state.body_hash:
             record_success(body_hash)
             return PollOutcome(feed.name, "unchanged")
-        parsed = parse_feed(
+        parsed = await self.parser.parse(
             fetched.body,
             feed_name=feed.name,
             base_url=fetched.url,

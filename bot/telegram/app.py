@@ -30,6 +30,7 @@ from bot.errors import (
 from bot.feeds.fetch import Fetcher, default_user_agent
 from bot.services.dispatcher import Dispatcher, DrainReport, Sender
 from bot.services.pacing import Pacer
+from bot.services.parse_pool import ParsePool
 from bot.services.poller import Poller, PollOutcome, sync_config
 from bot.store import Store
 from bot.telegram.commands import register
@@ -80,13 +81,14 @@ async def open_runtime(
     settings: Settings, sender: Sender, *, clock: Clock, bot_username: str, dry_run: bool
 ) -> AsyncIterator[Runtime]:
     store = Store.open(settings.database_path)
+    parser = ParsePool(processes=1)
     try:
         sync_config(store, settings, clock())
         recovered = store.recover_in_flight()
         if recovered:
             log.warning("%d sends were in flight at the last stop; sending them again", recovered)
         async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
-            poller = Poller(settings, store=store, fetcher=fetcher, clock=clock)
+            poller = Poller(settings, store=store, fetcher=fetcher, clock=clock, parser=parser)
             dispatcher = Dispatcher(
                 settings,
                 store=store,
@@ -98,6 +100,7 @@ async def open_runtime(
             )
             yield Runtime(settings, store, poller, dispatcher, clock)
     finally:
+        parser.close()
         store.close()
 
 
