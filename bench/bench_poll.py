@@ -129,7 +129,9 @@ def main() -> None:
 
     poll = statistics.median(cold)
     network_floor = FEEDS * DELAY / concurrency
-    parse_floor = FEEDS * feedparser_one / 1  # `releasebot poll` parses on one core
+    # `releasebot poll` parses in one worker process (one core); the event loop, HTTP and
+    # SQLite run in the main process on the other. The two-core floor is shown as well.
+    parse_floor = FEEDS * feedparser_one / 1
     floor = max(network_floor, parse_floor)
     ours_floor = max(network_floor, FEEDS * parse_feed_one)
     per_304 = statistics.median(warm_cpu) / FEEDS
@@ -147,7 +149,11 @@ def main() -> None:
         ["measure", "value", "target"],
         ["releasebot poll, first poll (all new), wall", f"{poll:.2f} s", ""],
         ["  min / max", f"{min(cold):.2f} / {max(cold):.2f} s", ""],
-        ["  CPU time of the process", f"{statistics.median(cold_cpu):.2f} s", ""],
+        [
+            "  CPU time of the main process (parse worker not counted)",
+            f"{statistics.median(cold_cpu):.2f} s",
+            "",
+        ],
         ["sequential baseline (httpx.get + feedparser)", f"{base:.2f} s", ""],
         ["speed-up over baseline", f"{speedup:.1f}x", f">= {TARGET_SPEEDUP:g}x"],
         ["start-up (releasebot --version), wall", f"{startup:.2f} s", ""],
@@ -158,6 +164,11 @@ def main() -> None:
         ["floor + start-up", f"{floor + startup:.2f} s", ""],
         ["  same with parse_feed's time per feed", f"{ours_floor + startup:.2f} s", ""],
         ["poll / (floor + start-up)", f"{floor_ratio:.2f}", f"<= {TARGET_FLOOR_RATIO:g}"],
+        [
+            "  against a 2-core floor (parse floor / 2)",
+            f"{poll / (max(network_floor, parse_floor / 2) + startup):.2f}",
+            "",
+        ],
         ["all-304 poll, wall", f"{statistics.median(warm):.2f} s", ""],
         ["all-304 poll, CPU per feed (whole process)", f"{per_304 * 1000:.2f} ms", "< 3 ms"],
         ["all-304 poll, CPU per feed (less start-up)", f"{per_304_net * 1000:.2f} ms", ""],
