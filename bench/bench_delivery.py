@@ -26,15 +26,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
@@ -49,6 +47,7 @@ from telegram import Bot  # noqa: E402
 from telegram.error import RetryAfter  # noqa: E402
 from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
 
+from bench.common import machine  # noqa: E402
 from bot.config import Settings, settings_from_dict  # noqa: E402
 from bot.models import Publisher, Release  # noqa: E402
 from bot.render.post import Post, PostOptions, render_post  # noqa: E402
@@ -58,9 +57,9 @@ from bot.services.poller import sync_config  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.telegram.app import build_application  # noqa: E402
 from bot.telegram.sender import TelegramSender, _markup  # noqa: E402
+from tests.factories import make_release  # noqa: E402
 
 PUBLISHER = Publisher(name="National Institute on Drug Abuse", short_name="NIDA")
-EDT = timezone(timedelta(hours=-4))
 
 
 @dataclass(frozen=True)
@@ -84,19 +83,11 @@ def chat_ids(count: int) -> list[int]:
 
 
 def release(n: int) -> Release:
-    return Release(
-        feed="nida",
-        key=f"https://example.org/releases/{n}",
+    return make_release(
+        n,
         title=f"Release {n}: new findings on adolescent substance use & treatment",
         link=f"https://example.org/releases/{n}",
-        url=f"https://example.org/releases/{n}",
-        published=datetime(2014, 4, 1, 10, 0, tzinfo=EDT) + timedelta(days=n),
-        updated=None,
-        author="",
-        feed_author="",
-        feed_title="NIDA News Releases",
         summary=("A summary sentence about the study and what it found. " * 12).strip(),
-        language="en",
     )
 
 
@@ -306,20 +297,6 @@ def measure(name: str, runner: Runner, scenario: Scenario) -> Result:
 
 
 # --- report -----------------------------------------------------------------------------
-
-
-def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = " (" + line.split(":", 1)[1].strip() + ")"
-                break
-    except OSError:
-        pass
-    return (
-        f"{platform.machine()}{model}, nproc {os.cpu_count()}, Python {platform.python_version()}"
-    )
 
 
 def row(scenario: Scenario, result: Result, *, ours: bool) -> str:

@@ -18,19 +18,9 @@ from pydantic import (
 )
 
 from bot.errors import ConfigError
+from bot.render.cite import STYLES
 
-CITATION_STYLES = (
-    "apa",
-    "apa6",
-    "mla",
-    "chicago",
-    "chicago-note",
-    "chicago-author-date",
-    "bibtex",
-    "biblatex",
-    "ris",
-    "csl-json",
-)
+CITATION_STYLES = STYLES  # the styles the renderer knows
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}

@@ -395,11 +395,10 @@ def test_the_token_never_appears_in_the_output(live: LiveRun) -> None:
 # --- stopping in the middle of a burst ------------------------------------------------
 
 
-def test_sigterm_during_a_burst_records_exactly_what_was_delivered(
-    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
-) -> None:
-    """SIGTERM while posts are in flight: exit 0, no send left `sending`, sent rows == received."""
-    api = fake_bot_api
+def sigterm_mid_burst(
+    tmp_path: Path, api: FakeBotAPI, feed_server: FeedServer, *run_args: str
+) -> tuple[int, Path, BotProcess]:
+    """Start a slow burst of 18 posts to 3 channels, SIGTERM once 4 have landed."""
     chats = [-1101, -1102, -1103]
     for chat in chats:
         api.add_chat(chat, "channel")
@@ -411,47 +410,34 @@ def test_sigterm_during_a_burst_records_exactly_what_was_delivered(
         feeds={"nida": url},
         channels=[(f"c{i}", chat, ["nida"]) for i, chat in enumerate(chats)],
     )
-    bot = BotProcess(config, token=api.token)
+    bot = BotProcess(config, *run_args, token=api.token)
     try:
         bot.wait_for(lambda: len(api.all_messages()) >= 4, "the burst to start")
         exit_code = bot.terminate()
     finally:
         bot.kill()
-    assert exit_code == 0
     states = {row["state"] for row in deliveries(config)}
     assert "sending" not in states
     assert "pending" in states  # it really stopped in the middle
     sent_rows_match_messages(api, config, {chat: f"c{i}" for i, chat in enumerate(chats)})
+    return exit_code, config, bot
+
+
+def test_sigterm_during_a_burst_records_exactly_what_was_delivered(
+    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+) -> None:
+    """SIGTERM while posts are in flight: exit 0, no send left `sending`, sent rows == received."""
+    exit_code, _, _ = sigterm_mid_burst(tmp_path, fake_bot_api, feed_server)
+    assert exit_code == 0
 
 
 def test_sigterm_during_run_once_finishes_in_flight_sends_and_exits_1(
     tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
 ) -> None:
     """SIGTERM in `run --once`: sends under way are recorded, the rest stay pending, exit 1."""
-    api = fake_bot_api
-    chats = [-1201, -1202, -1203]
-    for chat in chats:
-        api.add_chat(chat, "channel")
-    api.set_delay("sendMessage", 0.3)
-    url = feed_server.serve("/nida.xml", rss(*(Item(n) for n in range(1, 7))))
-    config = write_config(
-        tmp_path,
-        api_base_url=api.base_url,
-        feeds={"nida": url},
-        channels=[(f"c{i}", chat, ["nida"]) for i, chat in enumerate(chats)],
-    )
-    bot = BotProcess(config, "--once", token=api.token)
-    try:
-        bot.wait_for(lambda: len(api.all_messages()) >= 4, "the burst to start")
-        exit_code = bot.terminate()
-    finally:
-        bot.kill()
+    exit_code, _, bot = sigterm_mid_burst(tmp_path, fake_bot_api, feed_server, "--once")
     assert exit_code == 1
     assert "Traceback" not in bot.stderr
-    states = {row["state"] for row in deliveries(config)}
-    assert "sending" not in states
-    assert "pending" in states
-    sent_rows_match_messages(api, config, {chat: f"c{i}" for i, chat in enumerate(chats)})
 
 
 # --- run --once and --dry-run ---------------------------------------------------------
