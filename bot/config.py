@@ -55,6 +55,7 @@ class BotSettings(_Strict):
     api_base_url: str = "https://api.telegram.org/bot"
     username: str = ""
     tick: Duration = 30.0
+    recheck_paused: Duration = 600.0
 
     @field_validator("username")
     @classmethod

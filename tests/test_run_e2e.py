@@ -81,6 +81,7 @@ def write_config(
     channels: list[tuple[str, int, list[str]]],
     backlog: int = 10,
     username: str = "",
+    recheck_paused: str = "10m",
 ) -> Path:
     lines = [
         "[bot]",
@@ -88,6 +89,7 @@ def write_config(
         f"admins = [{ADMIN}, {LURKER}]",
         f'api_base_url = "{api_base_url}"',
         'tick = "1s"',
+        f'recheck_paused = "{recheck_paused}"',
         f'username = "{username}"',
         "[fetch]",
         "allow_private_addresses = true",
@@ -362,6 +364,38 @@ def test_a_channel_where_the_bot_cannot_post_is_reported_and_its_posts_wait(
     assert "cannot post" in notices[0]
     assert live.api.messages(CHANNEL_N) == []
     assert {d["state"] for d in deliveries(live.config) if d["channel"] == "n-news"} == {"pending"}
+
+
+def test_a_paused_channel_resumes_by_itself_once_the_bot_may_post(
+    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+) -> None:
+    """Made admin after start: the next recheck resumes the channel and its posts go out."""
+    fake_bot_api.add_chat(ADMIN, "private", title="Ada")
+    fake_bot_api.add_chat(CHANNEL_A, "channel", bot_status="member")
+    url = feed_server.serve("/nida.xml", rss(Item(1), Item(2)))
+    config = write_config(
+        tmp_path,
+        api_base_url=fake_bot_api.base_url,
+        feeds={"nida": url},
+        channels=[("a-news", CHANNEL_A, ["nida"])],
+        recheck_paused="2s",
+    )
+    bot = BotProcess(config, token=fake_bot_api.token)
+    try:
+        bot.wait_for(
+            lambda: any("a-news" in m.text for m in fake_bot_api.messages(ADMIN)),
+            "the admins to be told",
+        )
+        assert fake_bot_api.messages(CHANNEL_A) == []
+        fake_bot_api.set_bot_status(CHANNEL_A, "administrator")
+        bot.wait_for(lambda: len(fake_bot_api.messages(CHANNEL_A)) == 2, "the posts")
+        assert bot.terminate() == 0
+    finally:
+        bot.kill()
+    assert read_urls(fake_bot_api, CHANNEL_A) == [release_url(1), release_url(2)]
+    notices = [m.text for m in fake_bot_api.messages(ADMIN) if "a-news" in m.text]
+    assert len(notices) == 1  # told once, not at every recheck
+    assert "checked every 2 s" in notices[0]
 
 
 def test_the_bot_sets_its_commands(live: LiveRun) -> None:

@@ -38,3 +38,11 @@ def display_date(value: PubDate | None) -> str:
 def iso_day(value: PubDate | None) -> str:
     """'2014-04-03', or 'undated'."""
     return calendar_day(value).isoformat() if value is not None else "undated"
+
+
+def format_duration(seconds: float) -> str:
+    """600 -> '10 min', 45 -> '45 s', 7200 -> '2 h'."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"

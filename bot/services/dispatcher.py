@@ -24,6 +24,7 @@ from bot.errors import (
     TransientDeliveryError,
 )
 from bot.models import Delivery, Publisher
+from bot.render.display import format_duration
 from bot.render.post import Post, PostOptions, render_post
 from bot.render.telegram_html import escape
 from bot.services.pacing import Pacer
@@ -260,7 +261,8 @@ class Dispatcher:
         return (
             f"release-bot paused posting to <b>{escape(channel.name)}</b> "
             f"({escape(channel.chat)}): {escape(exc.message)}\n"
-            "Give the bot back its rights there, then restart it to resume."
+            "Give the bot back its rights there: paused channels are checked again every "
+            f"{format_duration(self.settings.bot.recheck_paused)}, and resume by themselves."
         )
 
     def _rejected(self, delivery: Delivery, message: str, editing: bool) -> bool:

@@ -28,6 +28,7 @@ from bot.errors import (
     TransientDeliveryError,
 )
 from bot.feeds.fetch import Fetcher, default_user_agent
+from bot.render.display import format_duration
 from bot.services.dispatcher import Dispatcher, DrainReport, Sender
 from bot.services.pacing import Pacer
 from bot.services.parse_pool import ParsePool
@@ -60,6 +61,7 @@ class Runtime:
     poller: Poller
     dispatcher: Dispatcher
     clock: Clock
+    channels_checked_at: datetime | None = None
 
 
 def build_application(settings: Settings, token: str) -> Application:  # type: ignore[type-arg]
@@ -104,14 +106,21 @@ async def open_runtime(
         store.close()
 
 
-async def check_channels(runtime: Runtime, sender: TelegramSender) -> list[str]:
-    """Resolve each channel's chat id; pause (and tell admins about) those the bot can't post in.
+async def check_channels(
+    runtime: Runtime, sender: TelegramSender, *, only_paused: bool = False
+) -> list[str]:
+    """Resolve each channel's chat id; pause (and tell admins about) those the bot can't post in,
+    resume those it can post in again.
 
     Returns the names of the channels paused for that reason.
     """
+    runtime.channels_checked_at = runtime.clock()
     blocked: list[str] = []
+    every = format_duration(runtime.settings.bot.recheck_paused)
     for channel in runtime.settings.channels:
         state = runtime.store.channel_state(channel.name)
+        if only_paused and not state.paused:
+            continue
         try:
             info = await sender.chat_info(
                 state.chat_id if state.chat_id is not None else state.chat
@@ -130,7 +139,7 @@ async def check_channels(runtime: Runtime, sender: TelegramSender) -> list[str]:
             if not state.paused or state.pause_error != problem:
                 await runtime.dispatcher.notify_admins(
                     f"release-bot cannot post to {channel.name} ({channel.chat}): {problem}. "
-                    "Its posts wait until the bot can post there (checked at each start)."
+                    f"Its posts wait until the bot can post there (checked every {every})."
                 )
             runtime.store.pause_channel(channel.name, problem)
         elif state.paused:
@@ -291,4 +300,15 @@ async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The one scheduled job: poll the feeds that are due, then let the outbox drain."""
     runtime: Runtime = context.application.bot_data["runtime"]
     await runtime.poller.poll_due()
+    await recheck_paused_channels(runtime, TelegramSender(context.bot))
     runtime.dispatcher.start_workers()
+
+
+async def recheck_paused_channels(runtime: Runtime, sender: TelegramSender) -> None:
+    """Every `bot.recheck_paused`, ask Telegram again about the channels that are paused."""
+    last = runtime.channels_checked_at
+    due = last is None or (runtime.clock() - last).total_seconds() >= (
+        runtime.settings.bot.recheck_paused
+    )
+    if due and any(state.paused for state in runtime.store.channel_states()):
+        await check_channels(runtime, sender, only_paused=True)
