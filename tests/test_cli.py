@@ -488,3 +488,25 @@ def test_readme_documents_every_subcommand_and_option() -> None:
 
 def _mentions(text: str, option: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text) is not None
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    """`releasebot preview … | head -1`: no traceback when the reader closes the pipe."""
+    items = "".join(
+        f"<item><title>Release {n}</title><link>https://example.org/{n}</link></item>"
+        for n in range(3000)
+    )
+    feed = tmp_path / "big.xml"
+    feed.write_text(f'<rss version="2.0"><channel><title>Big</title>{items}</channel></rss>')
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "preview", str(feed)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.read(10)  # the first bytes arrive (far more than a pipe holds follow)
+    proc.stdout.close()  # ... then the reader goes away, as `head` does
+    _, stderr = proc.communicate(timeout=60)
+    assert b"Traceback" not in stderr
+    assert proc.returncode == 1
