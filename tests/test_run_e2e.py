@@ -27,7 +27,7 @@ import pytest
 
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.bot_api_objects import DeliveredMessage
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.feed_server import FeedServer, Route
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN_VARIABLE = "TELEGRAM_BOT_TOKEN"
@@ -455,6 +455,29 @@ def sigterm_mid_burst(
     assert "pending" in states  # it really stopped in the middle
     sent_rows_match_messages(api, config, {chat: f"c{i}" for i, chat in enumerate(chats)})
     return exit_code, config, bot
+
+
+def test_sigterm_does_not_wait_for_a_slow_feed(
+    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+) -> None:
+    """A feed that takes 20 s to answer does not hold up a stop: exit 0 within seconds."""
+    fake_bot_api.add_chat(CHANNEL_A, "channel")
+    url = feed_server.route("/slow.xml", Route(body=rss(Item(1)), delay=20.0))
+    config = write_config(
+        tmp_path,
+        api_base_url=fake_bot_api.base_url,
+        feeds={"nida": url},
+        channels=[("a-news", CHANNEL_A, ["nida"])],
+    )
+    bot = BotProcess(config, token=fake_bot_api.token)
+    try:
+        bot.wait_for(lambda: feed_server.hits("/slow.xml") >= 1, "the slow fetch to start")
+        started = time.monotonic()
+        assert bot.terminate(timeout=10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        bot.kill()
+    assert "Traceback" not in bot.stderr
 
 
 def test_sigterm_during_a_burst_records_exactly_what_was_delivered(

@@ -62,6 +62,7 @@ class Runtime:
     dispatcher: Dispatcher
     clock: Clock
     channels_checked_at: datetime | None = None
+    round: asyncio.Task[None] | None = None  # the poll round under way, if any
 
 
 def build_application(settings: Settings, token: str) -> Application:  # type: ignore[type-arg]
@@ -282,6 +283,7 @@ def run_forever(settings: Settings, *, token: str, clock: Clock) -> int:
     async def post_stop(application: Application) -> None:  # type: ignore[type-arg]
         runtime = holder.get("runtime")
         if isinstance(runtime, Runtime):
+            await stop_rounds(runtime)
             await runtime.dispatcher.stop()
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
@@ -297,11 +299,31 @@ def run_forever(settings: Settings, *, token: str, clock: Clock) -> int:
 
 
 async def tick(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The one scheduled job: poll the feeds that are due, then let the outbox drain."""
+    """The one scheduled job: start a round (poll the due feeds, then let the outbox drain).
+
+    The round runs as a task of its own so that a stop never waits for a slow feed: PTB
+    waits for running jobs before anything else, and a fetch may take `fetch.timeout`.
+    """
     runtime: Runtime = context.application.bot_data["runtime"]
-    await runtime.poller.poll_due()
-    await recheck_paused_channels(runtime, TelegramSender(context.bot))
-    runtime.dispatcher.start_workers()
+    if runtime.round is None or runtime.round.done():
+        runtime.round = asyncio.create_task(run_round(runtime, TelegramSender(context.bot)))
+
+
+async def run_round(runtime: Runtime, sender: TelegramSender) -> None:
+    try:
+        await runtime.poller.poll_due()
+        await recheck_paused_channels(runtime, sender)
+        runtime.dispatcher.start_workers()
+    except Exception:  # keep the bot alive; the next tick tries again
+        log.exception("a poll round failed")
+
+
+async def stop_rounds(runtime: Runtime) -> None:
+    """Cancel the poll round under way (each feed's store write is one transaction)."""
+    if runtime.round is not None and not runtime.round.done():
+        runtime.round.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runtime.round
 
 
 async def recheck_paused_channels(runtime: Runtime, sender: TelegramSender) -> None:
