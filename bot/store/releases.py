@@ -215,17 +215,38 @@ class ReleaseQueries(StoreBase):
         self, query: str, limit: int, feeds: Sequence[str] | None, floor: int
     ) -> list[StoredRelease]:
         where, params = _feed_filter(feeds, prefix="AND")
+        # FTS5 seeks rowid ranges cheaply: a chat whose feeds hold few releases among many
+        # only walks the matches between its first and last release.
+        low, high = self._id_range(feeds)
         sql = (
             "SELECT releases.* FROM (SELECT releases_fts.rowid AS id,"  # noqa: S608
             " bm25(releases_fts) AS score FROM releases_fts"
             " JOIN releases ON releases.id = releases_fts.rowid"
-            f" WHERE releases_fts MATCH ? AND releases_fts.rowid >= ? {where}"
-            " ORDER BY releases_fts.rowid DESC LIMIT ?)"
+            " WHERE releases_fts MATCH ? AND releases_fts.rowid BETWEEN ? AND ?"
+            f" {where} ORDER BY releases_fts.rowid DESC LIMIT ?)"
             " AS candidates JOIN releases ON releases.id = candidates.id"
             " ORDER BY candidates.score, releases.id DESC LIMIT ?"
         )
-        values = [query, floor, *params, _SEARCH_CANDIDATES, limit]
+        values = [query, max(floor, low), high, *params, _SEARCH_CANDIDATES, limit]
         return [row_to_stored(row) for row in self.db.query(sql, values)]
+
+    def _id_range(self, feeds: Sequence[str] | None) -> tuple[int, int]:
+        """The lowest and highest release id of `feeds` (all releases when None)."""
+        if feeds is None:
+            return 0, 2**63 - 1
+        ranges = [
+            # Two subqueries: SQLite answers a lone min() or max() from the index, not both.
+            self.db.execute(
+                "SELECT (SELECT min(id) FROM releases WHERE feed = ?),"
+                " (SELECT max(id) FROM releases WHERE feed = ?)",
+                [feed, feed],
+            ).fetchone()
+            for feed in feeds
+        ]
+        found = [(low, high) for low, high in ranges if low is not None]
+        if not found:
+            return 1, 0  # an empty range: nothing in scope
+        return min(low for low, _ in found), max(high for _, high in found)
 
     def find_release(self, ref: str, feeds: Sequence[str] | None = None) -> StoredRelease | None:
         """A release by id ('42' or '#42'), URL (original or canonical), key, or best text match."""

@@ -102,3 +102,9 @@ def m001_initial(db: Database) -> None:
 def m002_releases_by_feed_and_date(db: Database) -> None:
     """The newest releases of one feed without sorting all of them (/latest in a channel)."""
     db.execute("CREATE INDEX releases_feed_sort ON releases (feed, sort_at DESC, id DESC)")
+
+
+@migrations()
+def m003_releases_by_feed(db: Database) -> None:
+    """A feed's first and last release id at once: bounds a scoped full-text search."""
+    db.execute("CREATE INDEX releases_feed_id ON releases (feed, id)")
