@@ -221,3 +221,19 @@ def test_dates_round_trip_with_their_offset(store):
     back = store.latest(1)[0].release.published
     assert back == late.published
     assert back.isoformat() == "2014-04-03T22:30:00-04:00"
+
+
+def test_scoped_search_finds_a_quiet_feeds_release_behind_many_newer_matches(store):
+    """A channel of a quiet feed still finds its release when 2,500 newer ones match too."""
+    store.ingest(
+        "nih",
+        [make_release(1, feed="nih", title="Vaccine trial in rural clinics")],
+        now=NOW,
+        flood_limit=10,
+    )
+    busy = [make_release(n, title=f"Vaccine update {n}") for n in range(2, 2502)]
+    store.ingest("nida", busy, now=NOW, flood_limit=10)
+    found = store.search("vaccine", 5, feeds=["nih"])
+    assert [s.release.title for s in found] == ["Vaccine trial in rural clinics"]
+    assert len(store.search("vaccine", 5)) == 5
+    assert store.search("vaccine", 5, feeds=[]) == []
