@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -99,18 +100,16 @@ def _check_name(value: str) -> str:
     return value
 
 
+Name = Annotated[str, AfterValidator(_check_name)]
+
+
 class FeedSettings(_Strict):
-    name: str
+    name: Name
     url: str
     publisher: str = ""
     short_name: str = ""
     timezone: str | None = None
     interval: Duration | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        return _check_name(value)
 
     @field_validator("url")
     @classmethod
@@ -143,18 +142,13 @@ class FeedSettings(_Strict):
 
 
 class ChannelSettings(_Strict):
-    name: str
+    name: Name
     chat: str | int
     feeds: tuple[str, ...]
     citation_style: str | None = None
     summary_length: int | None = Field(default=None, ge=0, le=3000)
     link_preview: bool | None = None
     backlog: int | None = Field(default=None, ge=0)
-
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        return _check_name(value)
 
     @field_validator("chat")
     @classmethod

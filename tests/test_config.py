@@ -31,6 +31,10 @@ timezone = "Mars/Olympus"
 name = "nida"
 url = "https://example.org/feed"
 
+[[feeds]]
+name = "NIDA News!"
+url = "feed.xml"
+
 [[channels]]
 name = "news"
 chat = "not a chat"
@@ -62,6 +66,7 @@ def test_every_problem_is_reported_with_its_key(tmp_path):
         "feeds.0.url: must be an http(s) URL or a local file path",
         "feeds.0.timezone: unknown time zone 'Mars/Olympus'",
         "feeds.1.name: duplicate name 'nida'",
+        "feeds.2.name: must be 1-32 characters",
         "channels.0.chat: must be @channelusername or a numeric chat id",
         "channels.0.feeds.1: unknown feed 'nope'",
     ):
