@@ -108,6 +108,17 @@ def write_config(
     return path
 
 
+def one_channel_config(tmp: Path, api: FakeBotAPI, feed_url: str, **options: Any) -> Path:
+    """A config with feed "nida" at `feed_url` routed to one channel, "a-news"."""
+    return write_config(
+        tmp,
+        api_base_url=api.base_url,
+        feeds={"nida": feed_url},
+        channels=[("a-news", CHANNEL_A, ["nida"])],
+        **options,
+    )
+
+
 class BotProcess:
     """One `python -m bot ... run` process; its output goes to files (no pipe to fill up)."""
 
@@ -373,13 +384,7 @@ def test_a_paused_channel_resumes_by_itself_once_the_bot_may_post(
     fake_bot_api.add_chat(ADMIN, "private", title="Ada")
     fake_bot_api.add_chat(CHANNEL_A, "channel", bot_status="member")
     url = feed_server.serve("/nida.xml", rss(Item(1), Item(2)))
-    config = write_config(
-        tmp_path,
-        api_base_url=fake_bot_api.base_url,
-        feeds={"nida": url},
-        channels=[("a-news", CHANNEL_A, ["nida"])],
-        recheck_paused="2s",
-    )
+    config = one_channel_config(tmp_path, fake_bot_api, url, recheck_paused="2s")
     bot = BotProcess(config, token=fake_bot_api.token)
     try:
         bot.wait_for(
@@ -463,12 +468,7 @@ def test_sigterm_does_not_wait_for_a_slow_feed(
     """A feed that takes 20 s to answer does not hold up a stop: exit 0 within seconds."""
     fake_bot_api.add_chat(CHANNEL_A, "channel")
     url = feed_server.route("/slow.xml", Route(body=rss(Item(1)), delay=20.0))
-    config = write_config(
-        tmp_path,
-        api_base_url=fake_bot_api.base_url,
-        feeds={"nida": url},
-        channels=[("a-news", CHANNEL_A, ["nida"])],
-    )
+    config = one_channel_config(tmp_path, fake_bot_api, url)
     bot = BotProcess(config, token=fake_bot_api.token)
     try:
         bot.wait_for(lambda: feed_server.hits("/slow.xml") >= 1, "the slow fetch to start")
@@ -517,12 +517,7 @@ def test_run_once_sends_everything_and_exits_0(
     """`run --once` polls, delivers every owed post, and exits 0 when all went through."""
     fake_bot_api.add_chat(CHANNEL_A, "channel")
     url = feed_server.serve("/nida.xml", rss(Item(1), Item(2)))
-    config = write_config(
-        tmp_path,
-        api_base_url=fake_bot_api.base_url,
-        feeds={"nida": url},
-        channels=[("a-news", CHANNEL_A, ["nida"])],
-    )
+    config = one_channel_config(tmp_path, fake_bot_api, url)
     bot = BotProcess(config, "--once", token=fake_bot_api.token)
     assert bot.wait() == 0, bot.stderr
     assert read_urls(fake_bot_api, CHANNEL_A) == [release_url(1), release_url(2)]
@@ -575,13 +570,7 @@ def test_dry_run_sends_nothing_prints_posts_and_records_dry_run(
     them and recorded as dry_run, so a later live run does not post them again."""
     fake_bot_api.add_chat(CHANNEL_A, "channel")
     url = feed_server.serve("/nida.xml", rss(Item(1), Item(2)))
-    config = write_config(
-        tmp_path,
-        api_base_url=fake_bot_api.base_url,
-        feeds={"nida": url},
-        channels=[("a-news", CHANNEL_A, ["nida"])],
-        username="releasebot_demo_bot",
-    )
+    config = one_channel_config(tmp_path, fake_bot_api, url, username="releasebot_demo_bot")
     dry = BotProcess(config, "--once", "--dry-run", token=fake_bot_api.token)
     assert dry.wait() == 0, dry.stderr
     assert fake_bot_api.requests == []
