@@ -21,6 +21,7 @@ from bot.models import FetchResult, Publisher, Release
 from bot.render.authors import citation_author
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
 from bot.render.display import iso_day
+from bot.render.status import channel_lines, feed_lines, needs_attention
 from bot.services.parse_pool import ParsePool
 from bot.services.poller import Poller, PollOutcome, sync_config
 from bot.store import Store
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate the config and the database")
     check.add_argument("--network", action="store_true", help="also fetch and parse each feed")
+
+    sub.add_parser(
+        "status", help="each feed's health and each channel's deliveries, from the database"
+    )
 
     run = sub.add_parser("run", help="run the bot: poll feeds on schedule, post new releases")
     run.add_argument("--once", action="store_true", help="poll every feed now, send, exit")
@@ -289,6 +294,26 @@ def cmd_cite(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# status
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = load_config(args)
+    store = open_store(settings)
+    try:
+        sync_config(store, settings, utc_now())
+        configured = {feed.name for feed in settings.feeds}
+        feeds = [f for f in store.feed_states() if f.name in configured]
+        channels = [c for c in store.channel_states() if c.name in settings.channel_names]
+        counts = store.delivery_counts()
+    finally:
+        store.close()
+    print("\n".join(feed_lines(feeds)))
+    print()
+    print("\n".join(channel_lines(channels, counts)))
+    return EXIT_FAILED if needs_attention(feeds, channels, counts) else EXIT_OK
+
+
 # run
 
 
@@ -324,6 +349,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "cite": cmd_cite,
     "run": cmd_run,
+    "status": cmd_status,
 }
 
 

@@ -188,6 +188,10 @@ class Settings(_Strict):
         path = Path(feed.url).expanduser()
         return str(path if path.is_absolute() else self.base_dir / path)
 
+    @property
+    def channel_names(self) -> set[str]:
+        return {channel.name for channel in self.channels}
+
     def feed(self, name: str) -> FeedSettings:
         for feed in self.feeds:
             if feed.name == name:

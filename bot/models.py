@@ -121,3 +121,14 @@ class RouteSpec:
     feed: str
     channel: str
     backlog: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    """A configured channel as the store knows it: its chat and whether it is paused."""
+
+    name: str
+    chat: str
+    chat_id: int | None
+    paused: bool
+    pause_error: str | None

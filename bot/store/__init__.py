@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.models import ChannelState
 from bot.store.base import open_database
 from bot.store.feeds import FeedQueries
-from bot.store.outbox import ChannelState, OutboxQueries
+from bot.store.outbox import OutboxQueries
 from bot.store.releases import fts_query
 from bot.store.routes import RouteQueries
 

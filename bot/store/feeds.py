@@ -119,6 +119,3 @@ class FeedQueries(StoreBase):
                 "next_poll": instant_text(next_poll),
             },
         )
-
-    def set_current_url(self, name: str, url: str) -> None:
-        self._update_feed(name, {"current_url": url})

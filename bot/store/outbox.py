@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.errors import StoreError
-from bot.models import Delivery
+from bot.models import ChannelState, Delivery
 from bot.store.base import StoreBase
 from bot.store.codec import instant_text
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelState:
-    name: str
-    chat: str
-    chat_id: int | None
-    paused: bool
-    pause_error: str | None
-
 
 # A pending delivery `d` is ready when no older pending delivery of its channel is still
 # waiting out a retry delay (nor itself): retries never reorder a chat's posts.
@@ -97,9 +86,15 @@ class OutboxQueries(StoreBase):
         )
         return [_delivery(row) for row in rows]
 
-    def delivery_counts(self) -> dict[str, int]:
-        rows = self.db.execute("SELECT state, count(*) FROM deliveries GROUP BY state")
-        return dict(rows)
+    def delivery_counts(self) -> dict[str, dict[str, int]]:
+        """Per channel, how many deliveries are in each state."""
+        counts: dict[str, dict[str, int]] = {}
+        rows = self.db.execute(
+            "SELECT channel, state, count(*) FROM deliveries GROUP BY channel, state"
+        )
+        for channel, state, count in rows:
+            counts.setdefault(channel, {})[state] = count
+        return counts
 
     def _set(self, delivery_id: int, **values: Any) -> None:
         # Plain SQL: sqlite-utils' update() reads the table's schema on every call, and the
