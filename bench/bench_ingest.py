@@ -19,16 +19,14 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import feedparser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
 
-from bench.common import demo_variant, machine, table, today
+from bench.common import demo_variant, machine, median_seconds, table, today
 from bot.feeds.normalise import normalize_entry
 from bot.feeds.parse import parse_feed
 from bot.models import ParsedFeed
@@ -52,15 +50,6 @@ def big_feed(items: int = ITEMS) -> bytes:
     head = first[: first.index(b"<item>")]
     tail = first[first.rindex(b"</item>") + len(b"</item>") :]
     return head + b"\n".join(blocks[:items]) + tail
-
-
-def median_seconds(action: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def ingest_seconds(parsed: ParsedFeed, folder: Path, repeat: int) -> float:

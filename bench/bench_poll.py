@@ -17,7 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import feedparser
@@ -30,6 +29,7 @@ from bench.common import (
     FeedFarm,
     demo_variant,
     machine,
+    median_seconds,
     run_releasebot,
     table,
     today,
@@ -71,15 +71,6 @@ def statuses(stdout: str) -> dict[str, int]:
     return counts
 
 
-def median_time(action: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def baseline(urls: list[str]) -> float:
     start = time.perf_counter()
     for url in urls:
@@ -95,8 +86,8 @@ def main() -> None:
 
     feeds = farm_feeds()
     body = feeds[0].body
-    feedparser_one = median_time(lambda: feedparser.parse(io.BytesIO(body)), 30)
-    parse_feed_one = median_time(
+    feedparser_one = median_seconds(lambda: feedparser.parse(io.BytesIO(body)), 30)
+    parse_feed_one = median_seconds(
         lambda: parse_feed(body, feed_name="f", base_url="http://127.0.0.2/news/feed-0.xml"), 30
     )
     concurrency = FetchSettings().concurrency

@@ -11,10 +11,11 @@ import multiprocessing
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -34,6 +35,16 @@ DEMO_HOST = b"www.drugabuse.gov"
 def demo_variant(n: int) -> bytes:
     """The 20-item demo feed with every link and guid moved to a host of its own."""
     return DEMO_FEED.read_bytes().replace(DEMO_HOST, f"f{n}.drugabuse.example".encode())
+
+
+def median_seconds(action: Callable[[], object], repeat: int) -> float:
+    """Median wall time of `repeat` calls of `action`."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def machine() -> str:
