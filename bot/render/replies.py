@@ -24,10 +24,9 @@ from bot.render.command_args import (
     release_id_ref,
 )
 from bot.render.display import display_date
-from bot.render.post import is_button_url, shorten
+from bot.render.post import MAX_TEXT, is_button_url, shorten
 from bot.render.telegram_html import bold, escape, link, pre
 
-MAX_TEXT = 4096  # code points after entity parsing
 MAX_RAW_BYTES = 30_000  # Telegram refuses more than 32768 bytes of raw text; keep a margin
 MAX_SEARCH = 5
 MAX_LIST_TITLE = 300

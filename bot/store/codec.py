@@ -27,6 +27,11 @@ def instant_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def text_to_instant(text: str | None) -> datetime | None:
+    """The inverse of instant_text (None stays None)."""
+    return datetime.fromisoformat(text) if text else None
+
+
 def sort_instant(release: Release, first_seen: datetime) -> str:
     """When a release counts as published: its date (a bare date at 00:00 UTC), else first seen."""
     value = release.published or release.updated
@@ -78,5 +83,5 @@ def row_to_stored(row: dict[str, Any]) -> StoredRelease:
         summary=row["summary"],
         language=row["language"],
     )
-    first_seen = datetime.fromisoformat(row["first_seen"].replace("Z", "+00:00"))
+    first_seen = datetime.fromisoformat(row["first_seen"])
     return StoredRelease(id=row["id"], release=release, first_seen=first_seen)

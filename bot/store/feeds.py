@@ -8,11 +8,7 @@ from typing import Any
 
 from bot.models import FeedState
 from bot.store.base import StoreBase
-from bot.store.codec import instant_text
-
-
-def _parse_instant(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+from bot.store.codec import instant_text, text_to_instant
 
 
 class FeedQueries(StoreBase):
@@ -59,10 +55,10 @@ class FeedQueries(StoreBase):
             etag=row["etag"],
             last_modified=row["last_modified"],
             body_hash=row["body_hash"],
-            last_success=_parse_instant(row["last_success"]),
+            last_success=text_to_instant(row["last_success"]),
             last_error=row["last_error"],
             failures=row["failures"],
-            next_poll=_parse_instant(row["next_poll"]),
+            next_poll=text_to_instant(row["next_poll"]),
         )
 
     def feed_states(self) -> list[FeedState]:
