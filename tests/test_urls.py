@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.feeds.urls import canonical_url
+from bot.feeds.urls import canonical_url, is_http_url
 
 REFERENCE = (
     "https://www.drugabuse.gov/news-events/news-releases/2014/04/"
@@ -85,6 +85,23 @@ def test_unusable_links_give_empty_string(url: str) -> None:
 def test_javascript_link_stays_unusable_even_with_a_base() -> None:
     """A base URL never turns a javascript: link into something postable."""
     assert canonical_url("javascript:alert(1)", "https://example.com/") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://example.com/", True),
+        (" HTTP://example.com/", True),
+        ("javascript:alert(1)", False),
+        (" JaVaScRiPt:alert(1)", False),
+        ("data:text/html,x", False),
+        ("http:alert(1)", False),
+        ("/relative", False),
+    ],
+)
+def test_is_http_url(text: str, expected: bool) -> None:
+    """Only text spelled as an absolute http(s) URL counts as one, whatever its case."""
+    assert is_http_url(text) is expected
 
 
 def _has_utm_param(url: str) -> bool:

@@ -1,16 +1,19 @@
 """Fetch one feed over HTTP (or read it from a local file) with conditional GET, caps and limits.
 
-This is the only module that talks HTTP for feeds. Everything that can go wrong comes out
-as a FeedFetchError whose message a person can act on.
+This is the only module that talks HTTP for feeds (bot/feeds/pinned.py opens its
+connections, to checked addresses only). Everything that can go wrong comes out as a
+FeedFetchError whose message a person can act on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import mimetypes
 import socket
 import ssl
+import urllib.request
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,13 +23,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
+import httpcore
 import httpx
 
 import bot
 from bot.config import FetchSettings
 from bot.errors import FeedFetchError
-from bot.feeds.addresses import check_public_host
+from bot.feeds.addresses import Resolver, system_resolver
+from bot.feeds.pinned import BackendTransport, PinnedBackend
 from bot.models import FetchResult
+
+log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -55,6 +62,9 @@ class Fetcher:
     """One shared HTTP client with global and per-host concurrency limits.
 
     Use as `async with Fetcher(settings, user_agent=...) as fetcher: await fetcher.fetch(url)`.
+    Unless `settings.allow_private_addresses`, every connection goes only to addresses
+    that `resolver` gave for the host and that all passed the public-address check.
+    `network_backend` opens the TCP connections (tests give it a stand-in internet).
     """
 
     def __init__(
@@ -62,23 +72,25 @@ class Fetcher:
         settings: FetchSettings,
         *,
         user_agent: str,
-        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver = system_resolver,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         self._settings = settings
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._host_slots: dict[str, asyncio.Semaphore] = {}
+        limits = httpx.Limits(
+            max_connections=settings.concurrency,
+            max_keepalive_connections=settings.concurrency,
+        )
         self._client = httpx.AsyncClient(
-            transport=transport,
+            transport=_transport(settings, limits, resolver, network_backend),
             headers={
                 "User-Agent": user_agent,
                 "Accept": ACCEPT,
                 "Accept-Encoding": ACCEPT_ENCODING,
             },
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-            limits=httpx.Limits(
-                max_connections=settings.concurrency,
-                max_keepalive_connections=settings.concurrency,
-            ),
+            limits=limits,
             follow_redirects=False,
         )
 
@@ -126,7 +138,7 @@ class Fetcher:
                     deadline = loop.time() + self._settings.timeout
                 try:
                     async with asyncio.timeout_at(deadline):
-                        outcome = await self._exchange(url, current, host, headers)
+                        outcome = await self._exchange(url, current, headers)
                 except TimeoutError:
                     message = f"timed out after {_number(self._settings.timeout)} s"
                     raise FeedFetchError(url, message) from None
@@ -146,13 +158,14 @@ class Fetcher:
             yield
 
     async def _exchange(
-        self, url: str, current: str, host: str, headers: dict[str, str]
+        self, url: str, current: str, headers: dict[str, str]
     ) -> FetchResult | _Redirect:
         """One request/response: a redirect to follow, or the final result with its body."""
-        if not self._settings.allow_private_addresses:
-            await _check_host(url, current, host)
         request = self._client.build_request("GET", current, headers=headers)
-        response = await self._client.send(request, stream=True)
+        try:
+            response = await self._client.send(request, stream=True)
+        except FeedFetchError as exc:  # the address guard names the host, not the feed
+            raise FeedFetchError(url, exc.message) from exc
         try:
             return await self._interpret(url, response, headers)
         finally:
@@ -324,13 +337,33 @@ def _host_of(url: str, current: str) -> str:
     return host.lower()
 
 
-async def _check_host(url: str, current: str, host: str) -> None:
-    parsed = httpx.URL(current)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        await check_public_host(host, port)
-    except FeedFetchError as exc:
-        raise FeedFetchError(url, exc.message) from exc
+def _transport(
+    settings: FetchSettings,
+    limits: httpx.Limits,
+    resolver: Resolver,
+    network_backend: httpcore.AsyncNetworkBackend | None,
+) -> httpx.AsyncBaseTransport | None:
+    """The guarded transport; None (httpx's own) when private addresses are allowed."""
+    if settings.allow_private_addresses:
+        if network_backend is None:
+            return None  # as before the guard pinned addresses: HTTP(S)_PROXY is honoured
+        return BackendTransport(network_backend, limits)
+    proxies = _environment_proxies()
+    if proxies:
+        log.warning(
+            "feeds are fetched without the proxy set in the environment (%s): a proxy "
+            "looks host names up itself, past the private-address check; "
+            "set fetch.allow_private_addresses = true to use it",
+            ", ".join(proxies),
+        )
+    backend = PinnedBackend(resolver, network_backend or httpcore.AnyIOBackend())
+    return BackendTransport(backend, limits)
+
+
+def _environment_proxies() -> list[str]:
+    """The proxy variables httpx would honour (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY)."""
+    proxies = urllib.request.getproxies()
+    return [f"{scheme.upper()}_PROXY" for scheme in ("http", "https", "all") if proxies.get(scheme)]
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.errors import FeedParseError
 from bot.feeds.dates import from_utc_struct, parse_date
 from bot.feeds.text import collapse_whitespace, html_to_text, plain_text_paragraphs
-from bot.feeds.urls import canonical_url
+from bot.feeds.urls import canonical_url, is_http_url
 from bot.models import Release
 
 __all__ = ["normalize_entry", "person_name", "plain_text"]
@@ -49,6 +49,8 @@ def normalize_entry(
     summary = _summary(entry)
     link = _link(entry)
     url = canonical_url(link, base_url)
+    if not url and not is_http_url(link):
+        link = ""  # javascript:, data:, file:... must never reach a citation or a button
     title = _title(entry)
     if not (title or link or summary):
         raise FeedParseError("entry has no title, link or summary")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
-__all__ = ["canonical_url", "is_tracking_param"]
+__all__ = ["canonical_url", "is_http_url", "is_tracking_param"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TRACKING_NAMES = frozenset(
@@ -29,6 +29,11 @@ def is_tracking_param(name: str) -> bool:
     """True for query parameters that only track the reader (utm_*, fbclid, gclid...)."""
     key = unquote_plus(name).strip().lower()
     return key.startswith("utm_") or key in _TRACKING_NAMES
+
+
+def is_http_url(text: str) -> bool:
+    """True when `text` is spelled as an absolute http(s) URL (case and padding aside)."""
+    return isinstance(text, str) and text.strip().lower().startswith(("http://", "https://"))
 
 
 def canonical_url(url: str, base: str = "") -> str:
