@@ -157,6 +157,23 @@ class OutboxQueries(StoreBase):
     def mark_edit_retry(self, delivery_id: int, error: str, not_before: datetime) -> bool:
         return self._set(delivery_id, "sent", error=error, not_before=instant_text(not_before))
 
+    def recent_sends(self, since: datetime) -> list[tuple[int | str, datetime]]:
+        """(chat, sent_at) of every post sent at or after `since`, oldest first.
+
+        The chat is what the dispatcher sends to (the resolved id, else the configured
+        chat), so the pacer's rate windows can be refilled after a restart.
+        """
+        rows = self.db.execute(
+            "SELECT c.chat_id, c.chat, d.sent_at FROM deliveries d"
+            " JOIN channels c ON c.name = d.channel"
+            " WHERE d.state = 'sent' AND d.sent_at >= ? ORDER BY d.sent_at",
+            [instant_text(since)],
+        )
+        return [
+            (chat_id if chat_id is not None else chat, datetime.fromisoformat(sent_at))
+            for chat_id, chat, sent_at in rows
+        ]
+
     # Channels
 
     def channel_state(self, name: str) -> ChannelState:
