@@ -13,7 +13,13 @@ from pathlib import Path
 
 from bot import __version__
 from bot.config import FeedSettings, Settings, load_settings, settings_from_dict
-from bot.errors import ConfigError, NotFoundError, ReleaseBotError, TelegramAuthError
+from bot.errors import (
+    ConfigError,
+    DatabaseInUseError,
+    NotFoundError,
+    ReleaseBotError,
+    TelegramAuthError,
+)
 from bot.feeds.fetch import Fetcher, default_user_agent
 from bot.feeds.parse import dedupe_by_key, newest_first, parse_feed
 from bot.logs import configure_logging, redact
@@ -25,6 +31,7 @@ from bot.render.status import channel_lines, feed_lines, needs_attention
 from bot.services.parse_pool import ParsePool
 from bot.services.poller import Poller, PollOutcome, sync_config
 from bot.store import Store
+from bot.store.lock import run_lock
 
 DEFAULT_CONFIG = Path("config/releasebot.toml")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -321,10 +328,16 @@ TOKEN_VARIABLE = "TELEGRAM_BOT_TOKEN"  # noqa: S105 -- the variable name, not a 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_config(args)
+    # Every form of run (--once, --dry-run too) marks deliveries: one run per database.
+    with run_lock(settings.database_path, now=utc_now()):
+        return _run_locked(args, settings)
+
+
+def _run_locked(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: python-telegram-bot costs every other command ~0.1 s of start-up.
     from bot.telegram.app import run_dry_forever, run_forever, run_once
 
-    settings = load_config(args)
     token = os.environ.get(TOKEN_VARIABLE, "").strip() or None
     if args.dry_run:
         if args.once:
@@ -364,6 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"releasebot: configuration error in {config_path(args)}:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseInUseError as exc:
+        print(f"releasebot: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     except TelegramAuthError as exc:
         print(f"releasebot: {redact(exc.message, token)}; check {TOKEN_VARIABLE}", file=sys.stderr)

@@ -90,3 +90,12 @@ class TransientDeliveryError(DeliveryError):
 
 class TelegramAuthError(DeliveryError):
     """401/404 on the token: nothing will work until the token is fixed."""
+
+
+class DatabaseInUseError(ReleaseBotError):
+    """Another `releasebot run` holds the database's run lock; `pid` is its process id."""
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        self.message = message
+        self.pid = pid
+        super().__init__(message)

@@ -52,6 +52,7 @@ def test_changed_title_is_an_update_and_flags_sent_posts_for_editing(store):
     route(store, backlog=1)
     store.ingest("nida", [make_release(1)], now=NOW, flood_limit=10)
     delivery = store.pending_deliveries(NOW)[0]
+    store.mark_sending(delivery.id)
     store.mark_sent(delivery.id, message_id=77, now=NOW)
     result = store.ingest(
         "nida", [make_release(1, title="Corrected title")], now=NOW, flood_limit=10

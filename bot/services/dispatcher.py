@@ -172,8 +172,7 @@ class Dispatcher:
             problem = "release or route no longer configured"
         if editing:
             self.store.mark_edited(delivery.id)  # the post already sent stays as it is
-        else:
-            self.store.mark_failed(delivery.id, problem)
+        elif self.store.mark_unsendable(delivery.id, problem):
             self.report.failed += 1
         return None
 
@@ -209,8 +208,10 @@ class Dispatcher:
         Returns whether this chat's batch may go on, and a notice for the admins ("" if none).
         """
         editing = delivery.state == "sent" and delivery.message_id is not None
-        if not editing:
-            self.store.mark_sending(delivery.id)
+        if not editing and not self.store.mark_sending(delivery.id):
+            # No longer pending: another process took it (or recorded it) since we read it.
+            log.info("delivery %d: taken elsewhere; not sending it", delivery.id)
+            return True, ""
         try:
             if editing and delivery.message_id is not None:
                 await self.sender.edit(target, delivery.message_id, post)

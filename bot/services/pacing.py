@@ -15,6 +15,10 @@ last of them still inside Telegram's window and get 429s.
 Sends wait for their own chat's windows alone, then queue first come, first served for
 the shared overall window, so hundreds of waiting chats do not all wake each time one
 place frees.
+
+A new Pacer's windows are empty, but Telegram's are not after a restart: `seed()` counts
+the sends a previous run made (their `sent_at` in the outbox) at the instants they were
+answered, so a restart right after a burst waits instead of meeting 429s.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.storage import MemoryStorage
+from limits.storage.memory import Entry
 from limits.strategies import MovingWindowRateLimiter
 
 # Float rounding and clock reads must not put two sends inside one window (a send is
@@ -44,6 +50,27 @@ OVERALL_KEY = "all"
 Window = tuple[RateLimitItem, str]
 
 
+class _Windows(MemoryStorage):
+    """The `limits` in-memory storage, able also to count hits made before it existed.
+
+    `limits` has no public way to record a hit at a past instant: `acquire_entry` stamps
+    each entry with time.time(). Its moving window for a key is `events[key]`, a list of
+    `Entry(atime, expiry)` kept newest first (found by reading limits 4 and 5), so a past
+    hit is an Entry with its own instants put in its place in that list. Kept here, in
+    one method, so a change in the library breaks one place (tests/test_pacing_restart.py).
+    """
+
+    def record_past(self, key: str, instants: Iterable[float], expiry: int) -> None:
+        """Count a hit on `key` at each of `instants` (time.time() seconds)."""
+        with self.locks[key]:
+            events = self.events.setdefault(key, [])
+            for instant in instants:
+                entry = Entry(expiry)
+                entry.atime, entry.expiry = instant, instant + expiry
+                events.append(entry)
+            events.sort(key=lambda entry: entry.atime, reverse=True)
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     per_chat: RateLimitItem = PER_CHAT
@@ -57,7 +84,8 @@ class Pacer:
     def __init__(self, limits: Limits | None = None, *, margin: float = SAFETY_MARGIN) -> None:
         self.limits = limits or Limits()
         self.margin = margin
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._windows_storage = _Windows()
+        self._limiter = MovingWindowRateLimiter(self._windows_storage)
         self._paused_until: dict[int | str, float] = {}
         self._in_flight: Counter[str] = Counter()  # window key -> sends under way
         self._queue: asyncio.Lock | None = None  # the line for the overall window
@@ -69,6 +97,21 @@ class Pacer:
         if isinstance(chat_id, str) or chat_id < 0:
             windows.append((self.limits.per_group, f"group:{chat_id}"))
         return windows
+
+    def seed(self, chat_id: int | str, sent_at: Iterable[datetime]) -> None:
+        """Count sends to `chat_id` answered at `sent_at` (aware instants) before this Pacer
+        existed, in every window they belong to; instants older than a window do not count.
+
+        time.time() is wall-clock time, the same clock the outbox's UTC instants are on.
+        """
+        now = time.time()
+        instants = [moment.timestamp() for moment in sent_at]
+        for item, key in [*self._windows(chat_id), (self.limits.overall, OVERALL_KEY)]:
+            expiry = item.get_expiry()
+            # An instant ahead of the clock (it was set back) counts as now.
+            recent = [min(instant, now) for instant in instants if instant > now - expiry]
+            if recent:
+                self._windows_storage.record_past(item.key_for(key), recent, expiry)
 
     def pause(self, chat_id: int | str, seconds: float) -> None:
         """Hold this chat for `seconds` (Telegram's retry_after) plus the margin."""

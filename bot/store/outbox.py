@@ -96,24 +96,34 @@ class OutboxQueries(StoreBase):
             counts.setdefault(channel, {})[state] = count
         return counts
 
-    def _set(self, delivery_id: int, **values: Any) -> None:
+    def _set(self, delivery_id: int, expected: str, **values: Any) -> bool:
+        """Change the delivery only if it is still in the `expected` state; True if it was.
+
+        Every state change is conditional, so that two writers (a second process, a late
+        answer) can never both take a row, nor re-queue a post already sent.
+        """
         # Plain SQL: sqlite-utils' update() reads the table's schema on every call, and the
         # dispatcher writes twice per send.
         columns = ", ".join(f"{column} = ?" for column in values)
-        sql = f"UPDATE deliveries SET {columns} WHERE id = ?"  # noqa: S608 -- our own names
-        self.db.execute(sql, [*values.values(), delivery_id])
+        sql = f"UPDATE deliveries SET {columns} WHERE id = ? AND state = ?"  # noqa: S608 -- our own names
+        cursor = self.db.execute(sql, [*values.values(), delivery_id, expected])
         self.db.conn.commit()
+        return cursor.rowcount == 1
 
-    def mark_sending(self, delivery_id: int) -> None:
-        self.db.execute(
-            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1 WHERE id = ?",
+    def mark_sending(self, delivery_id: int) -> bool:
+        """Take a pending delivery for one send; False when it is no longer pending (taken)."""
+        cursor = self.db.execute(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1"
+            " WHERE id = ? AND state = 'pending'",
             [delivery_id],
         )
         self.db.conn.commit()
+        return cursor.rowcount == 1
 
-    def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> None:
-        self._set(
+    def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> bool:
+        return self._set(
             delivery_id,
+            "sending",
             state="sent",
             message_id=message_id,
             error=None,
@@ -121,20 +131,48 @@ class OutboxQueries(StoreBase):
             needs_edit=0,
         )
 
-    def mark_dry_run(self, delivery_id: int, now: datetime) -> None:
-        self._set(delivery_id, state="dry_run", sent_at=instant_text(now))
+    def mark_dry_run(self, delivery_id: int, now: datetime) -> bool:
+        return self._set(delivery_id, "pending", state="dry_run", sent_at=instant_text(now))
 
-    def mark_failed(self, delivery_id: int, error: str) -> None:
-        self._set(delivery_id, state="failed", error=error)
+    def mark_failed(self, delivery_id: int, error: str) -> bool:
+        """Telegram refused the send under way for good."""
+        return self._set(delivery_id, "sending", state="failed", error=error)
 
-    def mark_retry(self, delivery_id: int, error: str, not_before: datetime) -> None:
-        self._set(delivery_id, state="pending", error=error, not_before=instant_text(not_before))
+    def mark_unsendable(self, delivery_id: int, error: str) -> bool:
+        """A pending delivery that cannot be made (release or route gone, rendering failed)."""
+        return self._set(delivery_id, "pending", state="failed", error=error)
 
-    def mark_edited(self, delivery_id: int) -> None:
-        self._set(delivery_id, needs_edit=0, not_before=None)
+    def mark_retry(self, delivery_id: int, error: str, not_before: datetime) -> bool:
+        return self._set(
+            delivery_id,
+            "sending",
+            state="pending",
+            error=error,
+            not_before=instant_text(not_before),
+        )
 
-    def mark_edit_retry(self, delivery_id: int, error: str, not_before: datetime) -> None:
-        self._set(delivery_id, error=error, not_before=instant_text(not_before))
+    def mark_edited(self, delivery_id: int) -> bool:
+        return self._set(delivery_id, "sent", needs_edit=0, not_before=None)
+
+    def mark_edit_retry(self, delivery_id: int, error: str, not_before: datetime) -> bool:
+        return self._set(delivery_id, "sent", error=error, not_before=instant_text(not_before))
+
+    def recent_sends(self, since: datetime) -> list[tuple[int | str, datetime]]:
+        """(chat, sent_at) of every post sent at or after `since`, oldest first.
+
+        The chat is what the dispatcher sends to (the resolved id, else the configured
+        chat), so the pacer's rate windows can be refilled after a restart.
+        """
+        rows = self.db.execute(
+            "SELECT c.chat_id, c.chat, d.sent_at FROM deliveries d"
+            " JOIN channels c ON c.name = d.channel"
+            " WHERE d.state = 'sent' AND d.sent_at >= ? ORDER BY d.sent_at",
+            [instant_text(since)],
+        )
+        return [
+            (chat_id if chat_id is not None else chat, datetime.fromisoformat(sent_at))
+            for chat_id, chat, sent_at in rows
+        ]
 
     # Channels
 

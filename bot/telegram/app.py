@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from telegram import BotCommand
 from telegram.error import InvalidToken, TelegramError
@@ -50,6 +50,8 @@ BOT_COMMANDS = (
 )
 
 Clock = Callable[[], datetime]
+# The longest of Telegram's rate windows (20 posts per group or channel in any 60 s).
+RATE_WINDOW_MEMORY = timedelta(seconds=60)
 
 
 @dataclass(slots=True)
@@ -97,7 +99,7 @@ async def open_runtime(
                 store=store,
                 sender=sender,
                 clock=clock,
-                pacer=None if dry_run else Pacer(),
+                pacer=None if dry_run else restarted_pacer(store, clock()),
                 bot_username=bot_username,
                 dry_run=dry_run,
             )
@@ -105,6 +107,18 @@ async def open_runtime(
     finally:
         parser.close()
         store.close()
+
+
+def restarted_pacer(store: Store, now: datetime) -> Pacer:
+    """A Pacer whose rate windows already hold the sends of the last minute (a previous
+    run's burst still counts at Telegram, so a restart must not send into it)."""
+    pacer = Pacer()
+    sends: dict[int | str, list[datetime]] = {}
+    for chat, sent_at in store.recent_sends(now - RATE_WINDOW_MEMORY):
+        sends.setdefault(chat, []).append(sent_at)
+    for chat, instants in sends.items():
+        pacer.seed(chat, instants)
+    return pacer
 
 
 async def check_channels(

@@ -1,0 +1,131 @@
+"""One `releasebot run` per database: an OS lock on a sidecar file next to the database.
+
+Two processes sending from one outbox post the same release twice (each takes the same
+pending rows, and a starting run re-queues the other's sends in flight), so `run` in every
+form holds an exclusive `flock` on `<database>.lock` for its whole life. The kernel drops
+the lock when the process ends, however it ends (kill -9 included), so no stale lock is
+ever left to clean up. The file itself stays; it holds the holder's PID, host and start
+time for the message a second run prints. Read-only commands never take the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.errors import DatabaseInUseError, StoreError
+
+# The holder writes its details just after taking the lock; a second run that arrives in
+# between reads an empty file, so it reads again for a moment before giving up on them.
+_HOLDER_READS = 10
+_HOLDER_READ_PAUSE = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    """What the lock file says about the process holding it (any field may be unknown)."""
+
+    pid: int | None = None
+    host: str = ""
+    started: datetime | None = None
+
+
+def lock_path(database: Path) -> Path:
+    """The sidecar lock file of a database: `bot.db` -> `bot.db.lock`."""
+    return database.with_name(database.name + ".lock")
+
+
+@contextlib.contextmanager
+def run_lock(database: Path, *, now: datetime) -> Iterator[Path]:
+    """Hold the database's run lock for the `with` block; raise DatabaseInUseError if another
+    process holds it. `now` is written to the file as this run's start time."""
+    path = lock_path(database)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the lock file {path}: {exc.strerror or exc}"
+            " (releasebot run needs to write next to its database)"
+        ) from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            raise DatabaseInUseError(
+                f"another releasebot run ({describe_holder(holder)}) is using {database};"
+                " stop it first",
+                holder.pid,
+            ) from None
+        except OSError as exc:  # e.g. a file system without locks
+            raise StoreError(f"cannot lock {path}: {exc.strerror or exc}") from exc
+        _write_holder(fd, now)
+        yield path
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock
+
+
+def _write_holder(fd: int, now: datetime) -> None:
+    record = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": now.astimezone(UTC).isoformat(),
+    }
+    data = (json.dumps(record) + "\n").encode()
+    # The details only make the message a second run prints; the lock holds without them
+    # (a full disk must not stop the run).
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+
+
+def _read_holder(fd: int) -> LockHolder:
+    for attempt in range(_HOLDER_READS):
+        try:
+            raw = os.pread(fd, 4096, 0)
+        except OSError:
+            return LockHolder()
+        if raw.strip():
+            return _parse_holder(raw)
+        if attempt + 1 < _HOLDER_READS:
+            time.sleep(_HOLDER_READ_PAUSE)
+    return LockHolder()
+
+
+def _parse_holder(raw: bytes) -> LockHolder:
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return LockHolder()
+    if not isinstance(record, dict):
+        return LockHolder()
+    pid = record.get("pid")
+    host = record.get("host")
+    try:
+        started = datetime.fromisoformat(str(record.get("started")))
+    except ValueError:
+        started = None
+    return LockHolder(
+        pid=pid if isinstance(pid, int) else None,
+        host=host if isinstance(host, str) else "",
+        started=started,
+    )
+
+
+def describe_holder(holder: LockHolder) -> str:
+    """'PID 1234, started 2026-11-29 19:20 UTC' (with the host when it is another machine)."""
+    parts = [f"PID {holder.pid}" if holder.pid is not None else "PID unknown"]
+    if holder.host and holder.host != socket.gethostname():
+        parts.append(f"on {holder.host}")
+    if holder.started is not None:
+        parts.append(f"started {holder.started.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    return ", ".join(parts)
