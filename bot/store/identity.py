@@ -3,7 +3,10 @@
 Pure: the store's sync (feeds.py, routes.py) reads the rows, asks `plan_labels` which row
 each configured name belongs to and in what order to relabel them, then runs the plan in
 one transaction. Until the schema is keyed by ids, a row's name is its primary key, so a
-rename moves the name in every table that refers to it (see `StoreBase` callers).
+rename moves the name in every table that refers to it, under `PRAGMA defer_foreign_keys`
+(checked at commit). Not a migration adding ON UPDATE CASCADE: that rebuilds `releases`
+and its full-text triggers on every database for a rare relabel, and the planned re-keying
+by id replaces these keys anyway.
 """
 
 from __future__ import annotations
