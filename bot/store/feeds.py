@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from bot.errors import StoreError
 from bot.models import FeedState
 from bot.store.base import StoreBase
 from bot.store.codec import instant_text, text_to_instant
@@ -67,8 +70,13 @@ class FeedQueries(StoreBase):
     def _update_feed(self, name: str, values: dict[str, Any]) -> None:
         assignments = ", ".join(f"{column} = ?" for column in values)
         sql = f"UPDATE feeds SET {assignments} WHERE name = ?"  # noqa: S608 -- our column names
-        self.db.execute(sql, [*values.values(), name])
-        self.db.conn.commit()
+        try:
+            self.db.execute(sql, [*values.values(), name])
+            self.db.conn.commit()
+        except sqlite3.Error as exc:  # disk full, I/O error: the poller backs off on this
+            with contextlib.suppress(sqlite3.Error):
+                self.db.conn.rollback()
+            raise StoreError(f"recording the state of feed {name!r} failed: {exc}") from exc
 
     def feed_state(self, name: str) -> FeedState:
         row = self._feed_row(name)
