@@ -102,6 +102,21 @@ def test_a_renamed_channel_keeps_its_pause_and_chat_id(store: Store) -> None:
     assert [c.name for c in store.channel_states()] == ["agency"]
 
 
+def test_a_migrated_group_renamed_under_its_new_id_keeps_its_deliveries(store: Store) -> None:
+    """The group became a supergroup (id followed); the config now names the new id under
+    a new name: the same chat, so its sent posts are not owed again."""
+    sync(store, {"nida": NIDA_URL}, {"editors": "-4001"}, [("nida", "editors")])
+    poll(store, "nida", range(1, 3))
+    send_all(store)
+    store.set_chat_id("editors", -1004001)
+    queued = sync(store, {"nida": NIDA_URL}, {"eds": "-1004001"}, [("nida", "eds")])
+    assert queued == 0
+    assert rows(store, "SELECT name, chat, chat_id FROM channels") == [
+        ("eds", "-1004001", -1004001)
+    ]
+    assert {row[0] for row in deliveries(store)} == {"eds"}
+
+
 def test_renaming_a_feed_lists_its_releases_once(store: Store) -> None:
     """Same URL under a new name: no second row, `latest` lists each release once, a new
     poll finds nothing new, and the route's deliveries follow."""
