@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ from bot.store import ChannelState, Store
 log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = 600.0
+STORE_RETRY = 30.0  # seconds to wait after the store failed to record a send
 
 
 class Sender(Protocol):
@@ -79,14 +81,17 @@ class Dispatcher:
         self.stopping = False
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._in_flight: set[str] = set()  # channels with a call to Telegram under way
+        self._store_retry_at: datetime | None = None  # set while the store cannot write
 
     def start_workers(self) -> None:
         """A worker for each channel with work and none running yet."""
+        if self._store_retry_at is not None and self.clock() < self._store_retry_at:
+            return  # the outbox cannot be written: wait, rather than fail in a loop
         for channel in self.store.channels_with_work(self.clock()):
             worker = self._workers.get(channel)
             if (worker is None or worker.done()) and not self.stopping:
                 self._workers[channel] = asyncio.create_task(
-                    self._work(channel), name=f"deliver:{channel}"
+                    self._work_or_wait(channel), name=f"deliver:{channel}"
                 )
 
     async def drain(self) -> DrainReport:
@@ -119,6 +124,18 @@ class Dispatcher:
         for worker in late:
             worker.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+
+    async def _work_or_wait(self, channel: str) -> None:
+        """A worker; if the store cannot write, this chat's batch stops until STORE_RETRY."""
+        try:
+            await self._work(channel)
+        except sqlite3.OperationalError as exc:  # disk full, I/O error, locked for too long
+            if self._store_retry_at is None or self.clock() >= self._store_retry_at:
+                log.error(
+                    "the outbox cannot be written (%s); sending again in %.0f s", exc, STORE_RETRY
+                )
+            self._store_retry_at = self.clock() + timedelta(seconds=STORE_RETRY)
+            self.report.retrying += 1
 
     async def _work(self, channel: str) -> None:
         while not self.stopping:

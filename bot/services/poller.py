@@ -6,23 +6,28 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from bot.config import FeedSettings, Settings
-from bot.errors import FeedFetchError, FeedParseError
+from bot.errors import FeedFetchError, FeedParseError, ReleaseBotError, StoreError
 from bot.feeds.backoff import next_poll_after_failure, next_poll_after_success
 from bot.feeds.fetch import Fetcher
 from bot.models import IngestResult, RouteSpec
+from bot.render.notices import store_recovered_notice, store_unwritable_notice
 from bot.services.parse_pool import ParsePool
+from bot.services.store_outage import StoreOutage
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 PollStatus = Literal["ok", "not_modified", "unchanged", "error"]
 Clock = Callable[[], datetime]
+Notify = Callable[[str], Awaitable[None]]
+
+STORE_WAITING = "not polled: the database cannot be written yet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,7 @@ class Poller:
         clock: Clock,
         rng: random.Random | None = None,
         parser: ParsePool | None = None,
+        notify: Notify | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -69,24 +75,75 @@ class Poller:
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 -- jitter, not security
         self.parser = parser or ParsePool(processes=0)
+        self.notify = notify  # tells the admins (Telegram HTML); None: log only
+        self.outage = StoreOutage()
+        self._unguarded: set[str] = set()  # feeds whose next store follows our own outage
 
     async def poll_all(self, feeds: Sequence[FeedSettings] | None = None) -> list[PollOutcome]:
         targets = list(self.settings.feeds if feeds is None else feeds)
         return list(await asyncio.gather(*(self.poll_guarded(feed) for feed in targets)))
 
     async def poll_due(self) -> list[PollOutcome]:
+        if self.outage.blocked(self.clock()):
+            return []  # the store cannot write yet: what we fetched now would be thrown away
         due = set(self.store.due_feeds([f.name for f in self.settings.feeds], self.clock()))
         return await self.poll_all([f for f in self.settings.feeds if f.name in due])
 
     async def poll_guarded(self, feed: FeedSettings) -> PollOutcome:
+        """Poll one feed; whatever goes wrong is recorded, logged once and never raised."""
+        if self.outage.blocked(self.clock()):
+            return PollOutcome(feed.name, "error", error=STORE_WAITING)
+        try:
+            outcome = await self._poll_recorded(feed)
+        except StoreError as exc:
+            await self._store_failed(feed, exc)
+            return PollOutcome(feed.name, "error", error=str(exc))
+        lasted = self.outage.stored(feed.name, self.clock())
+        if lasted is not None:
+            log.warning("the database can be written again; polling resumed")
+            path = str(self.settings.database_path)
+            await self._tell_admins(store_recovered_notice(path, lasted.total_seconds()))
+        return outcome
+
+    async def _poll_recorded(self, feed: FeedSettings) -> PollOutcome:
+        """Poll one feed and record a feed's own failure on its row; a store failure raises."""
         try:
             return await self.poll_one(feed)
         except (FeedFetchError, FeedParseError) as exc:
             retry_after = exc.retry_after if isinstance(exc, FeedFetchError) else None
             return self._record_failure(feed, exc.message, retry_after)
+        except StoreError:
+            raise  # our outage, not the feed's fault: poll_guarded backs off
         except Exception as exc:  # a bug must not stop the other feeds; keep it visible
             log.exception("feed %s: unexpected error", feed.name)
             return self._record_failure(feed, f"internal error: {type(exc).__name__}: {exc}", None)
+
+    async def _store_failed(self, feed: FeedSettings, exc: StoreError) -> None:
+        """Back off in memory (nothing can be recorded); log and tell the admins once."""
+        now = self.clock()
+        retries = self.outage.retries
+        beginning = self.outage.failed(feed.name, now)
+        retry_in = self.outage.retry_in(now)
+        cause = str(exc.__cause__ or exc)
+        self._unguarded.add(feed.name)
+        if beginning:
+            log.error(
+                "the database cannot be written (%s): polling waits, next try in %.0f s",
+                cause,
+                retry_in,
+            )
+            path = str(self.settings.database_path)
+            await self._tell_admins(store_unwritable_notice(path, cause, retry_in))
+        elif self.outage.retries > retries:
+            log.info("the database still cannot be written; next try in %.0f s", retry_in)
+
+    async def _tell_admins(self, text: str) -> None:
+        if self.notify is None:
+            return
+        try:
+            await self.notify(text)
+        except ReleaseBotError as exc:  # a notice must not stop polling
+            log.error("cannot tell the admins: %s", exc)
 
     async def poll_one(self, feed: FeedSettings) -> PollOutcome:
         state = self.store.feed_state(feed.name)
@@ -122,9 +179,11 @@ class Poller:
             timezone=feed.zone,
             content_type=fetched.content_type,
         )
-        result = self.store.ingest(
-            feed.name, parsed.releases, now=now, flood_limit=self.settings.defaults.flood_limit
-        )
+        # Releases missed during our own outage are all owed: no flood guard for this feed's
+        # first store after it (the store also never guards those dated since last_success).
+        limit = None if feed.name in self._unguarded else self.settings.defaults.flood_limit
+        result = self.store.ingest(feed.name, parsed.releases, now=now, flood_limit=limit)
+        self._unguarded.discard(feed.name)
         record_success(body_hash, parsed.title)
         if result.flooded:
             log.warning(

@@ -2,33 +2,61 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from bot.errors import StoreError
 from bot.models import FeedState
 from bot.store.base import StoreBase
 from bot.store.codec import instant_text, text_to_instant
+from bot.store.identity import plan_labels
 
 
 class FeedQueries(StoreBase):
     def sync_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
-        """Ensure a row per configured (name, url); a changed configured URL resets the state.
+        """Ensure a row per configured (name, url); a feed is its URL, its name a label.
 
+        A configured name new to the database whose URL is a stored feed's (as configured
+        or after redirects) renames that feed, keeping its releases, routes and state, so
+        nothing is fetched as new or listed twice. A URL changed under the same name keeps
+        the row and its releases (a publisher moving its feed) but resets the fetch state.
         Feeds dropped from the config keep their rows (and releases) so nothing is lost.
         """
+        wanted = list(feeds)
         with self.db.atomic():
-            for name, url in feeds:
-                row = self._feed_row(name)
+            stored = {
+                row[0]: (row[1], row[2])
+                for row in self.db.execute("SELECT name, url, current_url FROM feeds")
+            }
+            plan = plan_labels(wanted, stored, lambda url, urls: url in urls)
+            if plan.steps:
+                # name is the key that releases and routes refer to; checked at commit.
+                self.db.execute("PRAGMA defer_foreign_keys = ON")
+            for old, new in plan.steps:
+                self._rename_feed(old, new)
+            for name, url in wanted:
+                row = plan.owner[name]
                 if row is None:
                     self.db.table("feeds").insert({"name": name, "url": url, "current_url": url})
-                elif row["url"] != url:
+                elif stored[row][0] != url:
                     self.db.execute(
                         "UPDATE feeds SET url = ?, current_url = ?, etag = NULL,"
                         " last_modified = NULL, body_hash = NULL, next_poll = NULL,"
                         " failures = 0 WHERE name = ?",
                         [url, url, name],
                     )
+
+    def _rename_feed(self, old: str, new: str) -> None:
+        """Move a feed's label in every table that names it (the FTS index keys on rowid)."""
+        for sql in (
+            "UPDATE feeds SET name = ? WHERE name = ?",
+            "UPDATE releases SET feed = ? WHERE feed = ?",
+            "UPDATE routes SET feed = ? WHERE feed = ?",
+        ):
+            self.db.execute(sql, [new, old])
 
     def _feed_row(self, name: str) -> dict[str, Any] | None:
         # Plain execute: this runs for every feed on every poll, and db.query() or
@@ -42,8 +70,13 @@ class FeedQueries(StoreBase):
     def _update_feed(self, name: str, values: dict[str, Any]) -> None:
         assignments = ", ".join(f"{column} = ?" for column in values)
         sql = f"UPDATE feeds SET {assignments} WHERE name = ?"  # noqa: S608 -- our column names
-        self.db.execute(sql, [*values.values(), name])
-        self.db.conn.commit()
+        try:
+            self.db.execute(sql, [*values.values(), name])
+            self.db.conn.commit()
+        except sqlite3.Error as exc:  # disk full, I/O error: the poller backs off on this
+            with contextlib.suppress(sqlite3.Error):
+                self.db.conn.rollback()
+            raise StoreError(f"recording the state of feed {name!r} failed: {exc}") from exc
 
     def feed_state(self, name: str) -> FeedState:
         row = self._feed_row(name)

@@ -39,18 +39,34 @@ def _oldest_first(releases: list[tuple[int, Release]], now: datetime) -> list[tu
     return sorted(releases, key=lambda item: (sort_instant(item[1], now), -item[0]))
 
 
+def _dated_since(release: Release, stored_at: str | None, now: datetime) -> bool:
+    """Dated after the feed's last store and not in the future. An undated release cannot
+    show it is recent; a bare date counts from 00:00 UTC."""
+    if stored_at is None or (release.published or release.updated) is None:
+        return False
+    return stored_at < sort_instant(release, now) <= instant_text(now)
+
+
 class ReleaseQueries(StoreBase):
     def ingest(
-        self, feed: str, releases: Sequence[Release], *, now: datetime, flood_limit: int
+        self, feed: str, releases: Sequence[Release], *, now: datetime, flood_limit: int | None
     ) -> IngestResult:
-        """Store one poll's releases and, in the same transaction, the deliveries they are owed."""
+        """Store one poll's releases and, in the same transaction, the deliveries they are owed.
+
+        The flood guard is for publisher floods (an archive re-listed under new links): when
+        a feed that had releases lists more than `flood_limit` new ones, the oldest beyond
+        the limit are stored as seen, without deliveries. It never holds back a release
+        dated since the feed was last stored (`last_success`): that one was published while
+        we could not store it (our outage, or the bot stopped), and is owed like any other.
+        `flood_limit=None` turns the guard off for this poll.
+        """
         try:
             return self._ingest(feed, releases, now=now, flood_limit=flood_limit)
         except sqlite3.Error as exc:
             raise StoreError(f"storing the releases of {feed!r} failed: {exc}") from exc
 
     def _ingest(
-        self, feed: str, releases: Sequence[Release], *, now: datetime, flood_limit: int
+        self, feed: str, releases: Sequence[Release], *, now: datetime, flood_limit: int | None
     ) -> IngestResult:
         with self.db.atomic():
             known = self._known_releases(feed)
@@ -71,10 +87,26 @@ class ReleaseQueries(StoreBase):
                     self._record_change(match[0], release, now)
                     updated += 1
             new = _oldest_first(new, now)
-            flooded = len(new) - flood_limit if had_releases and len(new) > flood_limit else 0
+            held = self._flood_held(feed, new, flood_limit, now) if had_releases else set()
             inserted = [self._insert_release(release, now) for _, release in new]
-            queued = self._queue_for_routes(feed, inserted[flooded:])
-        return IngestResult(new=len(new), updated=updated, queued=queued, flooded=flooded)
+            owed = [row for index, row in enumerate(inserted) if index not in held]
+            queued = self._queue_for_routes(feed, owed)
+        return IngestResult(new=len(new), updated=updated, queued=queued, flooded=len(held))
+
+    def _flood_held(
+        self, feed: str, new: list[tuple[int, Release]], limit: int | None, now: datetime
+    ) -> set[int]:
+        """Positions in `new` (oldest first) the flood guard stores without deliveries."""
+        if limit is None or len(new) <= limit:
+            return set()
+        row = self.db.execute("SELECT last_success FROM feeds WHERE name = ?", [feed]).fetchone()
+        stored_at = row[0] if row else None
+        guarded = [
+            index
+            for index, (_, release) in enumerate(new)
+            if not _dated_since(release, stored_at, now)
+        ]
+        return set(guarded[: len(new) - limit])
 
     def _known_releases(self, feed: str) -> dict[str, dict[str, tuple[int, str]]]:
         by_key: dict[str, tuple[int, str]] = {}

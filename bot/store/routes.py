@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.models import RouteSpec
 from bot.store.codec import instant_text
+from bot.store.identity import plan_labels
 from bot.store.releases import ReleaseQueries
 
 
@@ -20,8 +21,7 @@ class RouteQueries(ReleaseQueries):
         `backlog` releases; a removed route's pending deliveries are dropped.
         """
         with self.db.atomic():
-            for name, chat in channels:
-                self._sync_channel(name, chat)
+            self._sync_channels(channels)
             wanted = {(r.feed, r.channel): r for r in routes}
             present = {
                 (feed, channel)
@@ -49,18 +49,45 @@ class RouteQueries(ReleaseQueries):
                 )
         return queued
 
-    def _sync_channel(self, name: str, chat: str) -> None:
-        rows = self.db.execute("SELECT chat FROM channels WHERE name = ?", [name]).fetchall()
-        if not rows:
+    def _sync_channels(self, channels: Sequence[tuple[str, str]]) -> None:
+        """A channel is its chat, its name a label: a new name for a stored chat renames it,
+        keeping its deliveries (nothing is posted again), routes, pause and chat id."""
+        stored = {
+            row[0]: (row[1], row[2])
+            for row in self.db.execute("SELECT name, chat, chat_id FROM channels")
+        }
+        plan = plan_labels(channels, stored, _same_chat)
+        if plan.steps:
+            # name is the key that routes and deliveries refer to; checked at commit.
+            self.db.execute("PRAGMA defer_foreign_keys = ON")
+        for old, new in plan.steps:
+            self._rename_channel(old, new)
+        for name, chat in channels:
+            row = plan.owner[name]
             chat_id = int(chat) if chat.lstrip("-").isdigit() else None
-            self.db.table("channels").insert({"name": name, "chat": chat, "chat_id": chat_id})
-        elif rows[0][0] != chat:
-            chat_id = int(chat) if chat.lstrip("-").isdigit() else None
-            self.db.execute(
-                "UPDATE channels SET chat = ?, chat_id = ?, paused = 0, pause_error = NULL"
-                " WHERE name = ?",
-                [chat, chat_id, name],
-            )
+            if row is None:
+                self.db.table("channels").insert({"name": name, "chat": chat, "chat_id": chat_id})
+            elif _same_chat(chat, stored[row]):
+                if stored[row][0] != chat:  # e.g. @username given as its numeric id now
+                    self.db.execute(
+                        "UPDATE channels SET chat = ?, chat_id = coalesce(?, chat_id)"
+                        " WHERE name = ?",
+                        [chat, chat_id, name],
+                    )
+            else:  # the same name, another chat reference: resolve it afresh
+                self.db.execute(
+                    "UPDATE channels SET chat = ?, chat_id = ?, paused = 0, pause_error = NULL"
+                    " WHERE name = ?",
+                    [chat, chat_id, name],
+                )
+
+    def _rename_channel(self, old: str, new: str) -> None:
+        for sql in (
+            "UPDATE channels SET name = ? WHERE name = ?",
+            "UPDATE routes SET channel = ? WHERE channel = ?",
+            "UPDATE deliveries SET channel = ? WHERE channel = ?",
+        ):
+            self.db.execute(sql, [new, old])
 
     def _drop_route(self, feed: str, channel: str) -> None:
         self.db.execute(
@@ -73,3 +100,12 @@ class RouteQueries(ReleaseQueries):
     def routed_feeds(self, channel: str) -> list[str]:
         rows = self.db.execute("SELECT feed FROM routes WHERE channel = ? ORDER BY feed", [channel])
         return [row[0] for row in rows]
+
+
+def _same_chat(chat: str, row: tuple[str, int | None]) -> bool:
+    """The configured chat is the stored one: the same reference (usernames ignore case),
+    or the numeric id the stored @username was resolved to."""
+    stored_chat, chat_id = row
+    if chat.lower() == stored_chat.lower():
+        return True
+    return chat.lstrip("-").isdigit() and chat_id is not None and int(chat) == chat_id

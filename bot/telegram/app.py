@@ -93,7 +93,6 @@ async def open_runtime(
         if recovered:
             log.warning("%d sends were in flight at the last stop; sending them again", recovered)
         async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
-            poller = Poller(settings, store=store, fetcher=fetcher, clock=clock, parser=parser)
             dispatcher = Dispatcher(
                 settings,
                 store=store,
@@ -102,6 +101,14 @@ async def open_runtime(
                 pacer=None if dry_run else restarted_pacer(store, clock()),
                 bot_username=bot_username,
                 dry_run=dry_run,
+            )
+            poller = Poller(
+                settings,
+                store=store,
+                fetcher=fetcher,
+                clock=clock,
+                parser=parser,
+                notify=dispatcher.notify_admins,  # e.g. the database cannot be written
             )
             yield Runtime(settings, store, poller, dispatcher, clock)
     finally:

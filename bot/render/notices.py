@@ -1,0 +1,39 @@
+"""Notices for the admins about the bot's own health, as Telegram HTML (pure)."""
+
+from __future__ import annotations
+
+from bot.render.telegram_html import bold, escape
+
+MAX_ERROR = 300  # characters of the engine's error quoted in a notice
+
+
+def _about(seconds: float) -> str:
+    """A rounded duration for people: '45 s', '12 min', '3 h 5 min'."""
+    if seconds < 60:
+        return f"{max(0, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def store_unwritable_notice(database: str, error: str, retry_in: float) -> str:
+    """The database cannot be written: polling waits, and nothing published meanwhile is lost."""
+    if len(error) > MAX_ERROR:
+        error = error[: MAX_ERROR - 1] + "…"
+    return (
+        f"release-bot cannot write to its database {bold(database)}: {escape(error)}\n"
+        f"Polling waits and tries again with backoff (next try in {_about(retry_in)}). "
+        "Free disk space there (or fix the file's permissions): every release published "
+        "meanwhile will be posted once the bot can write again."
+    )
+
+
+def store_recovered_notice(database: str, lasted: float) -> str:
+    """The database can be written again after `lasted` seconds; what was missed is owed."""
+    return (
+        f"release-bot can write to its database {bold(database)} again "
+        f"(after {_about(lasted)}). Polling has resumed; the releases published meanwhile "
+        "are being posted."
+    )
