@@ -27,9 +27,11 @@ from bot.models import FetchResult, Publisher, Release
 from bot.render.authors import citation_author
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
 from bot.render.display import iso_day
+from bot.render.retry import failed_lines, requeued_summary
 from bot.render.status import channel_lines, feed_lines, needs_attention
 from bot.services.parse_pool import ParsePool
 from bot.services.poller import Poller, PollOutcome, sync_config
+from bot.services.retry import failed_posts
 from bot.store import Store
 from bot.store.lock import run_lock
 
@@ -81,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send nothing: print each post instead and record it as dry_run",
     )
+
+    retry = sub.add_parser(
+        "retry", help="queue failed posts again (a running bot sends them at its next tick)"
+    )
+    retry.add_argument("--channel", help="only this channel's failed posts")
+    retry.add_argument("--delivery", type=int, help="only this delivery (its id from --list)")
+    retry.add_argument("--list", action="store_true", help="list failed posts, change nothing")
 
     cite = sub.add_parser("cite", help="print the citation of a stored release")
     cite.add_argument("ref", nargs="?", help="release id, URL, key, or words to search for")
@@ -321,6 +330,31 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_FAILED if needs_attention(feeds, channels, counts) else EXIT_OK
 
 
+# retry
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    """List failed posts, or make them pending again; exit 1 when none matches."""
+    settings = load_config(args)
+    if args.channel is not None and args.channel not in settings.channel_names:
+        raise NotFoundError(f"no channel named {args.channel!r} in the config")
+    store = open_store(settings)
+    try:
+        if args.list:
+            posts = failed_posts(store, args.channel, args.delivery)
+            if not posts:
+                raise NotFoundError("no failed posts")
+            print("\n".join(failed_lines(posts)))
+            return EXIT_OK
+        counts = store.requeue_failed(args.channel, args.delivery)
+    finally:
+        store.close()
+    if not counts:
+        raise NotFoundError("no failed posts to retry")
+    print(f"{requeued_summary(counts)}; a running bot sends them at its next tick")
+    return EXIT_OK
+
+
 # run
 
 
@@ -363,6 +397,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "cite": cmd_cite,
     "run": cmd_run,
     "status": cmd_status,
+    "retry": cmd_retry,
 }
 
 

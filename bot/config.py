@@ -57,6 +57,7 @@ class BotSettings(_Strict):
     username: str = ""
     tick: Duration = 30.0
     recheck_paused: Duration = 600.0
+    request_timeout: Duration = 30.0  # wait for Telegram's answer; a lost one is sent once more
 
     @field_validator("username")
     @classmethod

@@ -64,6 +64,13 @@ class ChatUnavailableError(DeliveryError):
     """403: the bot was kicked, is not a member, or was blocked. The chat's routes pause."""
 
 
+class ChatNotWritableError(ChatUnavailableError):
+    """A 400 about the chat, not the message: "chat not found" (deleted, or its @username
+    renamed), "need administrator rights in the channel chat", "not enough rights to send
+    text messages to the chat" (demoted or restricted). Paused like a 403, never a failed post.
+    """
+
+
 class ChatMigratedError(DeliveryError):
     """The group became a supergroup with a new id; send again there."""
 
@@ -86,6 +93,12 @@ class MessageRejectedError(DeliveryError):
 
 class TransientDeliveryError(DeliveryError):
     """A timeout, network error or 5xx: worth retrying later with backoff."""
+
+
+class AnswerLostError(TransientDeliveryError):
+    """The request may have reached Telegram but no answer came back (a read timeout, a
+    connection dropped after sending): a send may have posted, so it is not retried blindly.
+    """
 
 
 class TelegramAuthError(DeliveryError):

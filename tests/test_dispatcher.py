@@ -245,7 +245,8 @@ async def test_migrated_group_gets_the_post_at_its_new_id(
 async def test_other_bad_request_fails_with_telegrams_description_and_is_not_retried(
     api: FakeBotAPI, harness: Callable[..., Harness]
 ) -> None:
-    """A 400 fails the delivery with Telegram's words; later drains never send it again."""
+    """A 400 about the message fails the delivery with Telegram's words; later drains never
+    send it again. "Chat not found" is about the chat: it pauses, the post stays owed."""
     h = harness(("a-news", CHANNEL_A, ["nida"]), ("ghost", -1009999, ["nih"]))
     api.fail_next("sendMessage", 400, "Bad Request: message is too long")
     h.ingest("nida", [make_release(1)])
@@ -256,9 +257,11 @@ async def test_other_bad_request_fails_with_telegrams_description_and_is_not_ret
     [too_long] = h.rows("a-news")
     [no_chat] = h.rows("ghost")
     assert (too_long["state"], too_long["error"]) == ("failed", "Message is too long")
-    assert (no_chat["state"], no_chat["error"]) == ("failed", "Chat not found")
-    assert report.failed == 2
-    assert len(api.requests_for("sendMessage")) == 2
+    assert (no_chat["state"], no_chat["error"]) == ("pending", "Chat not found")
+    assert h.store.channel_state("ghost").pause_error == "Chat not found"
+    assert report.failed == 1
+    sends = api.requests_for("sendMessage")
+    assert len([r for r in sends if r.params["chat_id"].startswith("-")]) == 2  # not to admins
     assert api.messages(CHANNEL_A) == []
 
 

@@ -2,6 +2,22 @@
 
 One worker per channel keeps a chat's posts in order while other chats go on; a 429,
 a kicked bot or a slow chat holds up only its own worker.
+
+What each answer does to a post (and to the chat's later posts, which keep their order):
+
+- 429: the post waits `retry_after`; so does the chat. A migrated group: sent to the new id.
+- 403, or a 400 about the chat ("chat not found", "need administrator rights in the channel
+  chat", "not enough rights to send ..."): the channel pauses, the admins are told once, the
+  post stays owed; paused channels are checked again every `bot.recheck_paused`.
+- Any other 400 (can't parse entities, message is too long, a bad button): that post fails
+  with Telegram's words and the chat goes on. `releasebot retry` or /retry queues it again.
+- No answer, but the request surely never left (connect failure, no free connection) or
+  Telegram answered 5xx: retried with backoff (2, 4, 8 ... s, at most 10 minutes).
+- No answer after the request left (read timeout, connection dropped): Telegram may have
+  posted it, and the Bot API has no idempotency key. The post is sent once more after
+  `bot.request_timeout` (time for a slow answer to land); if that also goes unanswered, it
+  fails with "sent twice without an answer ...": an admin checks the channel and retries it.
+  So a lost answer can repeat a post once, as a crash can repeat the sends in flight.
 """
 
 from __future__ import annotations
@@ -17,6 +33,7 @@ from typing import Protocol
 
 from bot.config import Settings
 from bot.errors import (
+    AnswerLostError,
     ChatMigratedError,
     ChatUnavailableError,
     MessageRejectedError,
@@ -35,6 +52,13 @@ log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY = 600.0
 STORE_RETRY = 30.0  # seconds to wait after the store failed to record a send
+# A delivery's error while it waits to be sent once more after a lost answer; kept as a
+# prefix through later 429s and pauses, so that a second lost answer fails it.
+UNANSWERED = "no answer from Telegram"
+SENT_TWICE = (
+    "sent twice without an answer from Telegram; it may have arrived:"
+    " check the channel, then `releasebot retry` (or /retry) if it is missing"
+)
 
 
 class Sender(Protocol):
@@ -239,11 +263,14 @@ class Dispatcher:
         except MessageRejectedError as exc:
             return self._rejected(delivery, exc.message, editing), ""
         except TransientDeliveryError as exc:
+            if isinstance(exc, AnswerLostError) and not editing:  # an edit is safe to repeat
+                return self._unanswered(delivery, exc.message), ""
             self._retry_later(delivery, exc.message, editing)
             return False, ""
         except (TelegramAuthError, asyncio.CancelledError):
             if not editing:
-                self.store.mark_retry(delivery.id, "interrupted", self.clock())
+                error = self._error(delivery, "interrupted")
+                self.store.mark_retry(delivery.id, error, self.clock())
             raise
         if editing:
             self.store.mark_edited(delivery.id)
@@ -263,7 +290,7 @@ class Dispatcher:
     ) -> str:
         """Record a refusal that concerns the whole chat; returns a notice for the admins."""
         if not editing:
-            self.store.mark_retry(delivery.id, exc.message, self.clock())
+            self.store.mark_retry(delivery.id, self._error(delivery, exc.message), self.clock())
         if isinstance(exc, RateLimitedError):
             log.warning("channel %s: 429, waiting %.0f s", channel.name, exc.retry_after)
             if self.pacer is not None:
@@ -299,8 +326,39 @@ class Dispatcher:
         if editing:
             self.store.mark_edit_retry(delivery.id, message, not_before)
         else:
-            self.store.mark_retry(delivery.id, message, not_before)
+            self.store.mark_retry(delivery.id, self._error(delivery, message), not_before)
         self.report.retrying += 1
+
+    def _unanswered(self, delivery: Delivery, message: str) -> bool:
+        """A send went unanswered: send it once more after a wait, or give up the second time.
+
+        Returns whether the chat's batch may go on (only once this post is settled).
+        """
+        if (delivery.error or "").startswith(UNANSWERED):
+            log.error("delivery %d: %s (%s)", delivery.id, SENT_TWICE, message)
+            self.store.mark_failed(delivery.id, SENT_TWICE)
+            self.report.failed += 1
+            return True
+        wait = self.settings.bot.request_timeout
+        log.warning(
+            "delivery %d: no answer from Telegram (%s); it may have posted: sending once more"
+            " in %.0f s",
+            delivery.id,
+            message,
+            wait,
+        )
+        not_before = self.clock() + timedelta(seconds=wait)
+        error = f"{UNANSWERED} ({message}); sending once more"
+        self.store.mark_retry(delivery.id, error, not_before)
+        self.report.retrying += 1
+        return False
+
+    @staticmethod
+    def _error(delivery: Delivery, message: str) -> str:
+        """The error to record on a post going back to pending; a lost answer stays on record."""
+        if (delivery.error or "").startswith(UNANSWERED):
+            return f"{UNANSWERED} earlier; then: {message}"
+        return message
 
     async def notify_admins(self, text: str) -> None:
         """Tell each admin privately; an admin who never pressed Start can only be logged."""

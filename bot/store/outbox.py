@@ -204,3 +204,44 @@ class OutboxQueries(StoreBase):
         sql = f"UPDATE channels SET {columns} WHERE name = ?"  # noqa: S608 -- our own names
         self.db.execute(sql, [*values.values(), name])
         self.db.conn.commit()
+
+    # Failed posts, for `releasebot retry` and /retry
+
+    def failed_deliveries(
+        self, channel: str | None = None, delivery_id: int | None = None
+    ) -> list[Delivery]:
+        """Failed deliveries (of one channel, or one by id), oldest first."""
+        where, params = _failed_filter(channel, delivery_id)
+        rows = self.db.query(f"SELECT * FROM deliveries WHERE {where} ORDER BY id", params)  # noqa: S608
+        return [_delivery(row) for row in rows]
+
+    def requeue_failed(
+        self, channel: str | None = None, delivery_id: int | None = None
+    ) -> dict[str, int]:
+        """Failed deliveries become pending again, attempts reset, their last error kept.
+
+        Returns how many were re-queued per channel. They keep their place (oldest first).
+        """
+        where, params = _failed_filter(channel, delivery_id)
+        with self.db.conn:
+            rows = self.db.execute(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, not_before = NULL"  # noqa: S608
+                f" WHERE {where} RETURNING channel",
+                params,
+            ).fetchall()
+        counts: dict[str, int] = {}
+        for (name,) in rows:
+            counts[name] = counts.get(name, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def _failed_filter(channel: str | None, delivery_id: int | None) -> tuple[str, list[Any]]:
+    where: list[str] = ["state = 'failed'"]
+    params: list[Any] = []
+    if channel is not None:
+        where.append("channel = ?")
+        params.append(channel)
+    if delivery_id is not None:
+        where.append("id = ?")
+        params.append(delivery_id)
+    return " AND ".join(where), params

@@ -75,8 +75,8 @@ def build_application(settings: Settings, token: str) -> Application:  # type: i
         .connection_pool_size(64)
         .pool_timeout(30.0)
         .connect_timeout(10.0)
-        .read_timeout(30.0)
-        .write_timeout(30.0)
+        .read_timeout(settings.bot.request_timeout)
+        .write_timeout(settings.bot.request_timeout)
         .build()
     )
 
@@ -134,6 +134,9 @@ async def check_channels(
     """Resolve each channel's chat id; pause (and tell admins about) those the bot can't post in,
     resume those it can post in again.
 
+    A 403 or a 400 from getChat/getChatMember ("chat not found" for a deleted chat or a renamed
+    @username) pauses like a status that cannot post; the admins hear once, when it pauses.
+
     Returns the names of the channels paused for that reason.
     """
     runtime.channels_checked_at = runtime.clock()
@@ -158,7 +161,7 @@ async def check_channels(
         if problem:
             blocked.append(channel.name)
             log.error("channel %s (%s): %s; its posts wait", channel.name, channel.chat, problem)
-            if not state.paused or state.pause_error != problem:
+            if not state.paused:  # told once: a recheck that still fails says nothing new
                 await runtime.dispatcher.notify_admins(
                     f"release-bot cannot post to {channel.name} ({channel.chat}): {problem}. "
                     f"Its posts wait until the bot can post there (checked every {every})."

@@ -1,7 +1,9 @@
-"""Answer readers' commands in Telegram: /start /help /latest /cite /search /feeds.
+"""Answer readers' commands in Telegram: /start /help /latest /cite /search /feeds, and the
+admins' /retry.
 
 `Answers` turns one parsed command into a `Reply` from the store and the pure renderers
-in bot.render.replies (no PTB, so benchmarks and tests call it directly). `ReaderCommands`
+in bot.render.replies (no PTB, so benchmarks and tests call it directly); /retry is its
+one write, re-queuing failed posts. `ReaderCommands`
 holds the thin PTB handlers: read the update, ask `Answers`, send or edit the reply.
 PTB objects never leave this module.
 
@@ -38,7 +40,14 @@ from bot.models import Publisher, StoredRelease
 from bot.render import command_args, replies
 from bot.render.command_args import Command, CommandArgumentError
 from bot.render.replies import FeedHealth, FeedLine, Reply
+from bot.render.retry import (
+    admins_only_reply,
+    failed_list_reply,
+    parse_retry,
+    requeued_reply,
+)
 from bot.services.pacing import Pacer
+from bot.services.retry import failed_posts
 from bot.store import Store
 from bot.telegram.sender import NOT_MODIFIED, translate
 
@@ -79,16 +88,28 @@ class Answers:
     """One command in, one `Reply` out: store reads plus the pure renderers."""
 
     def __init__(
-        self, settings: Settings, store: Store, clock: Callable[[], datetime], bot_username: str
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Callable[[], datetime],
+        bot_username: str,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self.bot_username = bot_username
+        self.wake = wake  # starts the dispatcher's workers after /retry re-queued posts
         self.sources = {f.name: f.short_name or f.publisher or f.name for f in settings.feeds}
 
     def answer(self, command: Command, chat: ChatRef) -> Reply | None:
         """The reply to `command`; None when the bot should stay quiet."""
+        if command.name == "retry":
+            try:
+                command_args.check_length(command.args)
+                return self.retry(command, chat)
+            except CommandArgumentError as exc:
+                return replies.argument_problem_reply(exc)
         if command.name not in command_args.COMMANDS:
             # In a group a bare /other may be for another bot; answer only when asked.
             if chat.private or command.addressed:
@@ -163,6 +184,21 @@ class Answers:
         lines = [FeedLine(name, self._title(name), self._chats_of(name)) for name in scope.feeds]
         admin = chat.private and chat.user_id in self.settings.bot.admins
         return replies.feeds_reply(lines, self._health() if admin else None, here=scope.here)
+
+    def retry(self, command: Command, chat: ChatRef) -> Reply | None:
+        """/retry [list | channel]: admins only, in a private chat; re-queue or list failed."""
+        if not chat.private:  # in a group a bare /retry may be for another bot
+            return admins_only_reply() if command.addressed else None
+        if chat.user_id not in self.settings.bot.admins:
+            return admins_only_reply()
+        names = [channel.name for channel in self.settings.channels]
+        request = parse_retry(command.args, names)
+        if request.listing:
+            return failed_list_reply(failed_posts(self.store))
+        counts = self.store.requeue_failed(request.channel)
+        if counts and self.wake is not None:
+            self.wake()
+        return requeued_reply(counts)
 
     def restyle(self, data: str, chat: ChatRef) -> tuple[Reply | None, str]:
         """A style button was pressed: the message's new content, and the notice to show."""
@@ -355,7 +391,13 @@ class ReaderCommands:
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add the reader commands to a running Application (after post_init built the runtime)."""
     runtime = application.bot_data["runtime"]
-    answers = Answers(runtime.settings, runtime.store, runtime.clock, application.bot.username)
+    answers = Answers(
+        runtime.settings,
+        runtime.store,
+        runtime.clock,
+        application.bot.username,
+        wake=runtime.dispatcher.start_workers,
+    )
     handlers = ReaderCommands(answers, runtime.dispatcher.pacer)
     application.add_handler(MessageHandler(COMMAND_UPDATES, handlers.on_command, block=False))
     application.add_handler(CallbackQueryHandler(handlers.on_callback, block=False))

@@ -10,7 +10,14 @@ import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+import httpx
+from telegram import (
+    Bot,
+    ChatMemberRestricted,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -25,7 +32,9 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.errors import (
+    AnswerLostError,
     ChatMigratedError,
+    ChatNotWritableError,
     ChatUnavailableError,
     MessageRejectedError,
     RateLimitedError,
@@ -43,6 +52,26 @@ warnings.filterwarnings(
 )
 POSTING_STATUSES = {"creator", "administrator"}
 
+# 400s about the chat rather than the message (matched case-insensitively in Telegram's
+# description; PTB strips "Bad Request: " and capitalises): the chat is deleted or its
+# @username changed, or the bot lost the right to post. Like a 403, they pause the channel.
+# Forum topics ("TOPIC_CLOSED", "message thread not found") are route-level too, but the
+# bot does not post to topics yet.
+CHAT_LEVEL_400 = (
+    "chat not found",
+    "need administrator rights in the channel chat",
+    "not enough rights to send",
+    "have no rights to send a message",
+    "chat_write_forbidden",
+    "chat_restricted",
+    "chat_admin_required",
+    "channel_private",
+    "peer_id_invalid",
+    "group chat was deactivated",
+)
+# httpx failures that prove the request never reached Telegram: retrying cannot double a post.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
 
 @dataclass(frozen=True, slots=True)
 class ChatInfo:
@@ -59,6 +88,25 @@ def _seconds(value: int | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def is_chat_level(description: str) -> bool:
+    """Whether a 400's description is about the chat (pause it) rather than this message."""
+    lowered = description.lower()
+    return any(phrase in lowered for phrase in CHAT_LEVEL_400)
+
+
+def _network(exc: NetworkError) -> Exception:
+    """A failure without an answer: was the request surely never sent, or may it have landed?
+
+    PTB raises TimedOut/NetworkError `from` the httpx error. Without one, or from a
+    TelegramError (a 5xx answer, readable or not), Telegram answered: nothing was posted.
+    """
+    message = exc.message or type(exc).__name__
+    cause = exc.__cause__
+    if cause is None or isinstance(cause, (TelegramError, *NOT_SENT)):
+        return TransientDeliveryError(message)
+    return AnswerLostError(message)
+
+
 def translate(exc: TelegramError) -> Exception:
     """Our error for a PTB error (the caller raises it `from exc`)."""
     if isinstance(exc, RetryAfter):
@@ -73,9 +121,11 @@ def translate(exc: TelegramError) -> Exception:
     if isinstance(exc, InvalidToken):
         return TelegramAuthError(exc.message)
     if isinstance(exc, BadRequest):
+        if is_chat_level(exc.message):
+            return ChatNotWritableError(exc.message)
         return MessageRejectedError(exc.message)
     if isinstance(exc, TimedOut | NetworkError):
-        return TransientDeliveryError(exc.message or type(exc).__name__)
+        return _network(exc)
     return TransientDeliveryError(f"{type(exc).__name__}: {exc.message}")
 
 
@@ -142,8 +192,10 @@ class TelegramSender:
         status = str(member.status)
         if found.type in ("channel",):
             can_post = status in POSTING_STATUSES
+        elif isinstance(member, ChatMemberRestricted):  # muted: sendMessage would answer 400
+            can_post = member.is_member and member.can_send_messages
         else:
-            can_post = status in POSTING_STATUSES | {"member", "restricted"}
+            can_post = status in POSTING_STATUSES | {"member"}
         problem = "" if can_post else f"the bot is '{status}' in this {found.type}, cannot post"
         return ChatInfo(
             chat_id=int(found.id),

@@ -305,3 +305,5 @@ def _check_access(chat: ChatRecord, *, write: bool) -> None:
         raise ApiError(403, f"Forbidden: bot is not a member of the {kind}")
     if write and chat.type == "channel" and chat.bot_status != "administrator":
         raise bad_request("need administrator rights in the channel chat")
+    if write and chat.bot_status == "restricted":
+        raise bad_request("not enough rights to send text messages to the chat")

@@ -16,7 +16,8 @@ from tests.fakes.telegram_html import Entity
 from tests.fakes.telegram_links import LinkError, check_link
 
 CHAT_TYPES = frozenset({"channel", "supergroup", "group", "private"})
-BOT_STATUSES = frozenset({"administrator", "member", "kicked", "left"})
+# "restricted": muted in a supergroup (can_send_messages false); channels have no such status
+BOT_STATUSES = frozenset({"administrator", "member", "restricted", "kicked", "left"})
 MEMBER_STATUSES = BOT_STATUSES | {"creator"}
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
@@ -143,6 +144,7 @@ class ChatRecord:
     blocked: bool = False
     migrated_to: int | None = None
     members: dict[int, str] = field(default_factory=dict)
+    deleted: bool = False  # every call about it answers "chat not found"
 
     def to_json(self) -> dict[str, Any]:
         """The Chat object."""
@@ -255,6 +257,31 @@ def member_json(user: dict[str, Any], status: str, *, channel: bool) -> dict[str
         data["is_anonymous"] = False
     elif status == "kicked":
         data["until_date"] = 0
+    elif status == "restricted":  # still a member, but may send nothing
+        data.update(is_member=True, until_date=0)
+        data.update(
+            dict.fromkeys(
+                [
+                    "can_send_messages",
+                    "can_send_audios",
+                    "can_send_documents",
+                    "can_send_photos",
+                    "can_send_videos",
+                    "can_send_video_notes",
+                    "can_send_voice_notes",
+                    "can_send_polls",
+                    "can_send_other_messages",
+                    "can_add_web_page_previews",
+                    "can_change_info",
+                    "can_invite_users",
+                    "can_pin_messages",
+                    "can_manage_topics",
+                    "can_edit_tag",
+                    "can_react_to_messages",
+                ],
+                False,
+            )
+        )
     return data
 
 

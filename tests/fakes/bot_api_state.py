@@ -160,6 +160,8 @@ class BotApiState(MethodsMixin):
         """Register a chat. `started` (private chats) says the user pressed Start."""
         if type not in CHAT_TYPES or bot_status not in BOT_STATUSES:
             raise ValueError(f"bad chat type {type!r} or bot_status {bot_status!r}")
+        if bot_status == "restricted" and type != "supergroup":
+            raise ValueError("only a supergroup can restrict the bot")
         with self._cond:
             self._chats[chat_id] = ChatRecord(
                 chat_id,
@@ -173,11 +175,31 @@ class BotApiState(MethodsMixin):
                 self._user(chat_id, first_name=title, username=username)
 
     def set_bot_status(self, chat: int | str, status: str) -> None:
-        """Change the bot's membership in a chat (administrator, member, kicked, left)."""
+        """Change the bot's membership in a chat (administrator, member, restricted, kicked,
+        left). A channel demoted to member answers sendMessage 400 "need administrator rights
+        in the channel chat"; a bot restricted in a supergroup, "not enough rights to send
+        text messages to the chat"."""
         if status not in BOT_STATUSES:
             raise ValueError(f"bad bot_status {status!r}")
         with self._cond:
-            self._chat(chat).bot_status = status
+            record = self._chat(chat)
+            if status == "restricted" and record.type != "supergroup":
+                raise ValueError("only a supergroup can restrict the bot")
+            record.bot_status = status
+
+    def rename_chat(self, chat: int | str, username: str | None) -> None:
+        """The chat takes a new @username (None: none): the old one answers "chat not found"."""
+        with self._cond:
+            self._chat(chat).username = username.lstrip("@") if username else None
+
+    def delete_chat(self, chat: int | str) -> None:
+        """The chat is deleted: every call about it answers 400 "chat not found".
+
+        Its messages stay readable through `messages()` for the test.
+        """
+        with self._cond:
+            record = self._chat(chat)
+            record.deleted, record.username = True, None
 
     def kick(self, chat: int | str) -> None:
         """The bot is removed and banned from the chat."""
@@ -389,7 +411,7 @@ class BotApiState(MethodsMixin):
                 ),
                 None,
             )
-        if chat is None:
+        if chat is None or chat.deleted:
             raise bad_request("chat not found")
         return chat
 

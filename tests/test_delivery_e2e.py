@@ -1,0 +1,219 @@
+"""End to end: a chat that refuses posts, answers that never come, and re-queuing failed posts.
+
+The real `releasebot run` process against the strict fake Bot API (see test_run_e2e.py),
+with `releasebot status` and `releasebot retry` run beside it as an operator would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.services.dispatcher import SENT_TWICE
+from tests.fakes.bot_api import FakeBotAPI
+from tests.fakes.bot_api_objects import DeliveredMessage
+from tests.fakes.feed_server import FeedServer
+from tests.test_run_e2e import (
+    ADMIN,
+    CHANNEL_A,
+    REPO,
+    BotProcess,
+    Item,
+    db_rows,
+    deliveries,
+    one_channel_config,
+    read_urls,
+    release_url,
+    rss,
+)
+
+STRANGER = 777  # a reader, not in bot.admins
+
+
+def releasebot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A one-shot `releasebot` command beside the running bot."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(config), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def with_bot_keys(config: Path, **keys: str) -> Path:
+    """Add `[bot]` keys (durations as strings) to a config written by one_channel_config."""
+    extra = "".join(f'{key} = "{value}"\n' for key, value in keys.items())
+    config.write_text(config.read_text().replace("[bot]\n", "[bot]\n" + extra, 1))
+    return config
+
+
+def channel_status(config: Path) -> tuple[int, list[str]]:
+    """`releasebot status`: its exit code and the a-news line's words."""
+    proc = releasebot(config, "status")
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("a-news "))
+    return proc.returncode, line.split()
+
+
+def states(config: Path) -> list[str]:
+    return [row["state"] for row in deliveries(config)]
+
+
+def started(bot: BotProcess, api: FakeBotAPI) -> None:
+    """Wait until the bot has opened its database and checked its channels."""
+    bot.wait_for(lambda: bool(api.requests_for("getChatMember")), "the start-up check")
+
+
+def notices(api: FakeBotAPI) -> list[str]:
+    return [m.text for m in api.messages(ADMIN) if "a-news" in m.text]
+
+
+def ask(bot: BotProcess, api: FakeBotAPI, user: int, text: str) -> DeliveredMessage:
+    """`user` writes `text` to the bot in private; returns the bot's reply."""
+    before = len(api.messages(user))
+    api.push_message(user, text, user, first_name="Ada" if user == ADMIN else "Stranger")
+    bot.wait_for(lambda: len(api.messages(user)) > before, f"a reply to {text}")
+    return api.messages(user)[before]
+
+
+def test_a_demoted_channel_pauses_keeps_its_8_posts_and_delivers_them_once_promoted(
+    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+) -> None:
+    """Demoted after start, the channel answers 400 "need administrator rights": 0 of 8 posts
+    fail, the channel pauses (status says so), the admins hear once, rechecks that still fail
+    say nothing; promoted again, all 8 arrive in order, once."""
+    api = fake_bot_api
+    api.add_chat(ADMIN, "private", title="Ada")
+    api.add_chat(CHANNEL_A, "channel", title="A news")
+    url = feed_server.serve("/nida.xml", rss())
+    config = one_channel_config(tmp_path, api, url, recheck_paused="1s")
+    bot = BotProcess(config, token=api.token)
+    try:
+        started(bot, api)
+        bot.wait_for(
+            lambda: any(row["last_success"] for row in db_rows(config, "SELECT * FROM feeds")),
+            "the first (empty) poll",
+        )
+        api.set_bot_status(CHANNEL_A, "member")  # after the start-up check found it admin
+        feed_server.serve("/nida.xml", rss(*(Item(n) for n in range(1, 9))))
+        bot.wait_for(lambda: bool(notices(api)), "the admins to be told")
+        checks = len(api.requests_for("getChatMember"))
+        bot.wait_for(lambda: len(api.requests_for("getChatMember")) > checks, "a recheck")
+        assert states(config) == ["pending"] * 8
+        code, words = channel_status(config)
+        assert code == 1
+        assert words[2:7] == ["paused", "8", "0", "0", "0"]  # pending, sent, failed, dry_run
+        assert "the bot is 'member' in this channel" in " ".join(words[7:])  # the recheck's words
+        assert len(notices(api)) == 1
+
+        api.set_bot_status(CHANNEL_A, "administrator")
+        bot.wait_for(lambda: len(api.messages(CHANNEL_A)) == 8, "the 8 posts", within=40)
+        time.sleep(0.5)  # room for a ninth post that must not come
+        assert bot.terminate() == 0
+    finally:
+        bot.kill()
+    assert read_urls(api, CHANNEL_A) == [release_url(n) for n in range(1, 9)]
+    assert states(config) == ["sent"] * 8
+    refused = [r for r in api.requests_for("sendMessage") if r.params["chat_id"] == str(CHANNEL_A)]
+    assert [r.status for r in refused].count(400) == 1  # one refusal, then it waited
+    assert len(notices(api)) == 1
+    assert channel_status(config)[1][2:7] == ["ok", "0", "8", "0", "0"]
+
+
+def test_a_lost_answer_is_sent_once_more_then_failed_and_releasebot_retry_requeues_it(
+    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+) -> None:
+    """Telegram posts but answers after bot.request_timeout, every time: the bot sends twice,
+    not more, and fails the post telling the admin to check; `retry --list` shows it and
+    `retry` re-queues it for the running bot; a second `retry` finds nothing and exits 1."""
+    api = fake_bot_api
+    api.add_chat(CHANNEL_A, "channel", title="A news")
+    url = feed_server.serve("/nida.xml", rss(Item(1)))
+    config = with_bot_keys(one_channel_config(tmp_path, api, url), request_timeout="1s")
+    api.set_delay("sendMessage", 1.5)
+    bot = BotProcess(config, token=api.token)
+    try:
+        started(bot, api)
+        bot.wait_for(lambda: states(config) == ["failed"], "the post to fail", within=30)
+        bot.wait_for(lambda: len(api.messages(CHANNEL_A)) == 2, "both late posts to land")
+        time.sleep(1.0)  # a third send is not even under way
+        assert len(api.requests_for("sendMessage")) == 2
+        [row] = deliveries(tmp_path / "releasebot.toml")
+        assert row["error"] == SENT_TWICE
+        api.set_delay("sendMessage", 0)
+
+        code, words = channel_status(config)
+        assert (code, words[2:7]) == (1, ["ok", "0", "0", "1", "0"])
+        listed = releasebot(config, "retry", "--list")
+        assert listed.returncode == 0, listed.stderr
+        assert f"delivery {row['id']}  a-news  #{row['release_id']}  Release 1" in listed.stdout
+        assert "check the channel" in listed.stdout
+
+        retried = releasebot(config, "retry", "--channel", "a-news")
+        assert retried.returncode == 0, retried.stderr
+        assert retried.stdout.startswith("re-queued 1 failed post (a-news 1)")
+        bot.wait_for(lambda: states(config) == ["sent"], "the re-queued post")
+        assert len(api.messages(CHANNEL_A)) == 3
+
+        again = releasebot(config, "retry")
+        assert again.returncode == 1
+        assert again.stderr.strip() == "releasebot: no failed posts to retry"
+        assert bot.terminate() == 0
+    finally:
+        bot.kill()
+
+
+def test_retry_in_telegram_requeues_a_failed_post_for_admins_only(
+    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+) -> None:
+    """A message-level 400 fails one post and the others go on; /retry from a reader is
+    refused; an admin's /retry list names it and /retry sends it."""
+    api = fake_bot_api
+    api.add_chat(ADMIN, "private", title="Ada")
+    api.add_chat(STRANGER, "private", title="Stranger")
+    api.add_chat(CHANNEL_A, "channel", title="A news")
+    api.fail_next("sendMessage", 400, "Bad Request: message is too long")  # release 1's post
+    url = feed_server.serve("/nida.xml", rss(Item(1), Item(2), Item(3)))
+    config = one_channel_config(tmp_path, api, url)
+    bot = BotProcess(config, token=api.token)
+    try:
+        started(bot, api)
+        bot.wait_for(lambda: states(config) == ["failed", "sent", "sent"], "the first posts")
+        assert read_urls(api, CHANNEL_A) == [release_url(2), release_url(3)]
+        assert notices(api) == []  # a message-level refusal pauses nothing
+
+        refused = ask(bot, api, STRANGER, "/retry")
+        assert refused.text == "/retry is for the bot's admins, in a private chat with the bot."
+        listed = ask(bot, api, ADMIN, "/retry list")
+        assert listed.text.startswith("Failed posts (1)\n\na-news · #1 Release 1")
+        assert "Message is too long" in listed.text
+        assert states(config)[0] == "failed"
+
+        done = ask(bot, api, ADMIN, "/retry")
+        assert done.text.startswith("Re-queued 1 failed post (a-news 1).")
+        bot.wait_for(lambda: states(config) == ["sent"] * 3, "the re-queued post")
+        assert read_urls(api, CHANNEL_A) == [release_url(n) for n in (2, 3, 1)]
+        nothing = ask(bot, api, ADMIN, "/retry")
+        assert nothing.text == "No failed posts to retry."
+        assert bot.terminate() == 0
+    finally:
+        bot.kill()
+
+
+@pytest.mark.parametrize("args", [["--channel", "nope"], ["--delivery", "99"], ["--list"]])
+def test_retry_with_nothing_to_do_exits_1(tmp_path: Path, args: list[str]) -> None:
+    """An unknown channel, a delivery that is not failed, or nothing failed: one line, exit 1."""
+    config = tmp_path / "releasebot.toml"
+    config.write_text(
+        '[bot]\ndatabase = "bot.db"\n[[feeds]]\nname = "nida"\nurl = "feed.xml"\n'
+        '[[channels]]\nname = "a-news"\nchat = -1001\nfeeds = ["nida"]\n'
+    )
+    proc = releasebot(config, "retry", *args)
+    assert proc.returncode == 1
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == ""
