@@ -63,6 +63,7 @@ def deliveries(store: Store) -> list[tuple[object, ...]]:
 def send_all(store: Store) -> None:
     """Mark every pending delivery sent, as the dispatcher would."""
     for number, delivery in enumerate(store.pending_deliveries(NOW), start=100):
+        store.mark_sending(delivery.id)
         store.mark_sent(delivery.id, message_id=number, now=NOW)
 
 

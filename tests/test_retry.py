@@ -54,6 +54,7 @@ def test_requeue_makes_failed_posts_pending_again_in_their_place(store):
     first = fail(store, "a-news", 1)
     fail(store, "b-news", 2)
     sent = store.pending_for_channel("a-news", NOW)[0]  # release 2: sent
+    store.mark_sending(sent.id)
     store.mark_sent(sent.id, 9, NOW)
     assert store.requeue_failed() == {"a-news": 1, "b-news": 1}
     again = store.pending_for_channel("a-news", NOW)
