@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,13 +17,14 @@ from bot.config import FeedSettings, Settings, load_settings, settings_from_dict
 from bot.errors import (
     ConfigError,
     DatabaseInUseError,
+    DatabaseUnusableError,
     NotFoundError,
     ReleaseBotError,
     TelegramAuthError,
 )
 from bot.feeds.fetch import Fetcher, default_user_agent
 from bot.feeds.parse import dedupe_by_key, newest_first, parse_feed
-from bot.logs import configure_logging, redact
+from bot.logs import Redactor, configure_logging
 from bot.models import FetchResult, Publisher, Release
 from bot.render.authors import citation_author
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
@@ -33,6 +35,7 @@ from bot.services.parse_pool import ParsePool
 from bot.services.poller import Poller, PollOutcome, sync_config
 from bot.services.retry import failed_posts
 from bot.store import Store
+from bot.store.base import Verify, refuse_read_only
 from bot.store.lock import run_lock
 
 DEFAULT_CONFIG = Path("config/releasebot.toml")
@@ -113,8 +116,10 @@ def load_config(args: argparse.Namespace, *, optional: bool = False) -> Settings
     return load_settings(path)
 
 
-def open_store(settings: Settings) -> Store:
-    return Store.open(settings.database_path)
+def open_store(settings: Settings, *, write: bool = True, verify: Verify = "quick") -> Store:
+    """The store, checked page by page (a damaged one is refused); commands that only read
+    (`write=False`) get a read-only database read-only."""
+    return Store.open(settings.database_path, write=write, verify=verify)
 
 
 def publisher_for(settings: Settings, feed_name: str) -> Publisher:
@@ -188,7 +193,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
         feeds = [f for f in feeds if f.name == args.feed]
         if not feeds:
             raise NotFoundError(f"no feed named {args.feed!r} in the config")
-    store = open_store(settings)
+    store = open_store(settings, write=True)
     try:
         sync_config(store, settings, utc_now())
         outcomes = asyncio.run(_poll(settings, store, feeds))
@@ -225,7 +230,7 @@ def print_poll_table(outcomes: Sequence[PollOutcome]) -> None:
 
 def cmd_latest(args: argparse.Namespace) -> int:
     settings = load_config(args)
-    store = open_store(settings)
+    store = open_store(settings, write=False)
     try:
         found = store.latest(max(1, args.n), [args.feed] if args.feed else None)
     finally:
@@ -246,18 +251,18 @@ def cmd_latest(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     settings = load_config(args)
     print(f"config ok: {len(settings.feeds)} feeds, {len(settings.channels)} channels")
-    store = open_store(settings)
     try:
-        problems = store.integrity_problems()
-    finally:
-        store.close()
-    for problem in problems:
-        print(f"database: {problem}")
-    if not problems:
-        print(f"database ok: {settings.database_path}")
-    failed = bool(problems)
+        store = open_store(settings, write=False, verify="full")
+    except DatabaseUnusableError as exc:
+        for problem in exc.problems:
+            print(f"database: {problem}")
+        raise
+    read_only = store.read_only
+    store.close()
+    print(f"database ok: {settings.database_path}" + (" (read-only)" if read_only else ""))
+    failed = False
     if args.network:
-        failed = asyncio.run(_check_network(settings)) or failed
+        failed = asyncio.run(_check_network(settings))
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -294,7 +299,7 @@ def cmd_cite(args: argparse.Namespace) -> int:
             print(f"{style:<20} {STYLE_LABELS[style]}")
         return EXIT_OK
     settings = load_config(args)
-    store = open_store(settings)
+    store = open_store(settings, write=False)
     try:
         found = store.find_release(args.ref) if args.ref else next(iter(store.latest(1)), None)
     finally:
@@ -315,9 +320,15 @@ def cmd_cite(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     settings = load_config(args)
-    store = open_store(settings)
+    store = open_store(settings, write=False)
     try:
-        sync_config(store, settings, utc_now())
+        if store.read_only:  # show what is stored; the config's changes wait for a writer
+            print(
+                f"releasebot: {settings.database_path} is read-only: showing it as stored",
+                file=sys.stderr,
+            )
+        else:
+            sync_config(store, settings, utc_now())
         configured = {feed.name for feed in settings.feeds}
         feeds = [f for f in store.feed_states() if f.name in configured]
         channels = [c for c in store.channel_states() if c.name in settings.channel_names]
@@ -364,6 +375,8 @@ TOKEN_VARIABLE = "TELEGRAM_BOT_TOKEN"  # noqa: S105 -- the variable name, not a 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_config(args)
     # Every form of run (--once, --dry-run too) marks deliveries: one run per database.
+    # A read-only database is named as such before the lock file beside it is created.
+    refuse_read_only(settings.database_path)
     with run_lock(settings.database_path, now=utc_now()):
         return _run_locked(args, settings)
 
@@ -404,28 +417,35 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    token = os.environ.get(TOKEN_VARIABLE, "")
-    configure_logging(args.verbose, token)
+    redact = Redactor(os.environ.get(TOKEN_VARIABLE, ""))
+    configure_logging(args.verbose, redact)
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         print(f"releasebot: configuration error in {config_path(args)}:", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {redact(problem)}", file=sys.stderr)
         return EXIT_USAGE
     except DatabaseInUseError as exc:
         print(f"releasebot: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     except TelegramAuthError as exc:
-        print(f"releasebot: {redact(exc.message, token)}; check {TOKEN_VARIABLE}", file=sys.stderr)
+        print(f"releasebot: {redact(exc.message)}: check {TOKEN_VARIABLE}", file=sys.stderr)
+        return EXIT_USAGE
+    except DatabaseUnusableError as exc:
+        print(f"releasebot: {redact(exc.message)}", file=sys.stderr)
         return EXIT_USAGE
     except ReleaseBotError as exc:
         message = getattr(exc, "message", None) or str(exc)
-        print(f"releasebot: {redact(message, token)}", file=sys.stderr)
+        print(f"releasebot: {redact(message)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # `releasebot preview … | head`: the reader has gone; say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception:
+        # A bug: its traceback as Python prints it (and its exit code), without the token.
+        print(redact(traceback.format_exc()), end="", file=sys.stderr)
         return EXIT_FAILED

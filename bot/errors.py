@@ -48,6 +48,19 @@ class StoreError(ReleaseBotError):
     """The SQLite store failed or holds something unexpected."""
 
 
+class DatabaseUnusableError(StoreError):
+    """The database cannot be used as it is: empty, not a database, from a newer release-bot,
+    damaged, or read-only for a command that writes. Commands refuse it at start (exit 2).
+
+    `message` names the file and what to do; `problems` lists what an integrity check found.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.message = message
+        self.problems = problems or []
+        super().__init__(message)
+
+
 class NotFoundError(ReleaseBotError):
     """A lookup (release, feed, style) matched nothing."""
 

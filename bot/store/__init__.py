@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.models import ChannelState
-from bot.store.base import open_database
+from bot.store.base import Verify, open_database
 from bot.store.feeds import FeedQueries
 from bot.store.outbox import OutboxQueries
 from bot.store.releases import fts_query
@@ -16,8 +16,10 @@ class Store(FeedQueries, RouteQueries, OutboxQueries):
     """Every query the services need, grouped by table in the mixins."""
 
     @classmethod
-    def open(cls, path: Path | str) -> Store:
-        return cls(open_database(path))
+    def open(cls, path: Path | str, *, write: bool = True, verify: Verify = "quick") -> Store:
+        """Open the database; see `open_database` for what is refused and when read-only."""
+        opened = open_database(path, write=write, verify=verify)
+        return cls(opened.db, read_only=opened.read_only)
 
 
 __all__ = ["ChannelState", "Store", "fts_query"]

@@ -24,10 +24,10 @@ from bot.config import Settings
 from bot.errors import (
     ChatUnavailableError,
     MessageRejectedError,
-    TelegramAuthError,
     TransientDeliveryError,
 )
 from bot.feeds.fetch import Fetcher, default_user_agent
+from bot.logs import Redactor
 from bot.render.display import format_duration
 from bot.services.dispatcher import Dispatcher, DrainReport, Sender
 from bot.services.pacing import Pacer
@@ -36,7 +36,7 @@ from bot.services.poller import Poller, PollOutcome, sync_config
 from bot.store import Store
 from bot.telegram.commands import register
 from bot.telegram.dryrun import DryRunSender
-from bot.telegram.sender import TelegramSender
+from bot.telegram.sender import TelegramSender, token_rejected, translate
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ async def run_once(settings: Settings, *, token: str | None, clock: Clock) -> in
                 blocked = await check_channels(runtime, telegram)
                 outcomes, report = await poll_and_drain(runtime)
     except InvalidToken as exc:
-        raise TelegramAuthError(f"Telegram refused the token ({exc.message})") from exc
+        raise token_rejected(exc) from exc
     except TelegramError as exc:
         raise TransientDeliveryError(f"Telegram: {exc.message}") from exc
     return 0 if summarize(outcomes, report) and not blocked else 1
@@ -282,6 +282,15 @@ async def run_dry_forever(settings: Settings, *, clock: Clock) -> int:
 def run_forever(settings: Settings, *, token: str, clock: Clock) -> int:
     """The live bot: PTB's run_polling owns the loop and the signals."""
     app = build_application(settings, token)
+    # The token is checked (getMe) before run_polling, on the loop it then runs and closes:
+    # run_polling would log a rejected token with a traceback before raising.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(app.bot.initialize())
+    except TelegramError as exc:
+        loop.close()
+        raise translate(exc, Redactor(token)) from exc
     holder: dict[str, contextlib.AsyncExitStack | Runtime] = {}
 
     async def post_init(application: Application) -> None:  # type: ignore[type-arg]

@@ -1,12 +1,14 @@
 """The Telegram adapter: send and edit posts, look up chats; PTB errors become ours.
 
-PTB objects never leave this module: callers get ints and our own error classes.
+PTB objects never leave this module: callers get ints and our own error classes, whose
+messages never carry the bot token (Telegram may echo it; PTB may lower-case it).
 `BadRequest` and `TimedOut` are subclasses of `NetworkError`, so they are caught first.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -41,6 +43,7 @@ from bot.errors import (
     TelegramAuthError,
     TransientDeliveryError,
 )
+from bot.logs import Redactor
 from bot.render.post import Post
 
 NOT_MODIFIED = "message is not modified"
@@ -107,8 +110,24 @@ def _network(exc: NetworkError) -> Exception:
     return AnswerLostError(message)
 
 
-def translate(exc: TelegramError) -> Exception:
-    """Our error for a PTB error (the caller raises it `from exc`)."""
+def _as_is(text: str) -> str:
+    return text
+
+
+def token_rejected(exc: InvalidToken) -> TelegramAuthError:
+    """The one message for a rejected token: never PTB's, which quotes the token."""
+    answers = [exc.message, *(str(e) for e in (exc.__cause__, exc.__context__) if e)]
+    status = 404 if any("not found" in answer.lower() for answer in answers) else 401
+    return TelegramAuthError(f"Telegram rejected the bot token ({status})")
+
+
+def translate(exc: TelegramError, redact: Callable[[str], str] = _as_is) -> Exception:
+    """Our error for a PTB error (the caller raises it `from exc`).
+
+    `redact` takes the token out of Telegram's text first, in `exc` itself too: it is
+    chained to ours, so a logged traceback prints it.
+    """
+    exc.message = redact(exc.message)
     if isinstance(exc, RetryAfter):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -119,7 +138,7 @@ def translate(exc: TelegramError) -> Exception:
     if isinstance(exc, Forbidden):
         return ChatUnavailableError(exc.message)
     if isinstance(exc, InvalidToken):
-        return TelegramAuthError(exc.message)
+        return token_rejected(exc)
     if isinstance(exc, BadRequest):
         if is_chat_level(exc.message):
             return ChatNotWritableError(exc.message)
@@ -138,10 +157,11 @@ def _markup(post: Post) -> InlineKeyboardMarkup | None:
 
 
 class TelegramSender:
-    """Sends and edits posts through one PTB `Bot`."""
+    """Sends and edits posts through one PTB `Bot`; errors it raises never carry its token."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, redact: Callable[[str], str] | None = None) -> None:
         self.bot = bot
+        self.redact = redact or Redactor(bot.token)
 
     async def send(self, chat: int | str, post: Post) -> int:
         """Send `post`; returns Telegram's message_id."""
@@ -154,7 +174,7 @@ class TelegramSender:
                 link_preview_options=LinkPreviewOptions(is_disabled=not post.link_preview),
             )
         except TelegramError as exc:
-            raise translate(exc) from exc
+            raise translate(exc, self.redact) from exc
         return int(message.message_id)
 
     async def edit(self, chat: int | str, message_id: int, post: Post) -> None:
@@ -171,16 +191,16 @@ class TelegramSender:
         except BadRequest as exc:
             if NOT_MODIFIED in exc.message.lower():
                 return
-            raise translate(exc) from exc
+            raise translate(exc, self.redact) from exc
         except TelegramError as exc:
-            raise translate(exc) from exc
+            raise translate(exc, self.redact) from exc
 
     async def send_text(self, chat: int | str, text: str) -> None:
         """A plain HTML notice (e.g. to an admin)."""
         try:
             await self.bot.send_message(chat_id=chat, text=text, parse_mode=ParseMode.HTML)
         except TelegramError as exc:
-            raise translate(exc) from exc
+            raise translate(exc, self.redact) from exc
 
     async def chat_info(self, chat: int | str) -> ChatInfo:
         """Resolve a configured chat and whether the bot may post there."""
@@ -188,7 +208,7 @@ class TelegramSender:
             found = await self.bot.get_chat(chat_id=chat)
             member = await self.bot.get_chat_member(chat_id=found.id, user_id=self.bot.id)
         except TelegramError as exc:
-            raise translate(exc) from exc
+            raise translate(exc, self.redact) from exc
         status = str(member.status)
         if found.type in ("channel",):
             can_post = status in POSTING_STATUSES
@@ -210,5 +230,5 @@ class TelegramSender:
         try:
             me = await self.bot.get_me()
         except TelegramError as exc:
-            raise translate(exc) from exc
+            raise translate(exc, self.redact) from exc
         return me.username or ""
