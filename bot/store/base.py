@@ -9,8 +9,10 @@ row. A database this user may not write opens read-only for the commands that on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -265,6 +267,26 @@ class StoreBase:
     def __init__(self, db: Database, *, read_only: bool = False) -> None:
         self.db = db
         self.read_only = read_only
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """One write transaction that takes the write lock at its start (BEGIN IMMEDIATE).
+
+        A plain BEGIN reads first and asks for the lock at its first write; in WAL mode, if
+        another process (`poll` or `status` beside `run`) committed in between, that write
+        fails at once with "database is locked" instead of waiting `busy_timeout`.
+        """
+        if self.db.conn.in_transaction:  # nested: a savepoint inside the outer transaction
+            with self.db.atomic():
+                yield
+            return
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.conn.rollback()
+            raise
+        self.db.conn.commit()
 
     def close(self) -> None:
         self.db.close()

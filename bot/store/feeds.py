@@ -26,7 +26,7 @@ class FeedQueries(StoreBase):
         Feeds dropped from the config keep their rows (and releases) so nothing is lost.
         """
         wanted = list(feeds)
-        with self.db.atomic():
+        with self.writing():
             stored = {
                 row[0]: (row[1], row[2])
                 for row in self.db.execute("SELECT name, url, current_url FROM feeds")

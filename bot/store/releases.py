@@ -68,7 +68,7 @@ class ReleaseQueries(StoreBase):
     def _ingest(
         self, feed: str, releases: Sequence[Release], *, now: datetime, flood_limit: int | None
     ) -> IngestResult:
-        with self.db.atomic():
+        with self.writing():
             known = self._known_releases(feed)
             had_releases = bool(known["by_key"])
             new: list[tuple[int, Release]] = []

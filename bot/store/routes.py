@@ -20,7 +20,7 @@ class RouteQueries(ReleaseQueries):
         A route new to the database (or removed and re-added) is owed its feed's newest
         `backlog` releases; a removed route's pending deliveries are dropped.
         """
-        with self.db.atomic():
+        with self.writing():
             self._sync_channels(channels)
             wanted = {(r.feed, r.channel): r for r in routes}
             present = {
