@@ -297,3 +297,13 @@ def test_a_swap_of_many_labels_takes_temporary_names_only_for_the_cycle() -> Non
     assert dict(plan.owner) == {"b": "a", "c": "b", "a": "c", "e": "d"}
     assert ("d", "e") in plan.steps
     assert len(plan.steps) == 5  # one temporary step breaks the 3-cycle
+
+
+def test_an_unchanged_config_syncs_without_writing_a_row(store: Store) -> None:
+    """A restart with the same config changes nothing in the database (so a full disk at
+    start does not stop the bot before it can back off and tell the admins)."""
+    sync(store, {"nida": "https://nida.example/feed"}, {"agency": "@agency"}, [("nida", "agency")])
+    poll(store, "nida", range(1, 4))
+    before = store.db.conn.total_changes
+    sync(store, {"nida": "https://nida.example/feed"}, {"agency": "@agency"}, [("nida", "agency")])
+    assert store.db.conn.total_changes == before

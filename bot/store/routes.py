@@ -24,13 +24,15 @@ class RouteQueries(ReleaseQueries):
             self._sync_channels(channels)
             wanted = {(r.feed, r.channel): r for r in routes}
             present = {
-                (feed, channel)
-                for feed, channel in self.db.execute("SELECT feed, channel FROM routes")
+                (feed, channel): backlog
+                for feed, channel, backlog in self.db.execute(
+                    "SELECT feed, channel, backlog FROM routes"
+                )
             }
-            for feed, channel in present - wanted.keys():
+            for feed, channel in present.keys() - wanted.keys():
                 self._drop_route(feed, channel)
             queued = 0
-            for key in wanted.keys() - present:
+            for key in wanted.keys() - present.keys():
                 route = wanted[key]
                 self.db.table("routes").insert(
                     {
@@ -42,11 +44,13 @@ class RouteQueries(ReleaseQueries):
                     }
                 )
                 queued += self._apply_backlog(route.feed, route.channel, route.backlog)
-            for key in wanted.keys() & present:
-                self.db.execute(
-                    "UPDATE routes SET backlog = ? WHERE feed = ? AND channel = ?",
-                    [wanted[key].backlog, *key],
-                )
+            # Only what changed: a start with an unchanged config writes nothing at all.
+            for key in wanted.keys() & present.keys():
+                if wanted[key].backlog != present[key]:
+                    self.db.execute(
+                        "UPDATE routes SET backlog = ? WHERE feed = ? AND channel = ?",
+                        [wanted[key].backlog, *key],
+                    )
         return queued
 
     def _sync_channels(self, channels: Sequence[tuple[str, str]]) -> None:
