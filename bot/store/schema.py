@@ -108,3 +108,13 @@ def m002_releases_by_feed_and_date(db: Database) -> None:
 def m003_releases_by_feed(db: Database) -> None:
     """A feed's first and last release id at once: bounds a scoped full-text search."""
     db.execute("CREATE INDEX releases_feed_id ON releases (feed, id)")
+
+
+@migrations()
+def m004_drop_links_that_are_not_http(db: Database) -> None:
+    """Releases stored before links were checked may carry `javascript:` or `data:` links;
+    citations fall back to the link, so blank every one that is not http(s)."""
+    db.execute(
+        "UPDATE releases SET link = '' WHERE link != ''"
+        " AND lower(ltrim(link)) NOT LIKE 'http://%' AND lower(ltrim(link)) NOT LIKE 'https://%'"
+    )
