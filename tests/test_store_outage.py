@@ -274,6 +274,17 @@ def test_the_flood_guard_never_holds_back_releases_dated_since_the_last_store(
     assert held.flooded == 20  # dated in the future: cannot show it is recent
 
 
+
+def test_an_archive_re_listed_with_a_fresh_update_date_is_still_held_back(store: Store) -> None:
+    """50 archive entries moved to new links, undated but `updated` at the move (as Atom
+    feeds do): an update date does not show a release is new, so 40 are held back."""
+    store.ingest("nida", [make_release(1)], now=NOW, flood_limit=10)
+    stored_at(store, NOW)
+    moved = NOW + timedelta(minutes=5)
+    archive = [make_release(n, published=None, updated=moved) for n in range(2, 52)]
+    result = store.ingest("nida", archive, now=NOW + timedelta(minutes=15), flood_limit=10)
+    assert (result.new, result.queued, result.flooded) == (50, 10, 40)
+
 # --- the notices ------------------------------------------------------------------------
 
 PRINTABLE = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=400)

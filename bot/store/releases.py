@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -40,11 +41,14 @@ def _oldest_first(releases: list[tuple[int, Release]], now: datetime) -> list[tu
 
 
 def _dated_since(release: Release, stored_at: str | None, now: datetime) -> bool:
-    """Dated after the feed's last store and not in the future. An undated release cannot
-    show it is recent; a bare date counts from 00:00 UTC."""
-    if stored_at is None or (release.published or release.updated) is None:
+    """Published after the feed's last store and not in the future. Only `published`
+    counts: an archive moved to new links often carries the move's time as `updated`
+    (Atom), so an update date cannot show a release is new. An undated release cannot
+    show it is recent either; a bare date counts from 00:00 UTC."""
+    if stored_at is None or release.published is None:
         return False
-    return stored_at < sort_instant(release, now) <= instant_text(now)
+    published = sort_instant(replace(release, updated=None), now)
+    return stored_at < published <= instant_text(now)
 
 
 class ReleaseQueries(StoreBase):
@@ -56,7 +60,7 @@ class ReleaseQueries(StoreBase):
         The flood guard is for publisher floods (an archive re-listed under new links): when
         a feed that had releases lists more than `flood_limit` new ones, the oldest beyond
         the limit are stored as seen, without deliveries. It never holds back a release
-        dated since the feed was last stored (`last_success`): that one was published while
+        published since the feed was last stored (`last_success`): that one appeared while
         we could not store it (our outage, or the bot stopped), and is owed like any other.
         `flood_limit=None` turns the guard off for this poll.
         """
