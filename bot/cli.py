@@ -36,7 +36,7 @@ from bot.services.poller import Poller, PollOutcome, sync_config
 from bot.services.retry import failed_posts
 from bot.store import Store
 from bot.store.base import Verify, refuse_read_only
-from bot.store.lock import run_lock
+from bot.store.lock import config_lock, run_lock
 
 DEFAULT_CONFIG = Path("config/releasebot.toml")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -195,12 +195,34 @@ def cmd_poll(args: argparse.Namespace) -> int:
             raise NotFoundError(f"no feed named {args.feed!r} in the config")
     store = open_store(settings, write=True)
     try:
-        sync_config(store, settings, utc_now())
-        outcomes = asyncio.run(_poll(settings, store, feeds))
+        with config_lock(settings.database_path, now=utc_now(), what="poll") as busy:
+            if busy is None:
+                sync_config(store, settings, utc_now())
+            else:  # a live run keeps the database in step with its own config
+                feeds, unknown = split_stored(store, feeds)
+                print(f"releasebot: {config_not_applied(busy, unknown)}", file=sys.stderr)
+            outcomes = asyncio.run(_poll(settings, store, feeds))
     finally:
         store.close()
     print_poll_table(outcomes)
     return EXIT_FAILED if any(o.status == "error" for o in outcomes) else EXIT_OK
+
+
+def split_stored(
+    store: Store, feeds: Sequence[FeedSettings]
+) -> tuple[list[FeedSettings], list[str]]:
+    """The configured feeds the database has under their names, and the names it has not."""
+    stored = {state.name for state in store.feed_states()}
+    return [f for f in feeds if f.name in stored], [f.name for f in feeds if f.name not in stored]
+
+
+def config_not_applied(busy: str, unknown: Sequence[str]) -> str:
+    """Why the config was not synced, and what of it the database does not know yet."""
+    reason = busy.removesuffix("; stop it first")
+    note = f"{reason}: the config is applied when that run restarts"
+    if unknown:
+        note += f"; not in the database yet: {', '.join(unknown)}"
+    return note
 
 
 async def _poll(settings: Settings, store: Store, feeds: list[FeedSettings]) -> list[PollOutcome]:
@@ -328,7 +350,14 @@ def cmd_status(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         else:
-            sync_config(store, settings, utc_now())
+            with config_lock(settings.database_path, now=utc_now(), what="status") as busy:
+                if busy is None:
+                    sync_config(store, settings, utc_now())
+                else:
+                    _, unknown = split_stored(store, settings.feeds)
+                    stored = {c.name for c in store.channel_states()}
+                    unknown += [n for n in settings.channel_names if n not in stored]
+                    print(f"releasebot: {config_not_applied(busy, unknown)}", file=sys.stderr)
         configured = {feed.name for feed in settings.feeds}
         feeds = [f for f in store.feed_states() if f.name in configured]
         channels = [c for c in store.channel_states() if c.name in settings.channel_names]
@@ -349,7 +378,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     settings = load_config(args)
     if args.channel is not None and args.channel not in settings.channel_names:
         raise NotFoundError(f"no channel named {args.channel!r} in the config")
-    store = open_store(settings)
+    store = open_store(settings, write=not args.list)
     try:
         if args.list:
             posts = failed_posts(store, args.channel, args.delivery)

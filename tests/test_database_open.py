@@ -300,8 +300,8 @@ def read_only(request: pytest.FixtureRequest, stored: Path, tmp_path: Path) -> I
 
 
 def test_reading_commands_work_on_a_read_only_database(read_only: Path) -> None:
-    """`latest`, `cite`, `status`, `check` and `preview` answer from a read-only database
-    (or folder), and leave no file behind."""
+    """`latest`, `cite`, `status`, `check`, `retry --list` and `preview` answer from a
+    read-only database (or folder), and leave no file behind."""
     prefix = unprivileged(read_only.parent.parent)
     folder = read_only.parent
     before = snapshot(folder)
@@ -318,6 +318,8 @@ def test_reading_commands_work_on_a_read_only_database(read_only: Path) -> None:
     code, out, err = releasebot(read_only, "check", prefix=prefix)
     assert code == 0, err
     assert "database ok" in out
+    code, out, err = releasebot(read_only, "retry", "--list", prefix=prefix)
+    assert (code, err.strip()) == (1, "releasebot: no failed posts")
     code, out, err = releasebot(read_only, "preview", "nida", "--limit", "1", prefix=prefix)
     assert code == 0, err
     assert "Release 40 on drug use" in out

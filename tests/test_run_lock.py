@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import DatabaseInUseError
-from bot.store.lock import lock_path, run_lock
+from bot.errors import DatabaseInUseError, StoreError
+from bot.store.lock import config_lock, lock_path, run_lock
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
 from tests.test_run_e2e import (
@@ -63,6 +63,38 @@ def test_a_lock_file_left_behind_does_not_hold_the_lock(tmp_path: Path) -> None:
     with run_lock(database, now=STARTED) as path:
         assert f'"pid": {os.getpid()}' in path.read_text()
 
+
+
+def test_one_database_named_through_a_symlink_shares_its_lock(tmp_path: Path) -> None:
+    """Two configs naming one database by different paths (a symlink) cannot both run."""
+    database = tmp_path / "data" / "bot.db"
+    database.parent.mkdir()
+    database.write_bytes(b"")
+    (tmp_path / "elsewhere").mkdir()
+    alias = tmp_path / "elsewhere" / "bot.db"
+    alias.symlink_to(database)
+    with (
+        run_lock(database, now=STARTED),
+        pytest.raises(DatabaseInUseError),
+        run_lock(alias, now=STARTED),
+    ):
+        pytest.fail("a second holder got the lock through the symlink")
+
+
+def test_config_lock_lets_one_process_sync_and_tells_the_others_who_runs(tmp_path: Path) -> None:
+    """`poll`/`status` sync the config only while no run holds the database; else they are
+    told which run does (and an error from their own work is not taken for the lock's)."""
+    database = tmp_path / "bot.db"
+    with config_lock(database, now=STARTED, what="poll") as busy:
+        assert busy is None
+    with run_lock(database, now=STARTED), config_lock(database, now=STARTED, what="poll") as busy:
+        assert busy is not None
+        assert busy.startswith(f"another releasebot run (PID {os.getpid()}")
+    with (
+        pytest.raises(StoreError, match="from the body"),
+        config_lock(database, now=STARTED, what="status"),
+    ):
+        raise StoreError("from the body")
 
 # --- real processes ---------------------------------------------------------------------
 
@@ -184,3 +216,25 @@ def beside_a_live_run(live: Live) -> None:
     live.bot.wait_for(lambda: len(live.api.messages(CHANNEL_A)) == 2, "the live run to post 3")
     assert Counter(read_urls(live.api, CHANNEL_A)) == {release_url(1): 1, release_url(3): 1}
     assert live.bot.proc.poll() is None
+
+
+def test_a_renamed_config_beside_a_live_run_changes_nothing_under_it(
+    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+) -> None:
+    """Renaming the channel in the config, then `status` and `poll` beside the live run: the
+    database keeps the run's names (no post of the run is failed as unconfigured), both say
+    the config applies when the run restarts, and the run still posts what `poll` queued."""
+    with live_run(tmp_path, fake_bot_api, feed_server, interval="1h") as live:
+        text = live.config.read_text()
+        assert 'name = "a-news"' in text
+        live.config.write_text(text.replace('name = "a-news"', 'name = "alpha-news"'))
+        status = releasebot(live.config, "status")
+        assert "the config is applied when that run restarts" in status.stderr
+        assert "not in the database yet: alpha-news" in status.stderr
+        live.feeds.serve("/nida.xml", rss(Item(1), Item(3)))
+        poll = releasebot(live.config, "poll")
+        assert poll.returncode == 0, poll.stderr
+        assert "the config is applied when that run restarts" in poll.stderr
+        live.bot.wait_for(lambda: len(live.api.messages(CHANNEL_A)) == 2, "the run to post 3")
+        assert [row["state"] for row in deliveries(live.config)] == ["sent", "sent"]
+        assert {row["channel"] for row in deliveries(live.config)} == {"a-news"}

@@ -36,15 +36,34 @@ class LockHolder:
     pid: int | None = None
     host: str = ""
     started: datetime | None = None
+    what: str = "run"  # the command holding it: run, poll, status
 
 
 def lock_path(database: Path) -> Path:
-    """The sidecar lock file of a database: `bot.db` -> `bot.db.lock`."""
-    return database.with_name(database.name + ".lock")
+    """The sidecar lock file of a database: `bot.db` -> `bot.db.lock`, beside the real file
+    (symlinks resolved), so two configs naming one database by different paths share it."""
+    real = database.resolve()
+    return real.with_name(real.name + ".lock")
 
 
 @contextlib.contextmanager
-def run_lock(database: Path, *, now: datetime) -> Iterator[Path]:
+def config_lock(database: Path, *, now: datetime, what: str) -> Iterator[str | None]:
+    """For `poll` and `status`, which sync the config into the database: None while this
+    process holds the run lock (it may sync), else why it may not (a live run, which keeps
+    the database in step with its own config until it restarts, or no lock file here)."""
+    reason: str | None = None
+    with contextlib.ExitStack() as stack:
+        try:  # only taking the lock: errors from the `with` body pass through untouched
+            stack.enter_context(run_lock(database, now=now, what=what))
+        except DatabaseInUseError as exc:
+            reason = exc.message
+        except StoreError as exc:
+            reason = str(exc)
+        yield reason
+
+
+@contextlib.contextmanager
+def run_lock(database: Path, *, now: datetime, what: str = "run") -> Iterator[Path]:
     """Hold the database's run lock for the `with` block; raise DatabaseInUseError if another
     process holds it. `now` is written to the file as this run's start time."""
     path = lock_path(database)
@@ -62,20 +81,21 @@ def run_lock(database: Path, *, now: datetime) -> Iterator[Path]:
         except BlockingIOError:
             holder = _read_holder(fd)
             raise DatabaseInUseError(
-                f"another releasebot run ({describe_holder(holder)}) is using {database};"
-                " stop it first",
+                f"another releasebot {holder.what} ({describe_holder(holder)}) is using"
+                f" {database}; stop it first",
                 holder.pid,
             ) from None
         except OSError as exc:  # e.g. a file system without locks
             raise StoreError(f"cannot lock {path}: {exc.strerror or exc}") from exc
-        _write_holder(fd, now)
+        _write_holder(fd, now, what)
         yield path
     finally:
         os.close(fd)  # closing the only descriptor releases the lock
 
 
-def _write_holder(fd: int, now: datetime) -> None:
+def _write_holder(fd: int, now: datetime, what: str) -> None:
     record = {
+        "what": what,
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started": now.astimezone(UTC).isoformat(),
@@ -114,7 +134,9 @@ def _parse_holder(raw: bytes) -> LockHolder:
         started = datetime.fromisoformat(str(record.get("started")))
     except ValueError:
         started = None
+    what = record.get("what")
     return LockHolder(
+        what=what if isinstance(what, str) and what.isalpha() else "run",
         pid=pid if isinstance(pid, int) else None,
         host=host if isinstance(host, str) else "",
         started=started,
