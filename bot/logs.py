@@ -12,7 +12,8 @@ import re
 import sys
 from urllib.parse import quote, quote_plus
 
-REDACTED = "[TOKEN]"  # no HTML or Markdown specials: a redacted text may be sent as HTML
+from bot.render.tokens import REDACTED, scrub_tokens
+
 MIN_SECRET = 8  # a shorter "secret part" would blank out ordinary words in every line
 
 
@@ -38,7 +39,10 @@ class Redactor:
         )
 
     def __call__(self, text: str) -> str:
-        return self._pattern.sub(REDACTED, text) if self._pattern is not None else text
+        """`text` without this token in any form, nor anything else shaped like a token."""
+        if self._pattern is not None:
+            text = self._pattern.sub(REDACTED, text)
+        return scrub_tokens(text)
 
 
 class RedactToken(logging.Filter):

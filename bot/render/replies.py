@@ -26,6 +26,7 @@ from bot.render.command_args import (
 from bot.render.display import display_date
 from bot.render.post import MAX_TEXT, is_button_url, shorten
 from bot.render.telegram_html import bold, escape, link, pre
+from bot.render.tokens import scrub_tokens
 
 MAX_RAW_BYTES = 30_000  # Telegram refuses more than 32768 bytes of raw text; keep a margin
 MAX_SEARCH = 5
@@ -344,9 +345,10 @@ def _health_part(health: FeedHealth) -> Part:
     lines = [f"   last success: {_when(health.last_success)}"]
     if health.last_error:
         failures = f" ({health.failures} in a row)" if health.failures else ""
-        lines.append(f"   last error{failures}: {shorten(clean(health.last_error), 300)}")
+        error = scrub_tokens(health.last_error)
+        lines.append(f"   last error{failures}: {shorten(clean(error), 300)}")
     for paused in health.paused:
-        lines.append(f"   paused: {shorten(clean(paused), 300)}")
+        lines.append(f"   paused: {shorten(clean(scrub_tokens(paused)), 300)}")
     return text("\n" + "\n".join(lines))
 
 

@@ -12,6 +12,7 @@ from bot.render.authors import clean
 from bot.render.command_args import CommandArgumentError, echo
 from bot.render.post import shorten
 from bot.render.replies import Part, Reply, fit_list, strong, text
+from bot.render.tokens import scrub_tokens
 
 MAX_TITLE = 120
 MAX_ERROR = 300
@@ -72,7 +73,7 @@ def failed_lines(posts: Sequence[FailedPost]) -> list[str]:
     for post in posts:
         title = _title(post)
         lines.append(f"delivery {post.delivery_id}  {post.channel}  #{post.release_id}  {title}")
-        lines.append(f"    {shorten(clean(post.error), MAX_ERROR)}")
+        lines.append(f"    {shorten(clean(scrub_tokens(post.error)), MAX_ERROR)}")
     return lines
 
 
@@ -96,7 +97,7 @@ def failed_list_reply(posts: Sequence[FailedPost]) -> Reply:
     head = strong(f"Failed posts ({len(posts)})")
     items = [
         strong(f"{post.channel} · #{post.release_id} ")
-        + text(_title(post) + "\n" + shorten(clean(post.error), MAX_ERROR))
+        + text(_title(post) + "\n" + shorten(clean(scrub_tokens(post.error)), MAX_ERROR))
         for post in posts
     ]
     tail = text("/retry sends them all again; /retry <channel> only one channel's.")

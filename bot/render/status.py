@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from bot.models import ChannelState, FeedState
+from bot.render.tokens import scrub_tokens
 
 
 def _when(moment: datetime | None) -> str:
@@ -20,7 +21,7 @@ def feed_lines(feeds: Sequence[FeedState]) -> list[str]:
         error = feed.last_error if feed.failures else ""
         lines.append(
             f"{feed.name:<{width}}  {_when(feed.last_success):<20}  {feed.failures:>5}  "
-            f"{_when(feed.next_poll):<20}  {error or ''}".rstrip()
+            f"{_when(feed.next_poll):<20}  {scrub_tokens(error or '')}".rstrip()
         )
     return lines
 
@@ -44,7 +45,7 @@ def channel_lines(
         lines.append(
             f"{channel.name:<{width}}  {chat:<24}  {state:<6}  "
             + "  ".join(f"{n:>7}" for n in row)
-            + f"  {channel.pause_error or ''}".rstrip()
+            + f"  {scrub_tokens(channel.pause_error or '')}".rstrip()
         )
     return lines
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.render.tokens import scrub_tokens
+
 migrations = Migrations("releasebot")
 
 
@@ -118,3 +120,25 @@ def m004_drop_links_that_are_not_http(db: Database) -> None:
         "UPDATE releases SET link = '' WHERE link != ''"
         " AND lower(ltrim(link)) NOT LIKE 'http://%' AND lower(ltrim(link)) NOT LIKE 'https://%'"
     )
+
+
+@migrations()
+def m005_scrub_stored_tokens(db: Database) -> None:
+    """Versions before the token was redacted everywhere stored Telegram's error texts with
+    it (lower-cased, so matching the token by value missed it): blank every token-shaped run
+    in the stored errors, whichever token it was."""
+    for table, column in (
+        ("channels", "pause_error"),
+        ("deliveries", "error"),
+        ("feeds", "last_error"),
+    ):
+        rows = db.execute(
+            f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL"  # noqa: S608
+        ).fetchall()
+        for rowid, text in rows:
+            scrubbed = scrub_tokens(text)
+            if scrubbed != text:
+                db.execute(
+                    f"UPDATE {table} SET {column} = ? WHERE rowid = ?",  # noqa: S608
+                    [scrubbed, rowid],
+                )
