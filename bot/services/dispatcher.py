@@ -276,7 +276,14 @@ class Dispatcher:
             self.store.mark_edited(delivery.id)
             self.report.edited += 1
         else:
-            self.store.mark_sent(delivery.id, message_id, self.clock())
+            if not self.store.mark_sent(delivery.id, message_id, self.clock()):
+                # Only another process re-queuing our send can do this (it should hold no
+                # lock on a database a run holds): it will be sent again there.
+                log.warning(
+                    "delivery %d: sent (message %d), but no longer ours to record",
+                    delivery.id,
+                    message_id,
+                )
             self.report.sent += 1
         return True, ""
 

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sqlite_utils import Database
 
@@ -267,6 +267,21 @@ class StoreBase:
     def __init__(self, db: Database, *, read_only: bool = False) -> None:
         self.db = db
         self.read_only = read_only
+
+    def write_one(self, sql: str, params: list[Any]) -> int:
+        """One statement in its own transaction; returns the rows it changed.
+
+        On a failure (disk full, I/O error) the transaction is rolled back before the error
+        goes up: left open, it would hold the write lock and be committed, or rolled back,
+        by whichever write came next on this shared connection.
+        """
+        try:
+            cursor = self.db.execute(sql, params)
+            self.db.conn.commit()
+        except sqlite3.Error:
+            self.db.conn.rollback()
+            raise
+        return cursor.rowcount
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:

@@ -34,9 +34,7 @@ def _delivery(row: dict[str, Any]) -> Delivery:
 class OutboxQueries(StoreBase):
     def recover_in_flight(self) -> int:
         """After a crash, sends that were in flight are owed again (at least once)."""
-        cursor = self.db.execute("UPDATE deliveries SET state = 'pending' WHERE state = 'sending'")
-        self.db.conn.commit()
-        return cursor.rowcount
+        return self.write_one("UPDATE deliveries SET state = 'pending' WHERE state = 'sending'", [])
 
     def pending_deliveries(self, now: datetime, limit: int = 500) -> list[Delivery]:
         """Oldest first; skips paused channels and deliveries waiting out a retry delay."""
@@ -106,19 +104,16 @@ class OutboxQueries(StoreBase):
         # dispatcher writes twice per send.
         columns = ", ".join(f"{column} = ?" for column in values)
         sql = f"UPDATE deliveries SET {columns} WHERE id = ? AND state = ?"  # noqa: S608 -- our own names
-        cursor = self.db.execute(sql, [*values.values(), delivery_id, expected])
-        self.db.conn.commit()
-        return cursor.rowcount == 1
+        return self.write_one(sql, [*values.values(), delivery_id, expected]) == 1
 
     def mark_sending(self, delivery_id: int) -> bool:
         """Take a pending delivery for one send; False when it is no longer pending (taken)."""
-        cursor = self.db.execute(
+        changed = self.write_one(
             "UPDATE deliveries SET state = 'sending', attempts = attempts + 1"
             " WHERE id = ? AND state = 'pending'",
             [delivery_id],
         )
-        self.db.conn.commit()
-        return cursor.rowcount == 1
+        return changed == 1
 
     def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> bool:
         return self._set(
@@ -202,8 +197,7 @@ class OutboxQueries(StoreBase):
     def _set_channel(self, name: str, **values: Any) -> None:
         columns = ", ".join(f"{column} = ?" for column in values)
         sql = f"UPDATE channels SET {columns} WHERE name = ?"  # noqa: S608 -- our own names
-        self.db.execute(sql, [*values.values(), name])
-        self.db.conn.commit()
+        self.write_one(sql, [*values.values(), name])
 
     # Failed posts, for `releasebot retry` and /retry
 
