@@ -360,3 +360,34 @@ def test_a_read_only_reader_sees_what_a_live_writer_has_not_checkpointed_yet(
         writer.close()
     assert code == 0, err
     assert "Retitled while live" in out
+
+
+def test_a_read_only_folder_holding_a_wal_without_its_shm_is_named_with_the_fix(
+    stored: Path, tmp_path: Path
+) -> None:
+    """A copied folder kept a -wal but lost its -shm, and is read-only: SQLite cannot read
+    it there, so the reading commands say why and what to do (exit 2), not "unable to open"."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    config = fresh_copy(stored, folder)
+    db = folder / "bot.db"
+    writer = sqlite3.connect(db)  # a writer whose changes are still only in the -wal
+    writer.execute("PRAGMA journal_mode = wal")
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("UPDATE feeds SET title = 'changed' WHERE name = 'nida'")
+    writer.commit()
+    shutil.copy(folder / "bot.db-wal", tmp_path / "wal")
+    writer.close()
+    shutil.copy(tmp_path / "wal", folder / "bot.db-wal")
+    (folder / "bot.db-shm").unlink(missing_ok=True)
+    prefix = unprivileged(tmp_path)
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    folder.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    try:
+        code, _, err = releasebot(config, "latest", prefix=prefix)
+    finally:
+        folder.chmod(mode)
+    assert "Traceback" not in err
+    assert code == 2, err
+    assert "bot.db-wal" in err
+    assert "copy the database with its -wal file to a writable folder" in err

@@ -161,8 +161,16 @@ def _connect_read_only(path: Path) -> Database:
     With one, a plain read-only connection reads the writer's changes from it.
     """
     uri = f"{path.absolute().as_uri()}?mode=ro"
-    if not any(path.with_name(path.name + side).exists() for side in ("-wal", "-journal")):
+    wal, shm = (path.with_name(path.name + side) for side in ("-wal", "-shm"))
+    if not wal.exists() and not path.with_name(path.name + "-journal").exists():
         uri += "&immutable=1"
+    elif not shm.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        # SQLite reads a -wal through a -shm index it must create; here it cannot.
+        raise DatabaseUnusableError(
+            f"{path} has changes in {wal.name} that SQLite can read only with a {shm.name}"
+            f" file, which it may not create in the read-only folder {path.parent}: make the"
+            " folder writable, or copy the database with its -wal file to a writable folder"
+        )
     conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     return _configure(conn)
 
