@@ -345,6 +345,18 @@ async def test_scripted_failures_and_delays(api: FakeBotAPI, bot: Bot) -> None:
         await bot.get_chat(CHANNEL, read_timeout=0.05)
 
 
+async def test_a_dropped_connection_is_a_network_error_and_sends_nothing(
+    api: FakeBotAPI, bot: Bot
+) -> None:
+    """drop_next closes the socket unanswered: PTB raises NetworkError, nothing is posted."""
+    api.drop_next("sendMessage")
+    with pytest.raises(NetworkError):
+        await bot.send_message(CHANNEL, "lost")
+    await bot.send_message(CHANNEL, "kept")
+    assert [m.text for m in api.messages(CHANNEL)] == ["kept"]
+    assert [r.status for r in api.requests_for("sendMessage")] == [0, 200]
+
+
 async def test_chat_info_membership_and_commands(api: FakeBotAPI, bot: Bot) -> None:
     """getChat, getChatMember and setMyCommands answer objects PTB can read."""
     chat = await bot.get_chat("@press_news")

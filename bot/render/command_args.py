@@ -19,6 +19,9 @@ MAX_ARGUMENT = 256  # code points of arguments we are willing to read
 DEFAULT_LATEST = 5
 MAX_LATEST = 20
 MAX_ECHO = 60  # how much of the user's own words a reply repeats
+# Words of a text search we look for; more only slow the query (each is a term of the
+# full-text match, OR-ed when no release has them all), and a title's first words find it.
+MAX_QUERY_WORDS = 12
 
 COMMANDS = ("start", "help", "latest", "cite", "search", "feeds")
 STYLE_ALIASES = {
@@ -99,7 +102,7 @@ def parse_cite(args: str) -> CiteRequest:
     words = clean(args)
     first, _, rest = words.partition(" ")
     style = style_name(first) if first else None
-    return CiteRequest(style, rest if style else words)
+    return CiteRequest(style, first_words(rest if style else words))
 
 
 def parse_latest(args: str, feeds: Sequence[str]) -> LatestRequest:
@@ -136,7 +139,12 @@ def parse_search(args: str) -> str:
     words = clean(args)
     if not words:
         raise CommandArgumentError("Tell me what to look for, for example /search vaccine.")
-    return words
+    return first_words(words)
+
+
+def first_words(text: str, limit: int = MAX_QUERY_WORDS) -> str:
+    """The first `limit` space-separated words of a cleaned text (a URL is one word)."""
+    return " ".join(text.split(" ")[:limit])
 
 
 def release_id_ref(ref: str) -> int | None:

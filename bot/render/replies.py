@@ -364,6 +364,22 @@ def failure_reply() -> Reply:
     return _message("Sorry, something went wrong on my side. Please try again in a minute.")
 
 
+def slow_down_reply(at_once: int) -> Reply:
+    """Said once to a reader who sends commands faster than the answers can go out."""
+    return _message(
+        f"Slow down, please: I answer {at_once} commands at a time, so I skipped the rest."
+        " Ask again once my answers are in."
+    )
+
+
+def too_slow_reply() -> Reply:
+    """A look-up that ran past its time budget."""
+    return _message(
+        "That took me too long to look up, sorry. Try fewer or more specific words,"
+        " or a release's #id from /latest."
+    )
+
+
 def callback_answer(style: str) -> str:
     """The short notice shown when a style button is pressed (at most 200 characters)."""
     return STYLE_LABELS[style]

@@ -12,9 +12,11 @@ it leaves is not enough: a burst of 30 sends reaches Telegram spread over tens o
 milliseconds, so the next burst, one second after the first one left, would meet the
 last of them still inside Telegram's window and get 429s.
 
-Sends wait for their own chat's windows alone, then queue first come, first served for
-the shared overall window, so hundreds of waiting chats do not all wake each time one
-place frees.
+Sends to one chat line up first come, first served, and only the first in each line
+waits on that chat's windows; then they queue, again first come, first served, for the
+shared overall window. So five hundred replies waiting for one chat cost one waiter
+waking once a second, not five hundred each time a place frees, and hundreds of waiting
+chats do not all wake each time one overall place frees.
 
 A new Pacer's windows are empty, but Telegram's are not after a restart: `seed()` counts
 the sends a previous run made (their `sent_at` in the outbox) at the instants they were
@@ -28,7 +30,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
@@ -71,6 +73,14 @@ class _Windows(MemoryStorage):
             events.sort(key=lambda entry: entry.atime, reverse=True)
 
 
+@dataclass(slots=True)
+class _Line:
+    """The sends waiting for one chat: the lock hands the turn on in arrival order."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     per_chat: RateLimitItem = PER_CHAT
@@ -84,6 +94,8 @@ class Pacer:
     def __init__(self, limits: Limits | None = None, *, margin: float = SAFETY_MARGIN) -> None:
         self.limits = limits or Limits()
         self.margin = margin
+        self.wakeups = 0  # times a waiter woke to read the windows again (a measure of churn)
+        self._lines: dict[int | str, _Line] = {}  # each chat's waiters, first come first served
         self._windows_storage = _Windows()
         self._limiter = MovingWindowRateLimiter(self._windows_storage)
         self._paused_until: dict[int | str, float] = {}
@@ -125,15 +137,16 @@ class Pacer:
         overall = (self.limits.overall, OVERALL_KEY)
         if self._queue is None:
             self._queue = asyncio.Lock()
-        while True:
-            await self._wait_until_fits(own, paused_chat=chat_id)
-            async with self._queue:
-                await self._wait_until_fits([overall])
-                if self._fits(own):  # else another send to this chat came first: wait again
-                    every = [*own, overall]
-                    for _, key in every:
-                        self._in_flight[key] += 1
-                    break
+        async with self._first_in_line(chat_id):  # left once this send has its place
+            while True:
+                await self._wait_until_fits(own, paused_chat=chat_id)
+                async with self._queue:
+                    await self._wait_until_fits([overall])
+                    if self._fits(own):  # else a send to this group came first: wait again
+                        every = [*own, overall]
+                        for _, key in every:
+                            self._in_flight[key] += 1
+                        break
         try:
             yield
         finally:
@@ -143,6 +156,21 @@ class Pacer:
             if self._finished is not None:
                 self._finished.set()
                 self._finished = None
+
+    @contextlib.asynccontextmanager
+    async def _first_in_line(self, chat_id: int | str) -> AsyncIterator[None]:
+        """Wait behind the earlier sends to this chat (asyncio.Lock wakes its waiters in order)."""
+        line = self._lines.get(chat_id)
+        if line is None:
+            line = self._lines[chat_id] = _Line()
+        line.waiting += 1
+        try:
+            async with line.lock:
+                yield
+        finally:
+            line.waiting -= 1
+            if not line.waiting:
+                del self._lines[chat_id]
 
     async def wait_turn(self, chat_id: int | str) -> None:
         """Wait for a turn and count the send at once; `turn()` around a send is more exact."""
@@ -162,6 +190,7 @@ class Pacer:
             paused = self._paused_until.get(paused_chat, 0.0) if paused_chat is not None else 0
             if paused > now:
                 await asyncio.sleep(paused - now)
+                self.wakeups += 1
                 continue
             if self._fits(windows):
                 return
@@ -174,6 +203,7 @@ class Pacer:
                 await asyncio.sleep(max(max(frees_at) - now + self.margin, 0.001))
             else:  # full only with sends under way: wait until one of them is answered
                 await self._wait_for_a_send_to_end()
+            self.wakeups += 1
 
     async def _wait_for_a_send_to_end(self) -> None:
         if self._finished is None:

@@ -34,7 +34,7 @@ from bot.services.pacing import Pacer
 from bot.services.parse_pool import ParsePool
 from bot.services.poller import Poller, PollOutcome, sync_config
 from bot.store import Store
-from bot.telegram.commands import register
+from bot.telegram.commands import register, stop_readers
 from bot.telegram.dryrun import DryRunSender
 from bot.telegram.sender import TelegramSender, token_rejected, translate
 
@@ -317,7 +317,8 @@ def run_forever(settings: Settings, *, token: str, clock: Clock) -> int:
         runtime = holder.get("runtime")
         if isinstance(runtime, Runtime):
             await stop_rounds(runtime)
-            await runtime.dispatcher.stop()
+            # Together: queued replies are dropped, sends under way finish (posts recorded).
+            await asyncio.gather(runtime.dispatcher.stop(), stop_readers(application))
 
     async def post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
         stack = holder.get("stack")

@@ -4,8 +4,10 @@ admins' /retry.
 `Answers` turns one parsed command into a `Reply` from the store and the pure renderers
 in bot.render.replies (no PTB, so benchmarks and tests call it directly); /retry is its
 one write, re-queuing failed posts. `ReaderCommands`
-holds the thin PTB handlers: read the update, ask `Answers`, send or edit the reply.
-PTB objects never leave this module.
+holds the thin PTB handlers: read the update, admit it (`ReplyTasks`: a few pending
+replies per reader, dropped at a stop), ask `Answers` in a worker thread (`ReadThreads`:
+its own read-only connection, a time budget), send or edit the reply (retried after a
+429 or a transient failure). PTB objects never leave this module.
 
 Commands arrive as messages (private chats, groups, `/cmd@botname`) and as channel posts,
 which `CommandHandler` does not see; so one MessageHandler takes both and the pure
@@ -16,13 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from telegram import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -35,7 +39,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.config import Settings
-from bot.errors import RateLimitedError
+from bot.errors import RateLimitedError, TransientDeliveryError
 from bot.models import Publisher, StoredRelease
 from bot.render import command_args, replies
 from bot.render.command_args import Command, CommandArgumentError
@@ -49,6 +53,8 @@ from bot.render.retry import (
 from bot.services.pacing import Pacer
 from bot.services.retry import failed_posts
 from bot.store import Store
+from bot.store.reading import QueryTooSlowError, ReadThreads
+from bot.telegram.reply_tasks import ReplyTasks
 from bot.telegram.sender import NOT_MODIFIED, translate
 
 if TYPE_CHECKING:
@@ -57,6 +63,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 30.0  # a reply that would wait longer than this after a 429 is dropped
+REPLY_ATTEMPTS = 3  # a reply is sent at most this many times (after 429s, transient failures)
+TRANSIENT_WAITS = (0.5, 2.0)  # seconds before the 2nd and 3rd attempt after a network failure
+SLOW_DOWN_NOTICE = "Slow down, please: one press at a time."
+READERS = "readers"  # bot_data key of the ReaderCommands, for stop_readers
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 COMMAND_UPDATES = filters.COMMAND & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST)
 
@@ -101,6 +111,13 @@ class Answers:
         self.bot_username = bot_username
         self.wake = wake  # starts the dispatcher's workers after /retry re-queued posts
         self.sources = {f.name: f.short_name or f.publisher or f.name for f in settings.feeds}
+
+    @staticmethod
+    def ignores(command: Command, chat: ChatRef) -> bool:
+        """Whether the bot stays quiet: in a group, a bare unknown command (or /retry) may
+        be for another bot. Asked before a reply is queued, so it never says "slow down"."""
+        known = command.name in command_args.COMMANDS
+        return not (chat.private or command.addressed) and (command.name == "retry" or not known)
 
     def answer(self, command: Command, chat: ChatRef) -> Reply | None:
         """The reply to `command`; None when the bot should stay quiet."""
@@ -200,6 +217,12 @@ class Answers:
             self.wake()
         return requeued_reply(counts)
 
+    def using(self, store: Store) -> Answers:
+        """The same answers, read from `store` (a worker thread's read-only connection)."""
+        twin = copy.copy(self)
+        twin.store = store
+        return twin
+
     def restyle(self, data: str, chat: ChatRef) -> tuple[Reply | None, str]:
         """A style button was pressed: the message's new content, and the notice to show."""
         parsed = command_args.parse_cite_callback(data)
@@ -287,84 +310,184 @@ def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
 
 
 class ReaderCommands:
-    """The PTB handlers; replies are paced with the dispatcher's pacer, so they share limits."""
+    """The PTB handlers; replies are paced with the dispatcher's pacer, so they share limits.
 
-    def __init__(self, answers: Answers, pacer: Pacer | None) -> None:
+    A handler only admits the command (`ReplyTasks`: a few pending per reader) and starts
+    its reply as a task; the store reads and rendering run in `reads`' worker threads, so
+    one reader's slow command never holds up another's. /retry writes, so it is answered
+    on the event loop through the loop's own Store.
+    """
+
+    def __init__(
+        self,
+        answers: Answers,
+        pacer: Pacer | None,
+        reads: ReadThreads | None = None,
+        tasks: ReplyTasks | None = None,
+    ) -> None:
         self.answers = answers
         self.pacer = pacer
+        self.reads = reads
+        self.tasks = tasks or ReplyTasks()
 
     async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat
         if message is None or chat is None or not message.text:
+            return
+        if not context.application.running:  # stopping: PTB hands over the updates it holds
             return
         command = command_args.parse_command(message.text, context.bot.username)
         if command is None:
             return
         user = update.effective_user
         where = ChatRef(chat.id, chat.type, chat.username or "", user.id if user else None)
-        try:
-            reply = self.answers.answer(command, where)
-        except Exception:
-            log.exception("answering /%s in chat %s failed", command.name, chat.id)
-            reply = replies.failure_reply()
-        if reply is not None:
-            reply_to = None if where.private else message.message_id
-            await self.send(context.bot, chat.id, reply, reply_to)
+        if self.answers.ignores(command, where):
+            return
+        reader = where.user_id if where.user_id is not None else chat.id
+        verdict = self.tasks.admit(reader, chat.id)
+        if verdict == "drop":
+            return
+        bot, reply_to = context.bot, (None if where.private else message.message_id)
+
+        def make(earlier: list[asyncio.Task[None]]) -> Coroutine[Any, Any, None]:
+            if verdict == "slow down":
+                answer = self._constant(replies.slow_down_reply(self.tasks.per_reader))
+            else:
+                answer = self._answer(command, where)
+            return self._reply(bot, chat.id, reply_to, answer, earlier)  # made as the task runs
+
+        self.tasks.start(reader, chat.id, make)
 
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        if query is None:
+        if query is None or not context.application.running:
             return
+        message = query.message
+        chat_id = message.chat.id if isinstance(message, Message) else query.from_user.id
+        verdict = self.tasks.admit(query.from_user.id, chat_id)
+        if verdict == "drop":
+            return
+        if verdict == "slow down":
+            await self._answer_press(query, SLOW_DOWN_NOTICE)
+            return
+        self.tasks.start(query.from_user.id, chat_id, lambda _: self._press(context.bot, query))
+
+    async def stop(self) -> None:
+        """Drop the replies not yet sent, let those under way finish, close the readers."""
+        await self.tasks.stop()
+        if self.reads is not None:
+            await asyncio.to_thread(self.reads.close)
+
+    async def _answer(self, command: Command, where: ChatRef) -> Reply | None:
+        try:
+            if command.name == "retry" or self.reads is None:
+                return self.answers.answer(command, where)
+            return await self.reads.run(
+                lambda store: self.answers.using(store).answer(command, where)
+            )
+        except QueryTooSlowError:
+            log.warning("/%s in chat %s ran past its time budget", command.name, where.id)
+            return replies.too_slow_reply()
+        except Exception:
+            log.exception("answering /%s in chat %s failed", command.name, where.id)
+            return replies.failure_reply()
+
+    @staticmethod
+    async def _constant(reply: Reply) -> Reply | None:
+        return reply
+
+    async def _reply(
+        self,
+        bot: Bot,
+        chat_id: int,
+        reply_to: int | None,
+        answer: Coroutine[Any, Any, Reply | None],
+        earlier: list[asyncio.Task[None]],
+    ) -> None:
+        """Work out the answer, then send it once this reader's earlier replies are out."""
+        reply = await answer
+        if earlier:
+            await asyncio.wait(earlier)
+        if reply is not None:
+            await self.send(bot, chat_id, reply, reply_to)
+
+    async def _press(self, bot: Bot, query: CallbackQuery) -> None:
+        """A style button: edit the citation in place, then answer the press."""
         notice = ""
         try:
             message = query.message
             if query.data and isinstance(message, Message):
-                chat = message.chat
-                user = query.from_user
+                chat, user = message.chat, query.from_user
                 where = ChatRef(chat.id, chat.type, chat.username or "", user.id)
-                reply, notice = self.answers.restyle(query.data, where)
+                reply, notice = await self._restyle(query.data, where)
                 if reply is not None:
-                    await self.edit(context.bot, chat.id, message.message_id, reply)
+                    with self.tasks.sending():
+                        await self.edit(bot, chat.id, message.message_id, reply)
         except Exception:
             log.exception("answering a button press failed")
-        finally:
-            try:
-                await query.answer(text=notice or None)
-            except TelegramError as exc:
-                log.warning("could not answer a button press: %s", exc.message)
+        await self._answer_press(query, notice)
+
+    async def _restyle(self, data: str, where: ChatRef) -> tuple[Reply | None, str]:
+        if self.reads is None:
+            return self.answers.restyle(data, where)
+        try:
+            return await self.reads.run(
+                lambda store: self.answers.using(store).restyle(data, where)
+            )
+        except QueryTooSlowError:
+            return None, "That took too long, sorry. Please try again."
+
+    @staticmethod
+    async def _answer_press(query: CallbackQuery, notice: str) -> None:
+        try:
+            await query.answer(text=notice or None)
+        except TelegramError as exc:
+            log.warning("could not answer a button press: %s", exc.message)
 
     async def send(self, bot: Bot, chat_id: int, reply: Reply, reply_to: int | None) -> None:
-        """Send a reply; after a 429, wait once as told (up to MAX_RETRY_AFTER) and retry."""
-        for attempt in (1, 2):
+        """Send a reply; after a 429 (up to MAX_RETRY_AFTER) or a transient failure, try again.
+
+        A connection dropped after the request left may have delivered the reply: sending
+        it again may show it twice, which beats a question left unanswered.
+        """
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
             try:
                 async with self._turn(chat_id):
-                    await bot.send_message(
-                        chat_id=chat_id,
-                        text=reply.text,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=_markup(reply),
-                        link_preview_options=NO_PREVIEW,
-                        reply_parameters=(
-                            ReplyParameters(reply_to, allow_sending_without_reply=True)
-                            if reply_to is not None
-                            else None
-                        ),
-                    )
+                    with self.tasks.sending():
+                        await bot.send_message(
+                            chat_id=chat_id,
+                            text=reply.text,
+                            parse_mode=ParseMode.HTML,
+                            reply_markup=_markup(reply),
+                            link_preview_options=NO_PREVIEW,
+                            reply_parameters=(
+                                ReplyParameters(reply_to, allow_sending_without_reply=True)
+                                if reply_to is not None
+                                else None
+                            ),
+                        )
                 return
             except TelegramError as exc:
                 error = translate(exc)
-            if (
-                attempt == 1
-                and isinstance(error, RateLimitedError)
-                and error.retry_after <= MAX_RETRY_AFTER
-            ):
-                if self.pacer is not None:
-                    self.pacer.pause(chat_id, error.retry_after)
-                else:
-                    await asyncio.sleep(error.retry_after)
-                continue
-            log.warning("reply to chat %s not sent: %s", chat_id, error)
-            return
+            wait = self._retry_wait(error, attempt)
+            if wait is None:
+                log.warning("reply to chat %s not sent: %s", chat_id, error)
+                return
+            log.info("reply to chat %s: %s; trying again in %.1f s", chat_id, error, wait)
+            if isinstance(error, RateLimitedError) and self.pacer is not None:
+                self.pacer.pause(chat_id, wait)  # the next turn waits it out
+            else:
+                await asyncio.sleep(wait)
+
+    def _retry_wait(self, error: Exception, attempt: int) -> float | None:
+        """Seconds to wait before trying a reply again; None to give it up."""
+        if attempt >= REPLY_ATTEMPTS or self.tasks.stopping:
+            return None
+        if isinstance(error, RateLimitedError):
+            return error.retry_after if error.retry_after <= MAX_RETRY_AFTER else None
+        if isinstance(error, TransientDeliveryError):  # no answer, 5xx: likely gone in a moment
+            return TRANSIENT_WAITS[attempt - 1]
+        return None
 
     def _turn(self, chat_id: int) -> contextlib.AbstractAsyncContextManager[None]:
         """The pacer's turn for this chat (counted when Telegram answers), or no wait."""
@@ -388,8 +511,13 @@ class ReaderCommands:
             log.warning("editing message %s in chat %s failed: %s", message_id, chat_id, exc)
 
 
-def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Add the reader commands to a running Application (after post_init built the runtime)."""
+def register(application: Application) -> ReaderCommands:  # type: ignore[type-arg]
+    """Add the reader commands to a running Application (after post_init built the runtime).
+
+    The handlers block PTB only to admit a command: each reply runs as a task of
+    `ReplyTasks` (not PTB's), so a stop drops the queued ones instead of waiting for them
+    (`stop_readers`, from post_stop).
+    """
     runtime = application.bot_data["runtime"]
     answers = Answers(
         runtime.settings,
@@ -398,6 +526,16 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         application.bot.username,
         wake=runtime.dispatcher.start_workers,
     )
-    handlers = ReaderCommands(answers, runtime.dispatcher.pacer)
-    application.add_handler(MessageHandler(COMMAND_UPDATES, handlers.on_command, block=False))
-    application.add_handler(CallbackQueryHandler(handlers.on_callback, block=False))
+    reads = ReadThreads(runtime.settings.database_path)
+    handlers = ReaderCommands(answers, runtime.dispatcher.pacer, reads)
+    application.add_handler(MessageHandler(COMMAND_UPDATES, handlers.on_command))
+    application.add_handler(CallbackQueryHandler(handlers.on_callback))
+    application.bot_data[READERS] = handlers
+    return handlers
+
+
+async def stop_readers(application: Application) -> None:  # type: ignore[type-arg]
+    """At a stop: drop the queued replies, finish those under way (see ReaderCommands.stop)."""
+    handlers = application.bot_data.get(READERS)
+    if isinstance(handlers, ReaderCommands):
+        await handlers.stop()

@@ -176,6 +176,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        match = _PATH.match(urlsplit(self.path).path)
+        if match is not None and self.server.api.take_drop(match.group(2)):
+            self.close_connection = True  # no status line: the client sees the socket close
+            return
         status, payload = self.server.api.handle_http(
             self.path, self.headers.get("Content-Type", ""), body
         )

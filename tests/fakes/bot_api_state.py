@@ -82,6 +82,7 @@ class BotApiState(MethodsMixin):
         self._open_callbacks: set[str] = set()
         self._next_callback = 1
         self._failures: dict[str, list[ApiError]] = {}
+        self._drops: dict[str, int] = {}
         self._delays: dict[str, float] = {}
         self._requests: list[LoggedRequest] = []
         self._rate_hits: list[RateLimitHit] = []
@@ -252,6 +253,22 @@ class BotApiState(MethodsMixin):
         with self._cond:
             queue = self._failures.setdefault(method.lower(), [])
             queue.extend(ApiError(status, description, parameters) for _ in range(count))
+
+    def drop_next(self, method: str, count: int = 1) -> None:
+        """Close the connection of the next `count` calls of `method` without answering or
+        doing anything (a connection reset as the request arrives); logged with status 0."""
+        with self._cond:
+            self._drops[method.lower()] = self._drops.get(method.lower(), 0) + count
+
+    def take_drop(self, method: str) -> bool:
+        """Whether this call of `method` is to be dropped (and log it if so)."""
+        with self._cond:
+            left = self._drops.get(method.lower(), 0)
+            if not left:
+                return False
+            self._drops[method.lower()] = left - 1
+            self._requests.append(LoggedRequest(method, {}, 0, "connection dropped"))
+            return True
 
     def set_delay(self, method: str, seconds: float) -> None:
         """Wait `seconds` (real time) before answering each call of `method`; 0 to stop."""
