@@ -270,6 +270,7 @@ class BotApiState(MethodsMixin):
             self._drops[method.lower()] = left - 1
             self._requests.append(LoggedRequest(method, {}, 0, "connection dropped"))
             return True
+
     def answer_next_raw(self, method: str, body: bytes, status: int = 200, count: int = 1) -> None:
         """Answer the next `count` calls of `method` with these bytes as the HTTP body, as
         a broken proxy or a Telegram bug might: not JSON, or JSON a client cannot read."""
