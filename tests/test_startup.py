@@ -7,6 +7,7 @@ Bot API's port, then start the fake Bot API there, and script answers PTB cannot
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -19,6 +20,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from telegram import Update
+from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from bot.errors import (
     MessageRejectedError,
@@ -27,6 +30,7 @@ from bot.errors import (
     TransientDeliveryError,
 )
 from bot.services.startup import Backoff, Connection, Step, TelegramUnreachableError
+from bot.telegram.startup import on_error
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
 from tests.test_run_e2e import (
@@ -298,8 +302,8 @@ def test_answers_ptb_cannot_read_never_stop_the_bot(
     tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
 ) -> None:
     """getMe answers a user without a name, setMyCommands an HTML page, getChat a chat without
-    a type, and a reply's sendMessage a message without a date: each is logged (once, with its
-    traceback where unexpected), and the bot still posts and answers."""
+    a type, and a getUpdates a 502: each is logged (once, with its traceback where
+    unexpected), and the bot still posts and answers."""
     api = fake_bot_api
     api.add_chat(CHANNEL_A, "channel")
     api.add_chat(ADMIN, "private")
@@ -310,11 +314,11 @@ def test_answers_ptb_cannot_read_never_stop_the_bot(
     bot = BotProcess(one_channel_config(tmp_path, api, url), token=api.token)
     try:
         bot.wait_for(lambda: len(api.messages(CHANNEL_A)) == 1, "the first post")
-        api.answer_next_raw("sendMessage", unreadable({"message_id": 7}))
+        api.fail_next("getUpdates", 502, "Bad Gateway")
+        api.push_message(ADMIN, "/help", ADMIN)  # ends the long poll: the next one fails
+        bot.wait_for(lambda: "cannot fetch updates" in bot.stderr, "the failed getUpdates")
         api.push_message(ADMIN, "/start", ADMIN)
-        bot.wait_for(lambda: "handling update" in bot.stderr, "the handler's error logged")
-        api.push_message(ADMIN, "/help", ADMIN)
-        bot.wait_for(lambda: len(api.messages(ADMIN)) >= 1, "the next reply")
+        bot.wait_for(lambda: len(api.messages(ADMIN)) == 2, "both replies")
         feed_server.serve("/n.xml", rss(Item(1), Item(2)))
         bot.wait_for(lambda: len(api.messages(CHANNEL_A)) == 2, "the next post")
         assert bot.terminate() == 0
@@ -323,8 +327,51 @@ def test_answers_ptb_cannot_read_never_stop_the_bot(
     log = bot.stderr
     assert log.count("getMe failed with an unexpected error") == 1
     assert "TypeError: User.__init__() missing" in log
-    assert "setMyCommands: " in log  # its failed attempt, then tried again
+    assert "setMyCommands: TelegramError: Invalid server response" in log  # then tried again
     assert len(api.requests_for("setMyCommands")) == 2
     assert log.count("checking the channels at start failed") == 1
-    assert log.count("unexpected error handling update") == 1
-    assert "KeyError: 'date'" in log
+    assert log.count("Telegram: cannot fetch updates (Bad Gateway); trying again") == 1
+    assert "No error handlers are registered" not in log
+
+
+async def test_a_handler_or_job_that_raises_is_logged_once_and_the_bot_goes_on(
+    fake_bot_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With on_error registered, a handler's and a job's exceptions are each logged once with
+    their traceback; the next update is still handled."""
+    api, seen = fake_bot_api, []
+
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        seen.append(update.effective_message.text)
+        if update.effective_message.text == "/boom":
+            raise RuntimeError("a bug in a handler")
+
+    async def nightly(context: ContextTypes.DEFAULT_TYPE) -> None:
+        raise ValueError("a bug in a job")
+
+    def ours() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "bot.telegram.startup"]
+
+    app = ApplicationBuilder().token(api.token).base_url(api.base_url).build()
+    app.add_handler(MessageHandler(filters.ALL, handler))
+    app.add_error_handler(on_error)
+    async with app:
+        assert app.updater is not None
+        assert app.job_queue is not None
+        await app.updater.start_polling(poll_interval=0, timeout=5)
+        await app.start()
+        app.job_queue.run_once(nightly, 0)
+        api.push_message(ADMIN, "/boom", ADMIN)
+        api.push_message(ADMIN, "/next", ADMIN)
+        async with asyncio.timeout(10):
+            while len(seen) < 2 or len(ours()) < 2:  # noqa: ASYNC110 -- server threads
+                await asyncio.sleep(0.01)
+        await app.updater.stop()
+        await app.stop()
+    assert seen == ["/boom", "/next"]
+    logged = sorted((r.getMessage(), str(r.exc_info[1]) if r.exc_info else "") for r in ours())
+    assert logged == [
+        ("unexpected error handling update 1; the bot goes on", "a bug in a handler"),
+        ("unexpected error in job nightly; the bot goes on", "a bug in a job"),
+    ]
