@@ -71,6 +71,7 @@ class Sender(Protocol):
 class DrainReport:
     sent: int = 0
     edited: int = 0
+    printed: int = 0  # a dry run's posts: printed, never sent
     failed: int = 0
     retrying: int = 0
     paused: list[str] = field(default_factory=list)
@@ -226,7 +227,7 @@ class Dispatcher:
         if self.dry_run:
             await self.sender.send(target, post)
             self.store.mark_dry_run(delivery.id, self.clock())
-            self.report.sent += 1
+            self.report.printed += 1
             return True
         turn = self.pacer.turn(target) if self.pacer is not None else contextlib.nullcontext()
         async with turn:

@@ -99,8 +99,11 @@ class FakeBotAPI(BotApiState):
     ) -> None:
         self.stop()
 
-    def handle_http(self, path: str, content_type: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Answer one HTTP request: check the path and token, decode the body, call the method."""
+    def handle_http(
+        self, path: str, content_type: str, body: bytes
+    ) -> tuple[int, dict[str, Any] | bytes]:
+        """Answer one HTTP request: check the path and token, decode the body, call the method
+        (or give the raw answer scripted with `answer_next_raw`)."""
         parts = urlsplit(path)
         match = _PATH.match(parts.path)
         if match is None:
@@ -119,6 +122,10 @@ class FakeBotAPI(BotApiState):
         if error is not None:
             self.log_request(LoggedRequest(method, params, error.status, error.description))
             return error.status, error.to_json()
+        raw = self.take_raw_answer(method)
+        if raw is not None:
+            self.log_request(LoggedRequest(method, params, raw[0], "scripted raw answer"))
+            return raw
         return self.call(method, params)
 
 
@@ -183,7 +190,10 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload = self.server.api.handle_http(
             self.path, self.headers.get("Content-Type", ""), body
         )
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        if isinstance(payload, bytes):
+            data = payload
+        else:
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -83,6 +83,7 @@ class BotApiState(MethodsMixin):
         self._next_callback = 1
         self._failures: dict[str, list[ApiError]] = {}
         self._drops: dict[str, int] = {}
+        self._raw_answers: dict[str, list[tuple[int, bytes]]] = {}
         self._delays: dict[str, float] = {}
         self._requests: list[LoggedRequest] = []
         self._rate_hits: list[RateLimitHit] = []
@@ -269,6 +270,18 @@ class BotApiState(MethodsMixin):
             self._drops[method.lower()] = left - 1
             self._requests.append(LoggedRequest(method, {}, 0, "connection dropped"))
             return True
+
+    def answer_next_raw(self, method: str, body: bytes, status: int = 200, count: int = 1) -> None:
+        """Answer the next `count` calls of `method` with these bytes as the HTTP body, as
+        a broken proxy or a Telegram bug might: not JSON, or JSON a client cannot read."""
+        with self._cond:
+            self._raw_answers.setdefault(method.lower(), []).extend([(status, body)] * count)
+
+    def take_raw_answer(self, method: str) -> tuple[int, bytes] | None:
+        """The scripted raw answer for this call of `method`, if any (used by the server)."""
+        with self._cond:
+            queue = self._raw_answers.get(method.lower())
+            return queue.pop(0) if queue else None
 
     def set_delay(self, method: str, seconds: float) -> None:
         """Wait `seconds` (real time) before answering each call of `method`; 0 to stop."""
