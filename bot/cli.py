@@ -289,12 +289,34 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 async def _check_network(settings: Settings) -> bool:
-    """Fetch and parse each feed, print one line each; True when any failed."""
+    """Fetch and parse each feed, then ask Telegram about the token and each channel (when
+    TELEGRAM_BOT_TOKEN is set); print one line each; True when any failed.
+
+    A token Telegram rejects raises TelegramAuthError (one line, exit 2, as `run` does),
+    after the feeds' lines.
+    """
+    token = os.environ.get(TOKEN_VARIABLE, "").strip()
     async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
-        results = await asyncio.gather(*(_check_feed(settings, fetcher, f) for f in settings.feeds))
-    for line, _ in results:
+        feeds = asyncio.gather(*(_check_feed(settings, fetcher, f) for f in settings.feeds))
+        telegram = asyncio.ensure_future(_check_telegram(settings, token))
+        results = await feeds
+        for line, _ in results:
+            print(line)
+        lines = await telegram
+    for line, _ in lines:
         print(line)
-    return any(failed for _, failed in results)
+    return any(failed for _, failed in [*results, *lines])
+
+
+async def _check_telegram(settings: Settings, token: str) -> list[tuple[str, bool]]:
+    if not token:
+        return [
+            (f"telegram: not checked: set {TOKEN_VARIABLE} to check the token and channels", False)
+        ]
+    # Imported here: python-telegram-bot costs every other command ~0.1 s of start-up.
+    from bot.telegram.check import check_telegram
+
+    return [(line.text, line.failed) for line in await check_telegram(settings, token)]
 
 
 async def _check_feed(settings: Settings, fetcher: Fetcher, feed: FeedSettings) -> tuple[str, bool]:
