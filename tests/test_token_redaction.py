@@ -167,6 +167,8 @@ def test_a_403_that_echoes_the_token_lower_cased_is_stored_and_shown_redacted(
             lambda: bool(db_rows(config, "SELECT 1 FROM channels WHERE paused = 1")),
             "the pause to be stored",
         )
+        # past start-up: a SIGTERM while PTB still bootstraps its polling exits 1
+        bot.wait_for(lambda: bool(api.requests_for("getUpdates")), "polling to start")
         assert bot.terminate() == 0
     finally:
         bot.kill()

@@ -168,14 +168,13 @@ async def check_channels(
             blocked.append(channel.name)
             log.error("channel %s (%s): %s; its posts wait", channel.name, channel.chat, problem)
             # told once: a recheck that still fails, or confirms the dispatcher's pause, is quiet
-            told = runtime.store.channel_state(channel.name).paused
-            runtime.store.pause_channel(channel.name, problem)
-            if not told:
+            if not runtime.store.channel_state(channel.name).paused:
                 await runtime.dispatcher.notify_admins(
                     channel_paused_notice(
                         channel.name, found, bot_username=bot_username, recheck_every=every
                     )
                 )
+            runtime.store.pause_channel(channel.name, problem)
         elif state.paused:
             log.info("channel %s: the bot can post again; resuming", channel.name)
             runtime.store.resume_channel(channel.name)
