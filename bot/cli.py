@@ -13,11 +13,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot import __version__
-from bot.config import FeedSettings, Settings, load_settings, settings_from_dict
+from bot.config import FeedSettings, FetchSettings, Settings, load_settings, settings_from_dict
 from bot.errors import (
     ConfigError,
     DatabaseInUseError,
     DatabaseUnusableError,
+    FeedFetchError,
+    FeedParseError,
     NotFoundError,
     ReleaseBotError,
     TelegramAuthError,
@@ -39,7 +41,21 @@ from bot.store.base import Verify, refuse_read_only
 from bot.store.lock import config_lock, run_lock
 
 DEFAULT_CONFIG = Path("config/releasebot.toml")
+EXAMPLE_CONFIG = Path("config/releasebot.example.toml")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(ReleaseBotError):
+    """The command line names something the config does not have: exit 2, like argparse."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        self.message = message + (f" ({hint})" if hint else "")
+        super().__init__(self.message)
+
+
+def _known(settings: Settings) -> str:
+    names = ", ".join(feed.name for feed in settings.feeds)
+    return f"its feeds: {names}" if names else "it has no feeds"
 
 
 def utc_now() -> datetime:
@@ -138,16 +154,23 @@ def cmd_preview(args: argparse.Namespace) -> int:
     try:
         feed = settings.feed(args.source)
         source, name, zone = settings.feed_source(feed), feed.name, feed.zone
+        fetch = settings.fetch
     except KeyError:
+        # A URL the operator typed is trusted: the private-address guard is for URLs that
+        # come from chats and the config, so a feed on localhost can be previewed.
         source, name, zone = args.source, "preview", None
-    fetched = asyncio.run(_fetch_once(settings, source))
-    parsed = parse_feed(
-        fetched.body,
-        feed_name=name,
-        base_url=fetched.url,
-        timezone=zone,
-        content_type=fetched.content_type,
-    )
+        fetch = settings.fetch.model_copy(update={"allow_private_addresses": True})
+    fetched = asyncio.run(_fetch_once(fetch, source))
+    try:
+        parsed = parse_feed(
+            fetched.body,
+            feed_name=name,
+            base_url=fetched.url,
+            timezone=zone,
+            content_type=fetched.content_type,
+        )
+    except FeedParseError as exc:
+        raise FeedParseError(f"{source}: {exc.message}") from exc
     releases = newest_first(dedupe_by_key(parsed.releases))[: args.limit]
     publisher = publisher_for(settings, name)
     for release in releases:
@@ -160,8 +183,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _fetch_once(settings: Settings, source: str) -> FetchResult:
-    async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+async def _fetch_once(settings: FetchSettings, source: str) -> FetchResult:
+    async with Fetcher(settings, user_agent=default_user_agent()) as fetcher:
         return await fetcher.fetch(source)
 
 
@@ -192,7 +215,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
     if args.feed:
         feeds = [f for f in feeds if f.name == args.feed]
         if not feeds:
-            raise NotFoundError(f"no feed named {args.feed!r} in the config")
+            raise UsageError(f"no feed named {args.feed!r} in the config", _known(settings))
     store = open_store(settings, write=True)
     try:
         with config_lock(settings.database_path, now=utc_now(), what="poll") as busy:
@@ -289,12 +312,34 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 async def _check_network(settings: Settings) -> bool:
-    """Fetch and parse each feed, print one line each; True when any failed."""
+    """Fetch and parse each feed, then ask Telegram about the token and each channel (when
+    TELEGRAM_BOT_TOKEN is set); print one line each; True when any failed.
+
+    A token Telegram rejects raises TelegramAuthError (one line, exit 2, as `run` does),
+    after the feeds' lines.
+    """
+    token = os.environ.get(TOKEN_VARIABLE, "").strip()
     async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
-        results = await asyncio.gather(*(_check_feed(settings, fetcher, f) for f in settings.feeds))
-    for line, _ in results:
+        feeds = asyncio.gather(*(_check_feed(settings, fetcher, f) for f in settings.feeds))
+        telegram = asyncio.ensure_future(_check_telegram(settings, token))
+        results = await feeds
+        for line, _ in results:
+            print(line)
+        lines = await telegram
+    for line, _ in lines:
         print(line)
-    return any(failed for _, failed in results)
+    return any(failed for _, failed in [*results, *lines])
+
+
+async def _check_telegram(settings: Settings, token: str) -> list[tuple[str, bool]]:
+    if not token:
+        return [
+            (f"telegram: not checked: set {TOKEN_VARIABLE} to check the token and channels", False)
+        ]
+    # Imported here: python-telegram-bot costs every other command ~0.1 s of start-up.
+    from bot.telegram.check import check_telegram
+
+    return [(line.text, line.failed) for line in await check_telegram(settings, token)]
 
 
 async def _check_feed(settings: Settings, fetcher: Fetcher, feed: FeedSettings) -> tuple[str, bool]:
@@ -377,7 +422,10 @@ def cmd_retry(args: argparse.Namespace) -> int:
     """List failed posts, or make them pending again; exit 1 when none matches."""
     settings = load_config(args)
     if args.channel is not None and args.channel not in settings.channel_names:
-        raise NotFoundError(f"no channel named {args.channel!r} in the config")
+        names = ", ".join(sorted(settings.channel_names)) or "none"
+        raise UsageError(
+            f"no channel named {args.channel!r} in the config", f"its channels: {names}"
+        )
     store = open_store(settings, write=not args.list)
     try:
         if args.list:
@@ -464,6 +512,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseUnusableError as exc:
         print(f"releasebot: {redact(exc.message)}", file=sys.stderr)
         return EXIT_USAGE
+    except UsageError as exc:
+        print(f"releasebot: {redact(exc.message)}", file=sys.stderr)
+        return EXIT_USAGE
+    except FeedFetchError as exc:  # name what was fetched: "HTTP 404" alone says little
+        where = "" if exc.url in exc.message else f"{exc.url}: "
+        print(f"releasebot: {redact(where + exc.message)}", file=sys.stderr)
+        return EXIT_FAILED
     except ReleaseBotError as exc:
         message = getattr(exc, "message", None) or str(exc)
         print(f"releasebot: {redact(message)}", file=sys.stderr)

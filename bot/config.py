@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
@@ -26,6 +27,7 @@ CITATION_STYLES = STYLES  # the styles the renderer knows
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+EXAMPLE = "config/releasebot.example.toml"  # in the repository: every key, with its default
 
 
 def parse_duration(value: Any) -> float:
@@ -225,6 +227,29 @@ class Settings(_Strict):
         return channel.backlog if channel.backlog is not None else self.defaults.backlog
 
 
+def key_path(*parts: str | int) -> str:
+    """('feeds', 0, 'timezone') -> 'feeds[1].timezone': list positions count from 1, as a
+    person counts the [[feeds]] tables in the file."""
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part + 1}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+# The table each key path starts in, for suggesting a known key in place of an unknown one.
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "": Settings,
+    "bot": BotSettings,
+    "fetch": FetchSettings,
+    "defaults": Defaults,
+    "feeds": FeedSettings,
+    "channels": ChannelSettings,
+}
+
+
 def _cross_check(data: dict[str, Any]) -> list[str]:
     """Problems between entries (duplicates, unknown feeds), found on the raw tables."""
     feeds = _table_list(data, "feeds")
@@ -239,7 +264,7 @@ def _cross_check(data: dict[str, Any]) -> list[str]:
             continue
         for j, feed in enumerate(names):
             if isinstance(feed, str) and feed not in known:
-                problems.append(f"channels.{i}.feeds.{j}: unknown feed {feed!r}")
+                problems.append(f"{key_path('channels', i, 'feeds', j)}: unknown feed {feed!r}")
     return problems
 
 
@@ -257,20 +282,47 @@ def _duplicates(section: str, names: list[Any], key: str) -> list[str]:
         if name is None or name == "None":
             continue
         if name in seen:
-            problems.append(f"{section}.{i}.{key}: duplicate {key} {name!r}")
+            problems.append(f"{key_path(section, i, key)}: duplicate {key} {name!r}")
         seen.add(name)
     return problems
+
+
+# What a list-valued key holds, for a value given as something else (`admins = "2002"`).
+_LIST_OF: dict[tuple[str, ...], str] = {
+    ("bot", "admins"): "a list of Telegram user ids, such as [123456789]",
+    ("channels", "feeds"): 'a list of feed names, such as ["nida"]',
+}
 
 
 def _format_errors(error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors():
-        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        loc = item["loc"]
+        path = key_path(*loc) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "unknown key"
+            message = "unknown key" + _did_you_mean(loc)
+        elif item["type"] in ("tuple_type", "list_type"):
+            names = tuple(part for part in loc if isinstance(part, str))
+            message = f"must be {_LIST_OF.get(names, 'a list, in brackets: [...]')}"
+        elif item["type"] == "int_parsing" and loc[:2] == ("bot", "admins"):
+            message = "must be a numeric Telegram user id, such as 123456789"
         lines.append(f"{path}: {message}")
     return lines
+
+
+def _did_you_mean(loc: tuple[str | int, ...]) -> str:
+    """'; did you mean 'admins'?' for a key close to one its table has, else ''."""
+    key, section = loc[-1], next((p for p in loc[:-1] if isinstance(p, str)), "")
+    model = _SECTIONS.get(section)
+    if not isinstance(key, str) or model is None:
+        return ""
+    known = {name: name for name in model.model_fields if name != "base_dir"}
+    if not section:  # a key above its table (`admins = [...]` before [bot]): name the table
+        for table in ("bot", "fetch", "defaults"):
+            known.update({name: f"{table}.{name}" for name in _SECTIONS[table].model_fields})
+    close = difflib.get_close_matches(key.lower(), list(known), n=1, cutoff=0.6)
+    return f"; did you mean {known[close[0]]!r}?" if close else ""
 
 
 def settings_from_dict(data: dict[str, Any], base_dir: Path) -> Settings:
@@ -290,7 +342,10 @@ def load_settings(path: Path) -> Settings:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError([f"{path}: cannot read the config file ({exc.strerror})"]) from exc
+        problems = [f"{path}: cannot read the config file ({exc.strerror})"]
+        if isinstance(exc, FileNotFoundError):
+            problems.append(f"to start from the example: cp {EXAMPLE} {path}")
+        raise ConfigError(problems) from exc
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

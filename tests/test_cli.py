@@ -182,12 +182,26 @@ def test_preview_of_a_url(tmp_path: Path, feed_server: FeedServer) -> None:
     assert not (tmp_path / "releasebot.db").exists()
 
 
-def test_preview_of_a_loopback_url_is_refused_by_default(
+def test_preview_of_a_loopback_url_typed_by_the_operator_needs_no_config(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    """Without allow_private_addresses a loopback URL fails with the setting to change."""
+    """A URL typed on the command line is trusted: a feed on localhost is previewed, with no
+    config file and no allow_private_addresses."""
     url = feed_server.serve("/feed.xml", PREVIEW_FEED)
     done = run_cli("preview", url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Newest release" in done.stdout
+    assert not (tmp_path / "config").exists()
+
+
+def test_preview_of_a_configured_loopback_feed_is_refused_by_default(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A feed from the config still passes the guard: without allow_private_addresses its
+    loopback URL fails with the setting to change."""
+    url = feed_server.serve("/feed.xml", PREVIEW_FEED)
+    config = write_config(tmp_path, {"local": url}, fetch={"allow_private_addresses": False})
+    done = run_cli("preview", "local", cwd=tmp_path, config=config)
     assert done.returncode == 1
     assert "fetch.allow_private_addresses" in done.stderr
     assert feed_server.hits("/feed.xml") == 0
@@ -261,12 +275,14 @@ def test_poll_feed_polls_only_that_feed(tmp_path: Path, feed_server: FeedServer)
     assert (feed_server.hits("/alpha.xml"), feed_server.hits("/beta.xml")) == (0, 1)
 
 
-def test_poll_of_an_unknown_feed_exits_1_with_a_message(tmp_path: Path) -> None:
-    """A feed name not in the config is reported plainly."""
+def test_poll_of_an_unknown_feed_is_a_usage_error(tmp_path: Path) -> None:
+    """A feed name not in the config is reported plainly, with the names it has; exit 2."""
     config = write_config(tmp_path, {"alpha": "alpha.xml"})
     done = run_cli("poll", "--feed", "nope", cwd=tmp_path, config=config)
-    assert done.returncode == 1
-    assert done.stderr.strip() == "releasebot: no feed named 'nope' in the config"
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "releasebot: no feed named 'nope' in the config (its feeds: alpha)"
+    )
 
 
 def test_poll_of_a_local_file_feed(tmp_path: Path) -> None:
@@ -375,10 +391,10 @@ def test_broken_config_lists_every_problem_and_exits_2(tmp_path: Path, command: 
         "bot.colour: unknown key",
         "fetch.concurrency:",
         "defaults.interval:",
-        "feeds.0.url: ",
-        "feeds.0.timezone: ",
-        "feeds.1.name: duplicate name 'alpha'",
-        "channels.0.feeds.1: unknown feed 'gamma'",
+        "feeds[1].url: ",
+        "feeds[1].timezone: ",
+        "feeds[2].name: duplicate name 'alpha'",
+        "channels[1].feeds[2]: unknown feed 'gamma'",
     ):
         assert key in done.stderr
     assert not (tmp_path / "x.db").exists()

@@ -59,16 +59,16 @@ def test_every_problem_is_reported_with_its_key(tmp_path):
         load_settings(path)
     text = "\n".join(info.value.problems)
     for expected in (
-        "bot.admins.0:",
+        "bot.admins[1]:",
         "bot.colour: unknown key",
         "defaults.interval: expected a duration",
         "defaults.citation_style: unknown citation style 'harvard'",
-        "feeds.0.url: must be an http(s) URL or a local file path",
-        "feeds.0.timezone: unknown time zone 'Mars/Olympus'",
-        "feeds.1.name: duplicate name 'nida'",
-        "feeds.2.name: must be 1-32 characters",
-        "channels.0.chat: must be @channelusername or a numeric chat id",
-        "channels.0.feeds.1: unknown feed 'nope'",
+        "feeds[1].url: must be an http(s) URL or a local file path",
+        "feeds[1].timezone: unknown time zone 'Mars/Olympus'",
+        "feeds[2].name: duplicate name 'nida'",
+        "feeds[3].name: must be 1-32 characters",
+        "channels[1].chat: must be @channelusername or a numeric chat id",
+        "channels[1].feeds[2]: unknown feed 'nope'",
     ):
         assert expected in text
 
@@ -84,7 +84,7 @@ def test_cli_reports_config_errors_with_exit_2_and_no_traceback(tmp_path):
         check=False,
     )
     assert proc.returncode == 2
-    assert "feeds.1.name: duplicate name 'nida'" in proc.stderr
+    assert "feeds[2].name: duplicate name 'nida'" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

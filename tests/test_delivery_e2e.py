@@ -86,7 +86,7 @@ def test_a_demoted_channel_pauses_keeps_its_8_posts_and_delivers_them_once_promo
 ) -> None:
     """Demoted after start, the channel answers 400 "need administrator rights": 0 of 8 posts
     fail, the channel pauses (status says so), the admins hear once, rechecks that still fail
-    say nothing; promoted again, all 8 arrive in order, once."""
+    say nothing; promoted again, all 8 arrive in order, once, and the admins hear it resumed."""
     api = fake_bot_api
     api.add_chat(ADMIN, "private", title="Ada")
     api.add_chat(CHANNEL_A, "channel", title="A news")
@@ -121,7 +121,9 @@ def test_a_demoted_channel_pauses_keeps_its_8_posts_and_delivers_them_once_promo
     assert states(config) == ["sent"] * 8
     refused = [r for r in api.requests_for("sendMessage") if r.params["chat_id"] == str(CHANNEL_A)]
     assert [r.status for r in refused].count(400) == 1  # one refusal, then it waited
-    assert len(notices(api)) == 1
+    told = notices(api)
+    assert len(told) == 2  # once when it paused, once when it resumed
+    assert "can post to a-news (-1001) again" in told[1]
     assert channel_status(config)[1][2:7] == ["ok", "0", "8", "0", "0"]
 
 
@@ -205,15 +207,18 @@ def test_retry_in_telegram_requeues_a_failed_post_for_admins_only(
         bot.kill()
 
 
-@pytest.mark.parametrize("args", [["--channel", "nope"], ["--delivery", "99"], ["--list"]])
-def test_retry_with_nothing_to_do_exits_1(tmp_path: Path, args: list[str]) -> None:
-    """An unknown channel, a delivery that is not failed, or nothing failed: one line, exit 1."""
+@pytest.mark.parametrize(
+    ("args", "code"), [(["--channel", "nope"], 2), (["--delivery", "99"], 1), (["--list"], 1)]
+)
+def test_retry_with_nothing_to_do_exits_1(tmp_path: Path, args: list[str], code: int) -> None:
+    """A delivery that is not failed, or nothing failed: one line, exit 1; a channel the config
+    does not have is a usage error: one line, exit 2."""
     config = tmp_path / "releasebot.toml"
     config.write_text(
         '[bot]\ndatabase = "bot.db"\n[[feeds]]\nname = "nida"\nurl = "feed.xml"\n'
         '[[channels]]\nname = "a-news"\nchat = -1001\nfeeds = ["nida"]\n'
     )
     proc = releasebot(config, "retry", *args)
-    assert proc.returncode == 1
+    assert proc.returncode == code
     assert len(proc.stderr.strip().splitlines()) == 1
     assert proc.stdout == ""

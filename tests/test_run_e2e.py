@@ -399,8 +399,9 @@ def test_a_paused_channel_resumes_by_itself_once_the_bot_may_post(
         bot.kill()
     assert read_urls(fake_bot_api, CHANNEL_A) == [release_url(1), release_url(2)]
     notices = [m.text for m in fake_bot_api.messages(ADMIN) if "a-news" in m.text]
-    assert len(notices) == 1  # told once, not at every recheck
+    assert len(notices) == 2  # told once when paused (not at every recheck), once resumed
     assert "checked every 2 s" in notices[0]
+    assert "can post to a-news (-1001) again" in notices[1]
 
 
 def test_the_bot_sets_its_commands(live: LiveRun) -> None:

@@ -30,8 +30,8 @@ def is_public_address(ip: str) -> bool:
 
     Loopback, private, link-local, reserved, multicast, unspecified and shared
     (carrier-grade NAT) ranges are not public. An IPv6 address that carries an IPv4
-    address is judged by it: IPv4-mapped and NAT64 (64:ff9b::/96) ones by the IPv4
-    address alone, 6to4 (2002::/16) and Teredo (2001::/32) ones by both. Anything that
+    address is judged by it: IPv4-mapped, NAT64 (64:ff9b::/96) and 6to4 (2002::/16) ones by
+    the IPv4 address alone, Teredo (2001::/32) ones by both. Anything that
     is not an IP is not public.
     """
     try:
@@ -46,7 +46,11 @@ def is_public_address(ip: str) -> bool:
         return _is_public(address.ipv4_mapped)
     if address in _NAT64:
         return _is_public(ipaddress.IPv4Address(int(address) & _IPV4_BITS))
-    carried = [address.sixtofour] if address.sixtofour else list(address.teredo or ())
+    if address.sixtofour is not None:
+        # The IPv4 address decides alone: Python's view of 2002::/16 itself changed between
+        # patch releases (private up to 3.11.3, as Debian 12's 3.11.2 still has it).
+        return _is_public(address.sixtofour)
+    carried = list(address.teredo or ())
     return _is_public(address) and all(_is_public(ipv4) for ipv4 in carried)
 
 

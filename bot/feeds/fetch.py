@@ -45,6 +45,12 @@ ACCEPT = (
 )
 # Only what _Inflater can decode with a size cap; httpx would also offer br/zstd if installed.
 ACCEPT_ENCODING = "gzip, deflate"
+# Compressions a server may send although we did not ask for them: refused with their name
+# (decoded as XML they would only say "ill-formed"). Any other unknown coding ("utf-8",
+# "none": servers mislabel) passes through, as in httpx; the parser judges the result.
+UNDECODABLE_ENCODINGS = frozenset(
+    {"br", "zstd", "compress", "x-compress", "bzip2", "x-bzip2", "lzma", "xz", "pack200-gzip"}
+)
 
 
 def default_user_agent() -> str:
@@ -194,7 +200,15 @@ class Fetcher:
         declared = response.headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > cap:
             raise _too_large(url, cap)
-        inflater = _Inflater(response.headers.get("content-encoding", ""), cap)
+        encoding = response.headers.get("content-encoding", "")
+        undecodable = [c for c in _codings(encoding) if c in UNDECODABLE_ENCODINGS]
+        if undecodable:
+            raise FeedFetchError(
+                url,
+                f"unsupported Content-Encoding {undecodable[0]!r}: the server compressed the"
+                f" feed in a way release-bot cannot decode (it asks for {ACCEPT_ENCODING})",
+            )
+        inflater = _Inflater(encoding, cap)
         body = bytearray()
         try:
             async for chunk in response.aiter_raw():
@@ -262,7 +276,7 @@ class _Inflater:
     """
 
     def __init__(self, content_encoding: str, limit: int) -> None:
-        codings = [c.strip().lower() for c in content_encoding.split(",")]
+        codings = _codings(content_encoding)
         self._stages = [_Stage(c, limit) for c in reversed(codings) if c in _WBITS]
 
     def decode(self, data: bytes) -> bytes:
@@ -321,6 +335,11 @@ class _Stage:
         if not self._inflate.eof:
             raise zlib.error("compressed stream ends before its end marker")
         return tail
+
+
+def _codings(content_encoding: str) -> list[str]:
+    """'gzip, BR' -> ['gzip', 'br']: the codings in the order the server applied them."""
+    return [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
 
 
 def _is_http(url: str) -> bool:

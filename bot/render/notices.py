@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.render.chat_problems import ChatProblem, how_to_fix, what_happened
 from bot.render.telegram_html import bold, escape
 
 MAX_ERROR = 300  # characters of the engine's error quoted in a notice
@@ -37,3 +38,28 @@ def store_recovered_notice(database: str, lasted: float) -> str:
         f"(after {_about(lasted)}). Polling has resumed; the releases published meanwhile "
         "are being posted."
     )
+
+
+def channel_paused_notice(
+    channel: str, problem: ChatProblem, *, bot_username: str, recheck_every: str
+) -> str:
+    """The bot cannot post to `channel`: why, in plain words, and the fix. Sent once per
+    incident, whether a send or a check found it first."""
+    return (
+        f"release-bot cannot post to {bold(channel)}: {escape(_clip(what_happened(problem)))}.\n"
+        f"To fix it: {escape(how_to_fix(problem, bot_username))}.\n"
+        "Its posts wait and go out by themselves once the bot can post there "
+        f"(checked every {escape(recheck_every)})."
+    )
+
+
+def channel_resumed_notice(channel: str, chat: str, waiting: int) -> str:
+    """The bot can post to `channel` again; the posts that waited are going out."""
+    owed = {0: "nothing was waiting", 1: "its 1 waiting post is going out now"}.get(
+        waiting, f"its {waiting} waiting posts are going out now"
+    )
+    return f"release-bot can post to {bold(channel)} ({escape(chat)}) again: {owed}."
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"

@@ -42,9 +42,10 @@ from bot.errors import (
     TransientDeliveryError,
 )
 from bot.models import Delivery, Publisher
+from bot.render.chat_problems import problem_from_answer
 from bot.render.display import format_duration
+from bot.render.notices import channel_paused_notice
 from bot.render.post import Post, PostOptions, render_post
-from bot.render.telegram_html import escape
 from bot.services.pacing import Pacer
 from bot.store import ChannelState, Store
 
@@ -311,11 +312,11 @@ class Dispatcher:
         self.store.pause_channel(channel.name, exc.message)
         self.report.paused.append(channel.name)
         log.error("channel %s paused: %s", channel.name, exc.message)
-        return (
-            f"release-bot paused posting to <b>{escape(channel.name)}</b> "
-            f"({escape(channel.chat)}): {escape(exc.message)}\n"
-            "Give the bot back its rights there: paused channels are checked again every "
-            f"{format_duration(self.settings.bot.recheck_paused)}, and resume by themselves."
+        return channel_paused_notice(
+            channel.name,
+            problem_from_answer(exc.message, channel.chat),
+            bot_username=self.bot_username,
+            recheck_every=format_duration(self.settings.bot.recheck_paused),
         )
 
     def _rejected(self, delivery: Delivery, message: str, editing: bool) -> bool:

@@ -34,7 +34,9 @@ from bot.errors import (
 )
 from bot.feeds.fetch import Fetcher, default_user_agent
 from bot.logs import Redactor
+from bot.render.chat_problems import problem_from_answer, problem_from_status
 from bot.render.display import format_duration
+from bot.render.notices import channel_paused_notice, channel_resumed_notice
 from bot.render.progress import counted, start_line
 from bot.services.dispatcher import Dispatcher, DrainReport, Sender
 from bot.services.pacing import Pacer
@@ -170,16 +172,18 @@ async def check_channels(
     runtime: Runtime, sender: TelegramSender, *, only_paused: bool = False
 ) -> list[str]:
     """Resolve each channel's chat id; pause (and tell admins about) those the bot can't post in,
-    resume those it can post in again.
+    resume (and tell them about) those it can post in again.
 
     A 403 or a 400 from getChat/getChatMember ("chat not found" for a deleted chat or a renamed
-    @username) pauses like a status that cannot post; the admins hear once, when it pauses.
+    @username) pauses like a status that cannot post. The admins hear once per incident: when
+    it pauses (here, or in the dispatcher when a send is refused) and when it resumes.
 
     Returns the names of the channels paused for that reason.
     """
     runtime.channels_checked_at = runtime.clock()
     blocked: list[str] = []
     every = format_duration(runtime.settings.bot.recheck_paused)
+    bot_username = runtime.dispatcher.bot_username
     for channel in runtime.settings.channels:
         state = runtime.store.channel_state(channel.name)
         if only_paused and not state.paused:
@@ -190,24 +194,32 @@ async def check_channels(
             )
         except (ChatUnavailableError, MessageRejectedError) as exc:
             problem = exc.message
+            found = problem_from_answer(exc.message, channel.chat)
         except TransientDeliveryError as exc:
             log.warning("channel %s: cannot check it now (%s)", channel.name, exc.message)
             continue
         else:
             runtime.store.set_chat_id(channel.name, info.chat_id)
             problem = info.problem
+            found = problem_from_status(info.status, info.kind, channel.chat)
         if problem:
             blocked.append(channel.name)
             log.error("channel %s (%s): %s; its posts wait", channel.name, channel.chat, problem)
-            if not state.paused:  # told once: a recheck that still fails says nothing new
+            # told once: a recheck that still fails, or confirms the dispatcher's pause, is quiet
+            if not runtime.store.channel_state(channel.name).paused:
                 await runtime.dispatcher.notify_admins(
-                    f"release-bot cannot post to {channel.name} ({channel.chat}): {problem}. "
-                    f"Its posts wait until the bot can post there (checked every {every})."
+                    channel_paused_notice(
+                        channel.name, found, bot_username=bot_username, recheck_every=every
+                    )
                 )
             runtime.store.pause_channel(channel.name, problem)
         elif state.paused:
             log.info("channel %s: the bot can post again; resuming", channel.name)
             runtime.store.resume_channel(channel.name)
+            waiting = runtime.store.delivery_counts().get(channel.name, {}).get("pending", 0)
+            await runtime.dispatcher.notify_admins(
+                channel_resumed_notice(channel.name, str(channel.chat), waiting)
+            )
     return blocked
 
 

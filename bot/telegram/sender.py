@@ -15,6 +15,7 @@ from datetime import timedelta
 import httpx
 from telegram import (
     Bot,
+    ChatMemberAdministrator,
     ChatMemberRestricted,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -85,6 +86,7 @@ class ChatInfo:
     title: str
     can_post: bool
     problem: str  # why the bot cannot post, "" when it can
+    status: str = ""  # the bot's getChatMember status: administrator, member, left, kicked...
 
 
 def _seconds(value: int | timedelta) -> float:
@@ -211,7 +213,11 @@ class TelegramSender:
             raise translate(exc, self.redact) from exc
         status = str(member.status)
         if found.type in ("channel",):
-            can_post = status in POSTING_STATUSES
+            # an administrator may lack 'Post messages' (sendMessage would answer 400)
+            demoted = isinstance(member, ChatMemberAdministrator) and (
+                member.can_post_messages is False
+            )
+            can_post = status in POSTING_STATUSES and not demoted
         elif isinstance(member, ChatMemberRestricted):  # muted: sendMessage would answer 400
             can_post = member.is_member and member.can_send_messages
         else:
@@ -223,6 +229,7 @@ class TelegramSender:
             title=found.title or found.username or str(found.id),
             can_post=can_post,
             problem=problem,
+            status=status,
         )
 
     async def username(self) -> str:
