@@ -101,7 +101,23 @@ class Delivery:
     message_id: int | None
     error: str | None
     attempts: int
-    needs_edit: bool  # the release changed after it was sent
+    needs_edit: bool  # the release changed, as a reader would notice, since it was shown
+    # Below, what the edit budget and the "would a reader notice" check need (sent posts).
+    changes: int = 0  # noticeable changes recorded since the last edit (needs_edit: > 0)
+    sent_at: datetime | None = None
+    shown: str | None = None  # fingerprint of the post as the chat shows it (None: unknown)
+    sent_chat: int | str | None = None  # the chat it was sent to (None: the channel's)
+    edit_window: datetime | None = None  # when the current day of edits began
+    edits_in_window: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EditBudget:
+    """A sent post's edits in its current day, and when the next one may be made."""
+
+    window: datetime  # when this day of edits began
+    used: int  # edits Telegram answered in it
+    next_edit: datetime | None  # None: now; else the day's budget is spent until then
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,10 @@ What each answer does to a post (and to the chat's later posts, which keep their
   `bot.request_timeout` (time for a slow answer to land); if that also goes unanswered, it
   fails with "sent twice without an answer ...": an admin checks the channel and retries it.
   So a lost answer can repeat a post once, as a crash can repeat the sends in flight.
+
+Edits of posts already sent wait while the chat has new posts ready, and each post gets at
+most `edits_per_day` edits a day (bot.services.edit_budget); an edit that would show the
+reader nothing new (bot.render.changes) is dropped without a call.
 """
 
 from __future__ import annotations
@@ -42,10 +46,12 @@ from bot.errors import (
     TransientDeliveryError,
 )
 from bot.models import Delivery, Publisher
+from bot.render.changes import post_fingerprint
 from bot.render.chat_problems import problem_from_answer
 from bot.render.display import format_duration
 from bot.render.notices import channel_paused_notice
 from bot.render.post import Post, PostOptions, render_post
+from bot.services.edit_budget import EDITS_PER_DAY, after_edit, edit_wait
 from bot.services.pacing import Pacer
 from bot.store import ChannelState, Store
 
@@ -95,6 +101,7 @@ class Dispatcher:
         pacer: Pacer | None,
         bot_username: str,
         dry_run: bool = False,
+        edits_per_day: int = EDITS_PER_DAY,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -103,6 +110,7 @@ class Dispatcher:
         self.pacer = pacer
         self.bot_username = bot_username
         self.dry_run = dry_run
+        self.edits_per_day = edits_per_day
         self.report = DrainReport()
         self.stopping = False
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -113,7 +121,8 @@ class Dispatcher:
         """A worker for each channel with work and none running yet."""
         if self._store_retry_at is not None and self.clock() < self._store_retry_at:
             return  # the outbox cannot be written: wait, rather than fail in a loop
-        for channel in self.store.channels_with_work(self.clock()):
+        # A dry run leaves edits to the live bot: it could only print them again and again.
+        for channel in self.store.channels_with_work(self.clock(), edits=not self.dry_run):
             worker = self._workers.get(channel)
             if (worker is None or worker.done()) and not self.stopping:
                 self._workers[channel] = asyncio.create_task(
@@ -168,11 +177,14 @@ class Dispatcher:
             state = self.store.channel_state(channel)
             if state.paused:
                 return
-            edits = self.store.edits_for_channel(channel, self.clock(), limit=20)
-            pending = self.store.pending_for_channel(channel, self.clock(), limit=20)
-            if not edits and not pending:
+            # New posts first; an edit only when none is ready, one at a time, so a post
+            # that arrives meanwhile does not wait behind a run of edits.
+            batch = self.store.pending_for_channel(channel, self.clock(), limit=20)
+            if not batch and not self.dry_run:
+                batch = self.store.edits_for_channel(channel, self.clock(), limit=1)
+            if not batch:
                 return
-            for delivery in [*edits, *pending]:
+            for delivery in batch:
                 # False: stop this batch and read the outbox again (a retry keeps its place)
                 if self.stopping or not await self._deliver(delivery, state):
                     break
@@ -187,6 +199,8 @@ class Dispatcher:
             return None  # removed from the config since it was queued
         if stored is None or feed is None:
             return None
+        # An edit keeps the access date its post showed: the edit shows only what changed.
+        sent_at = delivery.sent_at if delivery.state == "sent" else None
         options = PostOptions(
             citation_style=self.settings.style_for(channel),
             summary_length=self.settings.summary_length_for(channel),
@@ -198,7 +212,7 @@ class Dispatcher:
             Publisher(name=feed.publisher, short_name=feed.short_name),
             release_id=stored.id,
             options=options,
-            accessed=self.clock().date(),
+            accessed=(sent_at or self.clock()).date(),
         )
 
     def _render(self, delivery: Delivery) -> Post | None:
@@ -222,9 +236,11 @@ class Dispatcher:
     async def _deliver(self, delivery: Delivery, channel: ChannelState) -> bool:
         """Send or edit one delivery; False when this channel's batch should stop for now."""
         post = self._render(delivery)
-        if post is None:
+        if post is None or (delivery.state == "sent" and not self._edit_due(delivery, post)):
             return True
         target: int | str = channel.chat_id if channel.chat_id is not None else channel.chat
+        if delivery.state == "sent" and delivery.sent_chat is not None:
+            target = delivery.sent_chat  # a message is edited where it is, whatever came since
         if self.dry_run:
             await self.sender.send(target, post)
             self.store.mark_dry_run(delivery.id, self.clock())
@@ -242,6 +258,18 @@ class Dispatcher:
         if notice:  # outside the turn: the notices wait for turns of their own
             await self.notify_admins(notice)
         return go_on
+
+    def _edit_due(self, delivery: Delivery, post: Post) -> bool:
+        """Whether to edit the post now: the reader would see a change and the day's edits
+        are not spent (else the change waits for the next day, and gathers any later ones)."""
+        if delivery.shown == post_fingerprint(post):
+            self.store.skip_edit(delivery)
+            return False
+        wait = edit_wait(delivery, self.clock(), self.edits_per_day)
+        if wait is not None:
+            self.store.defer_edit(delivery.id, wait)
+            return False
+        return True
 
     async def _attempt(
         self, delivery: Delivery, channel: ChannelState, target: int | str, post: Post
@@ -275,10 +303,11 @@ class Dispatcher:
                 self.store.mark_retry(delivery.id, error, self.clock())
             raise
         if editing:
-            self.store.mark_edited(delivery.id)
+            self._edit_answered(delivery, post_fingerprint(post))
             self.report.edited += 1
         else:
-            if not self.store.mark_sent(delivery.id, message_id, self.clock()):
+            shown = post_fingerprint(post)
+            if not self.store.mark_sent(delivery.id, message_id, self.clock(), shown, target):
                 # Only another process re-queuing our send can do this (it should hold no
                 # lock on a database a run holds): it will be sent again there.
                 log.warning(
@@ -288,6 +317,18 @@ class Dispatcher:
                 )
             self.report.sent += 1
         return True, ""
+
+    def _edit_answered(self, delivery: Delivery, shown: str | None) -> None:
+        """Count an edit Telegram answered against the post's day of edits."""
+        budget = after_edit(delivery, self.clock(), self.edits_per_day)
+        self.store.record_edit(delivery, budget, shown)
+        if budget.next_edit is not None:
+            log.info(
+                "delivery %d: edited %d times today; later changes wait until %s",
+                delivery.id,
+                budget.used,
+                budget.next_edit.isoformat(timespec="minutes"),
+            )
 
     def _chat_refused(
         self,
@@ -308,6 +349,9 @@ class Dispatcher:
         if isinstance(exc, ChatMigratedError):
             log.warning("channel %s moved to chat %d", channel.name, exc.new_chat_id)
             self.store.set_chat_id(channel.name, exc.new_chat_id)
+            if editing:  # its message stays in the old group, which takes no edits any more
+                log.warning("delivery %d: not edited: its group is now a supergroup", delivery.id)
+                self.store.skip_edit(delivery)
             return ""
         self.store.pause_channel(channel.name, exc.message)
         self.report.paused.append(channel.name)
@@ -321,8 +365,8 @@ class Dispatcher:
 
     def _rejected(self, delivery: Delivery, message: str, editing: bool) -> bool:
         log.error("delivery %d refused by Telegram: %s", delivery.id, message)
-        if editing:
-            self.store.mark_edited(delivery.id)  # an edit Telegram refuses is not retried
+        if editing:  # not retried; it counts against the day's edits all the same
+            self._edit_answered(delivery, None)
         else:
             self.store.mark_failed(delivery.id, message)
         self.report.failed += 1

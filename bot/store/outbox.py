@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.errors import StoreError
-from bot.models import ChannelState, Delivery
+from bot.models import ChannelState, Delivery, EditBudget
 from bot.store.base import StoreBase
-from bot.store.codec import instant_text
+from bot.store.codec import instant_text, text_to_instant
 
 # A pending delivery `d` is ready when no older pending delivery of its channel is still
 # waiting out a retry delay (nor itself): retries never reorder a chat's posts.
@@ -27,8 +27,21 @@ def _delivery(row: dict[str, Any]) -> Delivery:
         message_id=row["message_id"],
         error=row["error"],
         attempts=row["attempts"],
-        needs_edit=bool(row["needs_edit"]),
+        needs_edit=row["needs_edit"] > 0,
+        changes=row["needs_edit"],
+        sent_at=text_to_instant(row["sent_at"]),
+        shown=row.get("shown_hash"),
+        sent_chat=_chat_ref(row.get("sent_chat")),
+        edit_window=text_to_instant(row.get("edit_window")),
+        edits_in_window=row.get("edits_in_window") or 0,
     )
+
+
+def _chat_ref(text: str | None) -> int | str | None:
+    """A chat as stored in text: a numeric id back to an int, an @username as it is."""
+    if text is None:
+        return None
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 class OutboxQueries(StoreBase):
@@ -46,14 +59,15 @@ class OutboxQueries(StoreBase):
         )
         return [_delivery(row) for row in rows]
 
-    def channels_with_work(self, now: datetime) -> list[str]:
-        """Unpaused channels whose oldest pending delivery is ready, or with a sent post to edit."""
+    def channels_with_work(self, now: datetime, *, edits: bool = True) -> list[str]:
+        """Unpaused channels whose oldest pending delivery is ready, or (unless `edits` is
+        False) with a sent post to edit."""
         rows = self.db.execute(
             "SELECT DISTINCT d.channel FROM deliveries d JOIN channels c ON c.name = d.channel"  # noqa: S608
             f" WHERE c.paused = 0 AND ((d.state = 'pending' AND {_BEFORE_FIRST_WAITING})"
-            " OR (d.state = 'sent' AND d.needs_edit = 1"
+            " OR (? AND d.state = 'sent' AND d.needs_edit > 0"
             " AND (d.not_before IS NULL OR d.not_before <= ?))) ORDER BY d.channel",
-            [instant_text(now), instant_text(now)],
+            [instant_text(now), int(edits), instant_text(now)],
         )
         return [row[0] for row in rows]
 
@@ -68,8 +82,10 @@ class OutboxQueries(StoreBase):
         return [_delivery(row) for row in rows]
 
     def edits_for_channel(self, channel: str, now: datetime, limit: int = 50) -> list[Delivery]:
+        """Sent posts whose release changed, oldest first, but not those waiting (out a retry
+        delay, or for their next day of edits)."""
         rows = self.db.query(
-            "SELECT * FROM deliveries WHERE channel = ? AND state = 'sent' AND needs_edit = 1"
+            "SELECT * FROM deliveries WHERE channel = ? AND state = 'sent' AND needs_edit > 0"
             " AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?",
             [channel, instant_text(now), limit],
         )
@@ -78,7 +94,7 @@ class OutboxQueries(StoreBase):
     def edits_due(self, limit: int = 100) -> list[Delivery]:
         rows = self.db.query(
             "SELECT d.* FROM deliveries d JOIN channels c ON c.name = d.channel"
-            " WHERE d.needs_edit = 1 AND d.state = 'sent' AND c.paused = 0"
+            " WHERE d.needs_edit > 0 AND d.state = 'sent' AND c.paused = 0"
             " ORDER BY d.id LIMIT ?",
             [limit],
         )
@@ -115,7 +131,16 @@ class OutboxQueries(StoreBase):
         )
         return changed == 1
 
-    def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> bool:
+    def mark_sent(
+        self,
+        delivery_id: int,
+        message_id: int,
+        now: datetime,
+        shown: str | None = None,
+        chat: int | str | None = None,
+    ) -> bool:
+        """Telegram took the post into `chat` (the id or @username it was sent to, where an
+        edit must go); `shown` is its fingerprint (bot.render.changes)."""
         return self._set(
             delivery_id,
             "sending",
@@ -124,6 +149,8 @@ class OutboxQueries(StoreBase):
             error=None,
             sent_at=instant_text(now),
             needs_edit=0,
+            shown_hash=shown,
+            sent_chat=None if chat is None else str(chat),
         )
 
     def mark_dry_run(self, delivery_id: int, now: datetime) -> bool:
@@ -148,6 +175,42 @@ class OutboxQueries(StoreBase):
 
     def mark_edited(self, delivery_id: int) -> bool:
         return self._set(delivery_id, "sent", needs_edit=0, not_before=None)
+
+    def record_edit(self, delivery: Delivery, budget: EditBudget, shown: str | None) -> bool:
+        """Telegram answered an edit of `delivery` (took it, or refused it for good).
+
+        The changes it was rendered from are settled; one recorded while the edit was under
+        way is not, and waits with any other for `budget.next_edit`, when the latest
+        content goes out in one edit. `shown` is the new fingerprint (None: unchanged).
+        """
+        changed = self.write_one(
+            "UPDATE deliveries SET needs_edit = max(needs_edit - ?, 0), error = NULL,"
+            " not_before = ?, edit_window = ?, edits_in_window = ?,"
+            " shown_hash = coalesce(?, shown_hash) WHERE id = ? AND state = 'sent'",
+            [
+                delivery.changes,
+                instant_text(budget.next_edit) if budget.next_edit else None,
+                instant_text(budget.window),
+                budget.used,
+                shown,
+                delivery.id,
+            ],
+        )
+        return changed == 1
+
+    def skip_edit(self, delivery: Delivery) -> bool:
+        """No edit for the changes read: the chat already shows them, or the message can no
+        longer be edited. Changes recorded since stay owed."""
+        changed = self.write_one(
+            "UPDATE deliveries SET needs_edit = max(needs_edit - ?, 0)"
+            " WHERE id = ? AND state = 'sent'",
+            [delivery.changes, delivery.id],
+        )
+        return changed == 1
+
+    def defer_edit(self, delivery_id: int, until: datetime) -> bool:
+        """The post had its edits for the day: the change waits (and gathers later ones)."""
+        return self._set(delivery_id, "sent", not_before=instant_text(until))
 
     def mark_edit_retry(self, delivery_id: int, error: str, not_before: datetime) -> bool:
         return self._set(delivery_id, "sent", error=error, not_before=instant_text(not_before))

@@ -12,6 +12,7 @@ from typing import Any
 from bot.errors import StoreError
 from bot.feeds.urls import canonical_url
 from bot.models import IngestResult, Release, StoredRelease
+from bot.render.changes import noticeable_change
 from bot.store.base import StoreBase
 from bot.store.codec import (
     content_hash,
@@ -133,6 +134,12 @@ class ReleaseQueries(StoreBase):
         return int(cursor.lastrowid or 0), release.url
 
     def _record_change(self, release_id: int, release: Release, now: datetime) -> None:
+        """Store the release's new content; its sent posts are owed an edit only when a
+        reader would notice the change (needs_edit counts such changes until the edit)."""
+        old = self.db.execute(
+            "SELECT title, summary, url FROM releases WHERE id = ?", [release_id]
+        ).fetchone()
+        before = replace(release, title=old[0], summary=old[1], url=old[2]) if old else None
         self.db.execute(
             "UPDATE releases SET title = ?, summary = ?, link = ?, url = ?, updated = ?,"
             " content_hash = ?, changed_at = ? WHERE id = ?",
@@ -147,10 +154,12 @@ class ReleaseQueries(StoreBase):
                 release_id,
             ],
         )
-        self.db.execute(
-            "UPDATE deliveries SET needs_edit = 1 WHERE release_id = ? AND state = 'sent'",
-            [release_id],
-        )
+        if before is None or noticeable_change(before, release):
+            self.db.execute(
+                "UPDATE deliveries SET needs_edit = needs_edit + 1"
+                " WHERE release_id = ? AND state = 'sent'",
+                [release_id],
+            )
 
     def _queue_for_routes(self, feed: str, releases: list[tuple[int, str]]) -> int:
         queued = 0

@@ -142,3 +142,19 @@ def m005_scrub_stored_tokens(db: Database) -> None:
                     f"UPDATE {table} SET {column} = ? WHERE rowid = ?",  # noqa: S608
                     [scrubbed, rowid],
                 )
+
+
+@migrations()
+def m006_delivery_edit_budget(db: Database) -> None:
+    """What an edit needs to be worth its call and to reach its message: the fingerprint of
+    the post as the chat shows it, the chat it was sent to (a group that became a supergroup
+    keeps its old messages, under ids that mean other messages in the new chat), and how many
+    edits the post had in its current day (at most a few per day).
+
+    From here on `needs_edit` counts the noticeable changes not yet edited in (it was 0 or
+    1), so a change recorded while an edit is under way is not settled by that edit.
+    """
+    db.execute("ALTER TABLE deliveries ADD COLUMN shown_hash TEXT")
+    db.execute("ALTER TABLE deliveries ADD COLUMN sent_chat TEXT")
+    db.execute("ALTER TABLE deliveries ADD COLUMN edit_window TEXT")
+    db.execute("ALTER TABLE deliveries ADD COLUMN edits_in_window INTEGER NOT NULL DEFAULT 0")
