@@ -42,7 +42,9 @@ class ParsePool:
         base_url: str,
         timezone: ZoneInfo | None,
         content_type: str,
+        max_items: int | None = None,
     ) -> ParsedFeed:
+        # The cap applies in the worker: only the releases kept cross back to the loop.
         call = functools.partial(
             parse_feed,
             body,
@@ -50,6 +52,7 @@ class ParsePool:
             base_url=base_url,
             timezone=timezone,
             content_type=content_type,
+            max_items=max_items,
         )
         if self.processes < 1:
             return await asyncio.to_thread(call)
