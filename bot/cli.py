@@ -192,7 +192,7 @@ def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def preview_record(release: Release, publisher: Publisher) -> dict[str, str | None]:
+def preview_record(release: Release, publisher: Publisher) -> dict[str, str | list[str] | None]:
     return {
         "key": release.key,
         "title": release.title,
@@ -203,6 +203,7 @@ def preview_record(release: Release, publisher: Publisher) -> dict[str, str | No
         "author": citation_author(release, publisher),
         "summary": release.summary,
         "feed_title": release.feed_title,
+        "truncated": list(release.truncated),  # fields the feed overfilled: cut or dropped
     }
 
 
@@ -264,10 +265,17 @@ def print_poll_table(outcomes: Sequence[PollOutcome]) -> None:
     for o in outcomes:
         r = o.result
         new, updated, queued = (r.new, r.updated, r.queued) if r else (0, 0, 0)
-        note = o.error or (
-            f"flood guard: {r.flooded} stored without posting" if r and r.flooded else ""
-        )
+        note = o.error or _poll_note(o)
         print(f"{o.feed:<{width}}  {o.status:<12} {new:>5} {updated:>7} {queued:>6}  {note}")
+
+
+def _poll_note(outcome: PollOutcome) -> str:
+    notes = []
+    if outcome.result and outcome.result.flooded:
+        notes.append(f"flood guard: {outcome.result.flooded} stored without posting")
+    if outcome.skipped:
+        notes.append(f"{outcome.skipped} older items skipped (fetch.max_items)")
+    return "; ".join(notes)
 
 
 # latest

@@ -71,6 +71,9 @@ class FetchSettings(_Strict):
     timeout: Duration = 30.0
     connect_timeout: Duration = 10.0
     max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # Most items taken from one document, newest first: a press office lists tens, and a
+    # 100,000-item document would otherwise be stored whole on every poll.
+    max_items: int = Field(default=1000, gt=0)
     concurrency: int = Field(default=20, gt=0)
     per_host: int = Field(default=4, gt=0)
     allow_private_addresses: bool = False

@@ -30,6 +30,10 @@ class Release:
     feed_title: str
     summary: str  # plain text; paragraphs separated by a blank line
     language: str  # e.g. "en", "" when unknown
+    # Fields the feed overfilled: text cut to size (ending in "…"), a URL or language tag
+    # dropped, a key hashed (see bot/feeds/normalise.py LIMITS). Known when the feed is
+    # read (`preview --json`, the poll's log line); not stored: the stored text shows it.
+    truncated: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,7 @@ class ParsedFeed:
     link: str
     releases: tuple[Release, ...]
     bozo: str  # feedparser's complaint about ill-formed input, "" when clean
+    skipped: int = 0  # older releases left out beyond the max_items asked for
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests import processes
 from tests.fakes.feed_server import FeedServer
 
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
@@ -77,6 +78,16 @@ def no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     if attempts:
         pytest.fail("test tried to reach the internet: " + "; ".join(attempts))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_stray_processes() -> Iterator[None]:
+    """No process a test started outlives the run (see tests/processes.py)."""
+    marker = processes.mark_this_run()
+    yield
+    left = processes.strays(marker)
+    if left:
+        pytest.fail("processes the tests left running:\n" + "\n".join(map(str, left)))
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from tests.fakes.feed_server import FeedServer
 REPO = Path(__file__).resolve().parent.parent
 PREVIEW_KEYS = ["key", "title", "url", "link", "published", "updated", "author", "summary"]
 PREVIEW_KEYS.append("feed_title")
+PREVIEW_KEYS.append("truncated")
 
 # Document order is not date order; the undated item must come last.
 PREVIEW_FEED = b"""<?xml version="1.0" encoding="utf-8"?>

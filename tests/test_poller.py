@@ -443,10 +443,11 @@ async def test_guid_churn_is_not_a_new_release(
     assert len(rig.releases("agency")) == 3
 
 
-async def test_ten_thousand_entries_are_stored_and_the_flood_guard_holds(
+async def test_ten_thousand_entries_are_capped_and_the_flood_guard_holds(
     make_rig: Callable[..., Rig], feed_server: FeedServer
 ) -> None:
-    """A known feed that suddenly lists 10,000 new entries stores them all, posts 10."""
+    """A known feed that suddenly lists 10,000 new entries stores the newest 1,000
+    (fetch.max_items), says it skipped 9,000, and posts 10."""
     url = feed_server.serve("/feed.xml", rss(*numbered("big", 1)))
     rig = make_rig({"big": url}, max_bytes=4 * 1024 * 1024)
     rig.route("big", backlog=1)
@@ -461,8 +462,9 @@ async def test_ten_thousand_entries_are_stored_and_the_flood_guard_holds(
     outcome = (await rig.poll())["big"]
     assert outcome.status == "ok", outcome.error
     result = result_of(outcome)
-    assert (result.new, result.queued, result.flooded) == (10_000, 10, 9_990)
-    assert len(rig.releases("big")) == 10_001
+    assert (result.new, result.queued, result.flooded) == (1_000, 10, 990)
+    assert outcome.skipped == 9_000
+    assert len(rig.releases("big")) == 1_001
 
 
 # conditional GET, unchanged bodies, redirects

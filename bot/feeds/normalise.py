@@ -3,6 +3,12 @@
 Input is untrusted: every field may be missing, empty, of the wrong type or hostile.
 The only error this module raises is `FeedParseError`, for an entry with no title,
 no link and no summary, from which no release can be made.
+
+What a feed can make us store is capped (a 5 MB title was once stored whole, and every
+/cite of it cost seconds): text fields are cut to the limits below with an ellipsis,
+URLs and language tags that are too long are dropped (a cut URL is a wrong URL), a guid
+that is too long is replaced by its hash. `Release.truncated` names what was changed.
+Bidi embedding, override and isolate controls are removed from every shown field.
 """
 
 from __future__ import annotations
@@ -12,15 +18,42 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from bot.errors import FeedParseError
 from bot.feeds.dates import from_utc_struct, parse_date
-from bot.feeds.text import collapse_whitespace, html_to_text, plain_text_paragraphs
+from bot.feeds.text import (
+    BIDI_CONTROLS,
+    collapse_whitespace,
+    cut_text,
+    html_to_text,
+    plain_text_paragraphs,
+    strip_bidi_controls,
+    strip_controls,
+)
 from bot.feeds.urls import canonical_url, is_http_url
 from bot.models import Release
 
-__all__ = ["normalize_entry", "person_name", "plain_text"]
+__all__ = ["LIMITS", "normalize_entry", "person_name", "plain_text"]
+
+# The most characters kept of each field. Titles: the longest real press-release titles
+# run to about 300 characters, and a post is at most 4,096. Summaries: a post shows at
+# most 3,000 (summary_length), the rest serves /search; 10,000 is a long abstract.
+# Authors: a dozen names. URLs: 2,048, the sitemap protocol's limit, which sites stay
+# under so that every client and proxy takes their addresses. Keys: a guid is usually a
+# URL. Language: RFC 5646 asks for tags of up to 35 characters to be kept.
+LIMITS = {
+    "title": 1_000,
+    "summary": 10_000,
+    "author": 500,
+    "feed_title": 1_000,
+    "feed_author": 500,
+    "link": 2_048,
+    "url": 2_048,
+    "key": 2_048,
+    "language": 35,
+}
 
 _EMAIL = re.compile(r"(?:mailto:)?[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+", re.IGNORECASE)
 _NAME_IN_PARENS = re.compile(r"\(([^()]*)\)")
@@ -46,11 +79,13 @@ def normalize_entry(
     """
     if not isinstance(entry, Mapping):
         raise FeedParseError("entry is not a mapping")
-    summary = _summary(entry)
+    fit = _Fitter()
+    summary = fit.text("summary", _summary(entry))
     link = _link(entry)
     url = canonical_url(link, base_url)
     if not url and not is_http_url(link):
         link = ""  # javascript:, data:, file:... must never reach a citation or a button
+    link, url = fit.dropped("link", _escape_bidi(link)), fit.dropped("url", url)
     title = _title(entry)
     if not (title or link or summary):
         raise FeedParseError("entry has no title, link or summary")
@@ -59,17 +94,18 @@ def normalize_entry(
     published = _date(entry, "published", timezone) or _date(entry, "updated", timezone)
     return Release(
         feed=feed_name,
-        key=_key(entry, url, title, raw_published or raw_updated),
-        title=title,
+        key=fit.key(_key(entry, url, title, raw_published or raw_updated)),
+        title=fit.text("title", title),
         link=link,
         url=url,
         published=published,
         updated=_date(entry, "updated", timezone),
-        author=_authors(entry),
-        feed_author=feed_author,
-        feed_title=feed_title,
+        author=fit.text("author", _authors(entry)),
+        feed_author=fit.text("feed_author", _one_line(feed_author)),
+        feed_title=fit.text("feed_title", _one_line(feed_title)),
         summary=summary,
-        language=_language(entry) or feed_language.strip(),
+        language=fit.dropped("language", _one_line(_language(entry) or feed_language)),
+        truncated=fit.names(),
     )
 
 
@@ -84,6 +120,7 @@ def plain_text(value: str, content_type: str = "text/html", *, paragraphs: bool 
         text = plain_text_paragraphs(value)
     else:
         text = html_to_text(value)
+    text = strip_bidi_controls(text)
     return text if paragraphs else collapse_whitespace(text)
 
 
@@ -95,6 +132,7 @@ def person_name(raw: str) -> str:
     """
     if not isinstance(raw, str):
         return ""
+    raw = strip_bidi_controls(strip_controls(raw))
     if _EMAIL.search(raw):
         in_parens = _NAME_IN_PARENS.search(raw)
         if in_parens and not _EMAIL.search(in_parens.group(1)):
@@ -202,6 +240,49 @@ def _title_from_summary(summary: str) -> str:
         return first_line
     cut = first_line[:_TITLE_FROM_SUMMARY_CHARS].rsplit(" ", 1)[0]
     return cut.rstrip(" ,;:.") + "…"
+
+
+def _one_line(text: str) -> str:
+    if not isinstance(text, str):
+        return ""
+    return collapse_whitespace(strip_bidi_controls(strip_controls(text)))
+
+
+def _escape_bidi(link: str) -> str:
+    """Bidi controls in a link percent-encoded, as a browser sends them: the same address,
+    which can no longer reorder the text around it."""
+    return BIDI_CONTROLS.sub(lambda match: quote(match.group()), link)
+
+
+class _Fitter:
+    """Fits fields within LIMITS and remembers which ones it had to change."""
+
+    def __init__(self) -> None:
+        self.cut: set[str] = set()
+
+    def text(self, field: str, value: str) -> str:
+        """Text cut to its limit, with an ellipsis."""
+        fitted = cut_text(value, LIMITS[field])
+        if fitted != value:
+            self.cut.add(field)
+        return fitted
+
+    def dropped(self, field: str, value: str) -> str:
+        """A URL or tag: kept whole, or dropped ("") when too long."""
+        if len(value) <= LIMITS[field]:
+            return value
+        self.cut.add(field)
+        return ""
+
+    def key(self, value: str) -> str:
+        """A key too long to store is replaced by its hash, which is as stable."""
+        if len(value) <= LIMITS["key"]:
+            return value
+        self.cut.add("key")
+        return "sha1:" + hashlib.sha1(value.encode(), usedforsecurity=False).hexdigest()
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(field for field in LIMITS if field in self.cut)
 
 
 def _mappings(value: object) -> list[Mapping[str, Any]]:

@@ -2,7 +2,9 @@
 
 Pure: the body arrives as bytes and goes to feedparser inside a BytesIO, so feedparser
 never takes it for a URL or a file name. Documents that declare XML entities are
-refused before any parser sees them, whatever their encoding.
+refused before any parser sees them, whatever their encoding. Character references no
+string can hold are replaced before parsing, and a document with very many items gives
+only its newest `max_items`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 
 from bot.errors import EntityDeclarationError, FeedParseError
-from bot.feeds.normalise import normalize_entry, person_name, plain_text
+from bot.feeds.normalise import LIMITS, normalize_entry, person_name, plain_text
+from bot.feeds.text import cut_text
 from bot.feeds.urls import canonical_url
 from bot.models import ParsedFeed, Release
 
@@ -47,6 +50,11 @@ _WIDE_MARKERS = (
     (b"\x00<\x00", "utf-16-be"),
     (b"<\x00", "utf-16-le"),
 )
+# Numeric character references to what no string can hold: NUL, UTF-16 surrogates, and
+# code points beyond U+10FFFF. feedparser's fallback parser fails on them ("chr() arg not
+# in range", "surrogates not allowed"), so one such title failed its whole feed.
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
+_REPLACEMENT_REF = "&#xFFFD;"  # U+FFFD, spelled in ASCII: right in any encoding
 # Date-only values sort as noon UTC: after any time stamped on the previous calendar
 # day and before any stamped on the next, for offsets within twelve hours.
 _DATE_ONLY_SORT_TIME = time(12, 0, tzinfo=UTC)
@@ -59,11 +67,14 @@ def parse_feed(
     base_url: str,
     timezone: ZoneInfo | None = None,
     content_type: str = "",
+    max_items: int | None = None,
 ) -> ParsedFeed:
     """Parse a fetched feed body into releases in document order, first of each key kept.
 
-    Raises FeedParseError ("empty body", "not a feed: got text/html", "ill-formed XML:
-    ...") or EntityDeclarationError. A valid feed with no entries is not an error.
+    With `max_items`, only the newest `max_items` releases are kept (see `newest_first`);
+    `ParsedFeed.skipped` counts the others. Raises FeedParseError ("empty body", "not a
+    feed: got text/html", "ill-formed XML: ...") or EntityDeclarationError. A valid feed
+    with no entries is not an error.
     """
     if not body.strip():
         raise FeedParseError("empty body")
@@ -75,12 +86,15 @@ def parse_feed(
     # Summaries become plain text (html_to_text drops scripts and styles, every string is
     # escaped again on output), so feedparser's HTML sanitizing and link rewriting inside
     # content would be a quarter of its time spent on markup we throw away.
-    result = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=_headers(base_url, charset),
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    try:
+        result = feedparser.parse(
+            io.BytesIO(_replace_impossible_char_refs(body)),
+            response_headers=_headers(base_url, charset),
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except (ValueError, OverflowError) as exc:  # its fallback parser on input we missed
+        raise FeedParseError(f"ill-formed XML: {exc}") from exc
     feed = result.get("feed") or {}
     entries = result.get("entries") or []
     # feedparser prepends an XML declaration line when there is none: undo it in line numbers.
@@ -96,11 +110,14 @@ def parse_feed(
         timezone=timezone,
         feed_language=_text(feed, "language").strip(),
     )
+    unique = dedupe_by_key(releases)
+    kept = _newest(unique, max_items)
     return ParsedFeed(
-        title=feed_title,
+        title=cut_text(feed_title, LIMITS["feed_title"]),
         link=_text(feed, "link").strip(),
-        releases=dedupe_by_key(releases),
+        releases=kept,
         bozo=bozo,
+        skipped=len(unique) - len(kept),
     )
 
 
@@ -126,6 +143,14 @@ def newest_first(releases: Iterable[Release]) -> tuple[Release, ...]:
     undated = [release for release in in_order if _sort_moment(release) is None]
     dated.sort(key=lambda pair: pair[0], reverse=True)  # sort is stable, reverse too
     return tuple(release for _, release in dated) + tuple(undated)
+
+
+def _newest(releases: tuple[Release, ...], limit: int | None) -> tuple[Release, ...]:
+    """The newest `limit` of `releases` (distinct keys), still in document order."""
+    if limit is None or len(releases) <= limit:
+        return releases
+    chosen = {release.key for release in newest_first(releases)[:limit]}
+    return tuple(release for release in releases if release.key in chosen)
 
 
 def _sort_moment(release: Release) -> datetime | None:
@@ -184,6 +209,43 @@ def _decoded_views(body: bytes, charset: str) -> Iterator[str]:
         pass
     # UTF-16/32 text of ASCII characters becomes plain ASCII once the NULs go.
     yield body.replace(b"\x00", b"").decode("latin-1")
+
+
+def _replace_impossible_char_refs(body: bytes) -> bytes:
+    """`body` with each character reference to NUL, a surrogate or a code point beyond
+    U+10FFFF replaced by one to U+FFFD, in the document's own encoding."""
+    if b"#" not in body:
+        return body
+    codec = _wide_codec(body)
+    try:
+        text = body.decode(codec, "surrogatepass")
+    except UnicodeDecodeError:  # not really that wide encoding: leave it to the parser
+        return body
+    fixed = _CHAR_REF.sub(_replacement, text)
+    return body if fixed == text else fixed.encode(codec, "surrogatepass")
+
+
+def _wide_codec(body: bytes) -> str:
+    """The UTF-16/32 codec a body is in (by BOM, else by how its first "<" is spelled);
+    latin-1 for every other encoding, which spells "&#...;" in ASCII like latin-1 does."""
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return "latin-1" if encoding == "utf-8" else encoding
+    for marker, encoding in _WIDE_MARKERS:
+        if body.startswith(marker):
+            return encoding
+    return "latin-1"
+
+
+def _replacement(match: re.Match[str]) -> str:
+    hex_digits, decimal_digits = match.groups()
+    digits = (hex_digits or decimal_digits).lstrip("0")
+    if len(digits) > 8:  # far beyond U+10FFFF; and int() of a huge string is slow
+        return _REPLACEMENT_REF
+    code = int(digits or "0", 16 if hex_digits else 10)
+    if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return _REPLACEMENT_REF
+    return match.group()
 
 
 def _decode_like_xml(body: bytes) -> str:

@@ -7,10 +7,19 @@ so "&amp;lt;b&amp;gt;" in a document becomes the literal text "<b>", never a tag
 from __future__ import annotations
 
 import re
+import unicodedata
 from html import unescape
 from html.parser import HTMLParser
 
-__all__ = ["collapse_whitespace", "html_to_text", "plain_text_paragraphs"]
+__all__ = [
+    "BIDI_CONTROLS",
+    "collapse_whitespace",
+    "cut_text",
+    "html_to_text",
+    "plain_text_paragraphs",
+    "strip_bidi_controls",
+    "strip_controls",
+]
 
 # Elements whose content is never text a reader should see.
 _DROPPED = frozenset(
@@ -37,11 +46,62 @@ _BREAK_RUN = re.compile(rf"[\s{_MARKS}]*[{_MARKS}][\s{_MARKS}]*")
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
 # C0/C1 controls (except tab/newline/CR) and the private-use markers above.
 _UNWANTED = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_MARKS}]")
+# Bidi embeddings and overrides (U+202A-U+202E) and isolates (U+2066-U+2069). Left open in
+# a title, they reorder what follows it in a post or a reply (the byline date, a citation).
+# The marks U+200E, U+200F and U+061C stay: they open nothing, and only steer the neutral
+# characters beside them, as any Hebrew or Arabic letter does; RTL text may need them.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+ELLIPSIS = "\u2026"
+_ZWJ = "\u200d"  # joins two emoji into one picture
+_MAX_CLUSTER = 32  # a longer run of combining marks is noise: cut through it
 
 
 def collapse_whitespace(text: str) -> str:
     """Every run of whitespace (newlines included) becomes one space; ends are trimmed."""
     return _SPACE_RUN.sub(" ", text).strip()
+
+
+def strip_controls(text: str) -> str:
+    """`text` without control characters (tab, newline and CR aside)."""
+    return _UNWANTED.sub("", text)
+
+
+def strip_bidi_controls(text: str) -> str:
+    """`text` without bidi embedding, override and isolate controls (marks are kept)."""
+    return BIDI_CONTROLS.sub("", text)
+
+
+def cut_text(text: str, limit: int) -> str:
+    """`text` when it has at most `limit` characters; else its start, ending in "…".
+
+    The cut falls at the last space when one is near the limit (in its last fifth), else
+    between two characters, never between a letter and its accents or an emoji and its
+    modifiers. The result, ellipsis included, has at most `limit` characters.
+    """
+    if len(text) <= limit:
+        return text
+    end = max(limit - len(ELLIPSIS), 0)
+    for _ in range(_MAX_CLUSTER):
+        if end == 0 or not (_joins_previous(text[end]) or text[end - 1] == _ZWJ):
+            break
+        end -= 1
+    head = text[:end]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if space > len(head) * 4 // 5:
+        head = head[:space]
+    return head.rstrip().rstrip(",;:").rstrip() + ELLIPSIS
+
+
+def _joins_previous(char: str) -> bool:
+    """True for a character drawn as part of the one before it: accents and other
+    combining marks (variation selectors too), and what makes one emoji of several."""
+    code = ord(char)
+    return (
+        unicodedata.category(char) in ("Mn", "Mc", "Me")
+        or char == _ZWJ
+        or 0x1F3FB <= code <= 0x1F3FF  # skin tones
+        or 0xE0020 <= code <= 0xE007F  # tag characters of subdivision flags
+    )
 
 
 def plain_text_paragraphs(text: str) -> str:

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -15,7 +15,7 @@ from bot.config import FeedSettings, Settings
 from bot.errors import FeedFetchError, FeedParseError, ReleaseBotError, StoreError
 from bot.feeds.backoff import next_poll_after_failure, next_poll_after_success
 from bot.feeds.fetch import Fetcher
-from bot.models import IngestResult, RouteSpec
+from bot.models import IngestResult, ParsedFeed, RouteSpec
 from bot.render.notices import store_recovered_notice, store_unwritable_notice
 from bot.services.parse_pool import ParsePool
 from bot.services.store_outage import StoreOutage
@@ -38,6 +38,30 @@ class PollOutcome:
     status: PollStatus
     result: IngestResult | None = None
     error: str | None = None
+    skipped: int = 0  # older items beyond fetch.max_items, not taken
+
+
+async def _stored_in_steps(steps: Iterator[IngestResult]) -> IngestResult:
+    """Run each ingest step (one transaction each), and let the event loop answer commands
+    and send posts between two: a flood of new releases never freezes the bot."""
+    totals = []
+    for total in steps:
+        totals.append(total)
+        await asyncio.sleep(0)
+    return totals[-1]
+
+
+def _log_cut_fields(feed: str, parsed: ParsedFeed) -> None:
+    """One line when the feed overfilled fields (see bot/feeds/normalise.py LIMITS)."""
+    cut = [release for release in parsed.releases if release.truncated]
+    if cut:
+        fields = sorted({field for release in cut for field in release.truncated})
+        log.warning(
+            "feed %s: %d releases had fields too long, cut or dropped: %s",
+            feed,
+            len(cut),
+            ", ".join(fields),
+        )
 
 
 def route_specs(settings: Settings) -> list[RouteSpec]:
@@ -172,19 +196,32 @@ class Poller:
         if body_hash == state.body_hash:
             record_success(body_hash)
             return PollOutcome(feed.name, "unchanged")
+        max_items = self.settings.fetch.max_items
         parsed = await self.parser.parse(
             fetched.body,
             feed_name=feed.name,
             base_url=fetched.url,
             timezone=feed.zone,
             content_type=fetched.content_type,
+            max_items=max_items,
         )
         # Releases missed during our own outage are all owed: no flood guard for this feed's
         # first store after it (the store also never guards those dated since last_success).
         limit = None if feed.name in self._unguarded else self.settings.defaults.flood_limit
-        result = self.store.ingest(feed.name, parsed.releases, now=now, flood_limit=limit)
+        result = await _stored_in_steps(
+            self.store.ingest_steps(feed.name, parsed.releases, now=now, flood_limit=limit)
+        )
         self._unguarded.discard(feed.name)
         record_success(body_hash, parsed.title)
+        if parsed.skipped:
+            log.warning(
+                "feed %s: %d items; took the newest %d (fetch.max_items), skipped %d",
+                feed.name,
+                len(parsed.releases) + parsed.skipped,
+                len(parsed.releases),
+                parsed.skipped,
+            )
+        _log_cut_fields(feed.name, parsed)
         if result.flooded:
             log.warning(
                 "feed %s: %d new releases; queued the newest %d, stored the rest as seen",
@@ -192,7 +229,7 @@ class Poller:
                 result.new,
                 result.new - result.flooded,
             )
-        return PollOutcome(feed.name, "ok", result=result)
+        return PollOutcome(feed.name, "ok", result=result, skipped=parsed.skipped)
 
     def _record_failure(
         self, feed: FeedSettings, message: str, retry_after: float | None

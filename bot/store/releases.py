@@ -1,10 +1,11 @@
-"""Release rows: ingest one poll atomically, with the outbox rows it owes; read them back."""
+"""Release rows: ingest one poll, each release with the outbox rows it owes; read them back."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,10 @@ _NEWEST_FIRST = "ORDER BY releases.sort_at DESC, releases.id DESC"
 _MAX_FEED_BRANCHES = 64  # feeds merged one index range each; more scan the date index
 _SEARCH_WINDOW = 2000  # newest full-text matches looked at first
 _SEARCH_CANDIDATES = 200  # of those, the newest in scope ranked by bm25
+# Releases stored per transaction: about 10 ms of work, then the event loop gets a turn.
+INGEST_CHUNK = 100
+
+_Known = tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]]]  # by key, by URL
 
 
 def fts_query(text: str, *, any_word: bool = False) -> str:
@@ -39,6 +44,24 @@ def fts_query(text: str, *, any_word: bool = False) -> str:
 def _oldest_first(releases: list[tuple[int, Release]], now: datetime) -> list[tuple[int, Release]]:
     """Chronological order; undated ties keep the feed's convention that earlier means newer."""
     return sorted(releases, key=lambda item: (sort_instant(item[1], now), -item[0]))
+
+
+def _match(known: _Known, release: Release) -> tuple[int, str] | None:
+    """The stored release this one is: same key, else same URL (guid churn)."""
+    by_key, by_url = known
+    match = by_key.get(release.key)
+    if match is None and release.url:
+        match = by_url.get(release.url)
+    return match
+
+
+def _added(total: IngestResult, part: IngestResult) -> IngestResult:
+    return IngestResult(
+        new=total.new + part.new,
+        updated=total.updated + part.updated,
+        queued=total.queued + part.queued,
+        flooded=total.flooded + part.flooded,
+    )
 
 
 def _dated_since(release: Release, stored_at: str | None, now: datetime) -> bool:
@@ -56,7 +79,7 @@ class ReleaseQueries(StoreBase):
     def ingest(
         self, feed: str, releases: Sequence[Release], *, now: datetime, flood_limit: int | None
     ) -> IngestResult:
-        """Store one poll's releases and, in the same transaction, the deliveries they are owed.
+        """Store one poll's releases and the deliveries they are owed; see `ingest_steps`.
 
         The flood guard is for publisher floods (an archive re-listed under new links): when
         a feed that had releases lists more than `flood_limit` new ones, the oldest beyond
@@ -65,65 +88,107 @@ class ReleaseQueries(StoreBase):
         we could not store it (our outage, or the bot stopped), and is owed like any other.
         `flood_limit=None` turns the guard off for this poll.
         """
+        return list(self.ingest_steps(feed, releases, now=now, flood_limit=flood_limit))[-1]
+
+    def ingest_steps(
+        self,
+        feed: str,
+        releases: Sequence[Release],
+        *,
+        now: datetime,
+        flood_limit: int | None,
+        chunk: int = INGEST_CHUNK,
+    ) -> Iterator[IngestResult]:
+        """Ingest in transactions of at most `chunk` releases, oldest first; after each,
+        yield the counts so far (the last is the whole result). Between two steps the
+        caller may do other work: the event loop answers commands while a flood is stored.
+
+        Each release is stored in one transaction with every delivery it is owed, so a
+        crash between steps loses nothing: the rest are new again at the next poll. Which
+        releases the flood guard holds is decided once, over all of them, before the first
+        step. A new route's backlog is queued in the last step, when the newest are stored.
+        """
         try:
-            return self._ingest(feed, releases, now=now, flood_limit=flood_limit)
+            ordered, held = self._plan_ingest(feed, releases, now, flood_limit)
+            total = IngestResult(new=0, updated=0, queued=0, flooded=0)
+            for start in range(0, max(len(ordered), 1), chunk):
+                last = start + chunk >= len(ordered)
+                part = self._ingest_chunk(feed, ordered[start : start + chunk], held, now, last)
+                total = _added(total, part)
+                yield total
         except sqlite3.Error as exc:
             raise StoreError(f"storing the releases of {feed!r} failed: {exc}") from exc
 
-    def _ingest(
-        self, feed: str, releases: Sequence[Release], *, now: datetime, flood_limit: int | None
+    def _plan_ingest(
+        self, feed: str, releases: Sequence[Release], now: datetime, flood_limit: int | None
+    ) -> tuple[list[Release], set[str]]:
+        """The releases with distinct keys, oldest first, and the keys the flood guard holds."""
+        first_of_key: dict[str, tuple[int, Release]] = {}
+        for index, release in enumerate(releases):
+            first_of_key.setdefault(release.key, (index, release))
+        ordered = [release for _, release in _oldest_first(list(first_of_key.values()), now)]
+        if flood_limit is None or not self._has_releases(feed):
+            return ordered, set()
+        known = self._known_releases(feed, ordered)
+        new = [release for release in ordered if _match(known, release) is None]
+        return ordered, {new[index].key for index in self._flood_held(feed, new, flood_limit, now)}
+
+    def _ingest_chunk(
+        self, feed: str, releases: list[Release], held: set[str], now: datetime, last: bool
     ) -> IngestResult:
+        """One transaction: store `releases` (oldest first), queue what they are owed."""
         with self.writing():
-            known = self._known_releases(feed)
-            had_releases = bool(known["by_key"])
-            new: list[tuple[int, Release]] = []
+            known = self._known_releases(feed, releases)
+            new: list[Release] = []
             updated = 0
-            seen: set[str] = set()
-            for index, release in enumerate(releases):
-                if release.key in seen:
-                    continue
-                seen.add(release.key)
-                match = known["by_key"].get(release.key)
-                if match is None and release.url:
-                    match = known["by_url"].get(release.url)  # guid churn: same release
+            for release in releases:
+                match = _match(known, release)
                 if match is None:
-                    new.append((index, release))
+                    new.append(release)
                 elif match[1] != content_hash(release):
                     self._record_change(match[0], release, now)
                     updated += 1
-            new = _oldest_first(new, now)
-            held = self._flood_held(feed, new, flood_limit, now) if had_releases else set()
-            inserted = [self._insert_release(release, now) for _, release in new]
-            owed = [row for index, row in enumerate(inserted) if index not in held]
-            queued = self._queue_for_routes(feed, owed)
-        return IngestResult(new=len(new), updated=updated, queued=queued, flooded=len(held))
+            inserted = [(self._insert_release(release, now), release.key) for release in new]
+            owed = [row for row, key in inserted if key not in held]
+            queued = self._queue_for_routes(feed, owed, backlog=last)
+        flooded = len(inserted) - len(owed)
+        return IngestResult(new=len(new), updated=updated, queued=queued, flooded=flooded)
 
-    def _flood_held(
-        self, feed: str, new: list[tuple[int, Release]], limit: int | None, now: datetime
-    ) -> set[int]:
+    def _flood_held(self, feed: str, new: list[Release], limit: int, now: datetime) -> set[int]:
         """Positions in `new` (oldest first) the flood guard stores without deliveries."""
-        if limit is None or len(new) <= limit:
+        if len(new) <= limit:
             return set()
         row = self.db.execute("SELECT last_success FROM feeds WHERE name = ?", [feed]).fetchone()
         stored_at = row[0] if row else None
         guarded = [
-            index
-            for index, (_, release) in enumerate(new)
-            if not _dated_since(release, stored_at, now)
+            index for index, release in enumerate(new) if not _dated_since(release, stored_at, now)
         ]
         return set(guarded[: len(new) - limit])
 
-    def _known_releases(self, feed: str) -> dict[str, dict[str, tuple[int, str]]]:
+    def _has_releases(self, feed: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM releases WHERE feed = ? LIMIT 1", [feed]).fetchone()
+        return row is not None
+
+    def _known_releases(self, feed: str, releases: Sequence[Release]) -> _Known:
+        """The stored releases of `feed` with one of these keys or URLs: (id, content_hash)
+        by key and by URL. Index lookups: the cost follows the batch, not the feed's past."""
         by_key: dict[str, tuple[int, str]] = {}
         by_url: dict[str, tuple[int, str]] = {}
-        rows = self.db.execute(
-            "SELECT id, key, url, content_hash FROM releases WHERE feed = ?", [feed]
-        )
-        for release_id, key, url, digest in rows:
+        keys = json.dumps([release.key for release in releases])
+        for release_id, key, digest in self.db.execute(
+            "SELECT id, key, content_hash FROM releases"
+            " WHERE feed = ? AND key IN (SELECT value FROM json_each(?))",
+            [feed, keys],
+        ):
             by_key[key] = (release_id, digest)
-            if url:
-                by_url.setdefault(url, (release_id, digest))
-        return {"by_key": by_key, "by_url": by_url}
+        urls = json.dumps([release.url for release in releases if release.url])
+        for release_id, url, digest in self.db.execute(
+            "SELECT id, url, content_hash FROM releases"
+            " WHERE feed = ? AND url IN (SELECT value FROM json_each(?)) ORDER BY id",
+            [feed, urls],
+        ):
+            by_url.setdefault(url, (release_id, digest))
+        return by_key, by_url
 
     def _insert_release(self, release: Release, now: datetime) -> tuple[int, str]:
         row = release_row(release, first_seen=now)
@@ -161,16 +226,20 @@ class ReleaseQueries(StoreBase):
                 [release_id],
             )
 
-    def _queue_for_routes(self, feed: str, releases: list[tuple[int, str]]) -> int:
+    def _queue_for_routes(
+        self, feed: str, releases: list[tuple[int, str]], *, backlog: bool = True
+    ) -> int:
+        """Queue `releases` for each route of `feed`; a route still owed its backlog gets
+        that instead, when `backlog` (the newest releases are stored by then)."""
         queued = 0
         routes = self.db.execute(
             "SELECT channel, backlog, backlog_done FROM routes WHERE feed = ?", [feed]
         ).fetchall()
-        for channel, backlog, backlog_done in routes:
+        for channel, count, backlog_done in routes:
             if backlog_done:
                 queued += self._queue(channel, releases)
-            else:
-                queued += self._apply_backlog(feed, channel, backlog)
+            elif backlog:
+                queued += self._apply_backlog(feed, channel, count)
         return queued
 
     def _apply_backlog(self, feed: str, channel: str, backlog: int) -> int:
