@@ -222,3 +222,42 @@ def test_retry_with_nothing_to_do_exits_1(tmp_path: Path, args: list[str], code:
     assert proc.returncode == code
     assert len(proc.stderr.strip().splitlines()) == 1
     assert proc.stdout == ""
+
+
+def test_a_chat_that_looks_fine_but_refuses_posts_tells_the_admins_once(
+    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+) -> None:
+    """A group where members may not write: getChatMember says "member", so every recheck
+    resumes it and the next post is refused again. The admins hear it paused once (not at
+    every recheck), and that it posts again once a post really goes through."""
+    api = fake_bot_api
+    api.add_chat(ADMIN, "private", title="Ada")
+    api.add_chat(CHANNEL_A, "supergroup", title="A news", bot_status="member")
+    url = feed_server.serve("/nida.xml", rss())
+    config = one_channel_config(tmp_path, api, url, recheck_paused="1s")
+    bot = BotProcess(config, token=api.token)
+    try:
+        started(bot, api)
+        bot.wait_for(
+            lambda: any(row["last_success"] for row in db_rows(config, "SELECT * FROM feeds")),
+            "the first (empty) poll",
+        )
+        api.set_members_may_write(CHANNEL_A, False)
+        feed_server.serve("/nida.xml", rss(Item(1), Item(2)))
+
+        def refusals() -> int:
+            sends = api.requests_for("sendMessage")
+            return sum(r.status == 400 and r.params["chat_id"] == str(CHANNEL_A) for r in sends)
+
+        bot.wait_for(lambda: refusals() >= 3, "three rechecks, each refused again", within=40)
+        assert states(config) == ["pending", "pending"]
+        assert len(notices(api)) == 1
+        api.set_members_may_write(CHANNEL_A, True)
+        bot.wait_for(lambda: len(api.messages(CHANNEL_A)) == 2, "the 2 posts", within=40)
+        bot.wait_for(lambda: len(notices(api)) == 2, "the admins to hear it posts again")
+        assert bot.terminate() == 0
+    finally:
+        bot.kill()
+    told = notices(api)
+    assert "can post to a-news (-1001) again" in told[1]
+    assert read_urls(api, CHANNEL_A) == [release_url(1), release_url(2)]

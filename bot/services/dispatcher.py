@@ -49,7 +49,7 @@ from bot.models import Delivery, Publisher
 from bot.render.changes import post_fingerprint
 from bot.render.chat_problems import problem_from_answer
 from bot.render.display import format_duration
-from bot.render.notices import channel_paused_notice
+from bot.render.notices import channel_paused_notice, channel_resumed_notice
 from bot.render.post import Post, PostOptions, render_post
 from bot.services.edit_budget import EDITS_PER_DAY, after_edit, edit_wait
 from bot.services.pacing import Pacer
@@ -116,6 +116,9 @@ class Dispatcher:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._in_flight: set[str] = set()  # channels with a call to Telegram under way
         self._store_retry_at: datetime | None = None  # set while the store cannot write
+        # Channels whose admins were told they pause: one notice per incident, however often
+        # a recheck resumes them and a send is refused again, until a post goes through.
+        self._incidents: set[str] = set()
 
     def start_workers(self) -> None:
         """A worker for each channel with work and none running yet."""
@@ -316,7 +319,7 @@ class Dispatcher:
                     message_id,
                 )
             self.report.sent += 1
-        return True, ""
+        return True, self._close_incident(channel)
 
     def _edit_answered(self, delivery: Delivery, shown: str | None) -> None:
         """Count an edit Telegram answered against the post's day of edits."""
@@ -356,12 +359,30 @@ class Dispatcher:
         self.store.pause_channel(channel.name, exc.message)
         self.report.paused.append(channel.name)
         log.error("channel %s paused: %s", channel.name, exc.message)
+        if not self.open_incident(channel.name):
+            return ""
         return channel_paused_notice(
             channel.name,
             problem_from_answer(exc.message, channel.chat),
             bot_username=self.bot_username,
             recheck_every=format_duration(self.settings.bot.recheck_paused),
         )
+
+    def open_incident(self, channel: str) -> bool:
+        """Note that `channel` cannot be posted to; True when its admins have not heard yet."""
+        if channel in self._incidents:
+            return False
+        self._incidents.add(channel)
+        return True
+
+    def _close_incident(self, channel: ChannelState) -> str:
+        """A post went through: the incident is over; the notice saying so ("" if none)."""
+        if channel.name not in self._incidents:
+            return ""
+        self._incidents.discard(channel.name)
+        waiting = self.store.delivery_counts().get(channel.name, {}).get("pending", 0)
+        log.info("channel %s: posting again", channel.name)
+        return channel_resumed_notice(channel.name, channel.chat, waiting)
 
     def _rejected(self, delivery: Delivery, message: str, editing: bool) -> bool:
         log.error("delivery %d refused by Telegram: %s", delivery.id, message)

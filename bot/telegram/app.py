@@ -36,7 +36,7 @@ from bot.feeds.fetch import Fetcher, default_user_agent
 from bot.logs import Redactor
 from bot.render.chat_problems import problem_from_answer, problem_from_status
 from bot.render.display import format_duration
-from bot.render.notices import channel_paused_notice, channel_resumed_notice
+from bot.render.notices import channel_paused_notice
 from bot.render.progress import counted, start_line
 from bot.services.dispatcher import Dispatcher, DrainReport, Sender
 from bot.services.pacing import Pacer
@@ -172,7 +172,7 @@ async def check_channels(
     runtime: Runtime, sender: TelegramSender, *, only_paused: bool = False
 ) -> list[str]:
     """Resolve each channel's chat id; pause (and tell admins about) those the bot can't post in,
-    resume (and tell them about) those it can post in again.
+    resume those it can post in again (the admins hear so once a post goes through).
 
     A 403 or a 400 from getChat/getChatMember ("chat not found" for a deleted chat or a renamed
     @username) pauses like a status that cannot post. The admins hear once per incident: when
@@ -205,8 +205,10 @@ async def check_channels(
         if problem:
             blocked.append(channel.name)
             log.error("channel %s (%s): %s; its posts wait", channel.name, channel.chat, problem)
-            # told once: a recheck that still fails, or confirms the dispatcher's pause, is quiet
-            if not runtime.store.channel_state(channel.name).paused:
+            # told once per incident: a recheck that still fails, confirms the dispatcher's
+            # pause, or follows a restart (already paused) is quiet
+            newly = runtime.dispatcher.open_incident(channel.name)
+            if newly and not runtime.store.channel_state(channel.name).paused:
                 await runtime.dispatcher.notify_admins(
                     channel_paused_notice(
                         channel.name, found, bot_username=bot_username, recheck_every=every
@@ -214,12 +216,11 @@ async def check_channels(
                 )
             runtime.store.pause_channel(channel.name, problem)
         elif state.paused:
-            log.info("channel %s: the bot can post again; resuming", channel.name)
+            # The admins hear it resumed when a post goes through (the dispatcher): a chat
+            # can look fine here and still refuse the post (e.g. members may not write).
+            log.info("channel %s: the bot may post again; resuming", channel.name)
             runtime.store.resume_channel(channel.name)
-            waiting = runtime.store.delivery_counts().get(channel.name, {}).get("pending", 0)
-            await runtime.dispatcher.notify_admins(
-                channel_resumed_notice(channel.name, str(channel.chat), waiting)
-            )
+            runtime.dispatcher.open_incident(channel.name)
     return blocked
 
 

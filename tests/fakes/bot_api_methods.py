@@ -307,3 +307,6 @@ def _check_access(chat: ChatRecord, *, write: bool) -> None:
         raise bad_request("need administrator rights in the channel chat")
     if write and chat.bot_status == "restricted":
         raise bad_request("not enough rights to send text messages to the chat")
+    if write and chat.bot_status == "member" and not chat.members_may_write:
+        # getChatMember still says "member": only the send shows the bot may not write
+        raise bad_request("not enough rights to send text messages to the chat")

@@ -145,6 +145,7 @@ class ChatRecord:
     migrated_to: int | None = None
     members: dict[int, str] = field(default_factory=dict)
     deleted: bool = False  # every call about it answers "chat not found"
+    members_may_write: bool = True  # a group's default permission can_send_messages
 
     def to_json(self) -> dict[str, Any]:
         """The Chat object."""

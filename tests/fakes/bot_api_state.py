@@ -176,6 +176,12 @@ class BotApiState(MethodsMixin):
             if type == "private":
                 self._user(chat_id, first_name=title, username=username)
 
+    def set_members_may_write(self, chat: int | str, allowed: bool) -> None:
+        """A group's default permission to send messages; a bot that is a plain member is
+        refused with 400 "not enough rights…" while getChatMember still says "member"."""
+        with self._cond:
+            self._chat(chat).members_may_write = allowed
+
     def set_bot_status(self, chat: int | str, status: str) -> None:
         """Change the bot's membership in a chat (administrator, member, restricted, kicked,
         left). A channel demoted to member answers sendMessage 400 "need administrator rights
