@@ -139,3 +139,28 @@ async def test_a_429_between_two_lost_answers_does_not_buy_a_third_send(
             assert len(api.messages(CHANNEL_A)) == 2
         finally:
             h.store.close()
+
+
+async def test_an_answer_that_cannot_be_read_counts_as_lost(
+    fake_bot_api: FakeBotAPI, tmp_path: Path
+) -> None:
+    """sendMessage answered with something PTB cannot read (a broken proxy): the post may have
+    landed, so it is sent once more and then failed, never left half-sent or sent blindly."""
+    api = fake_bot_api
+    api.add_chat(CHANNEL_A, "channel")
+    async with Bot(api.token, base_url=api.base_url) as bot:
+        h = Harness(tmp_path, bot, [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}])
+        try:
+            api.answer_next_raw("sendMessage", b"<html>upstream sent garbage</html>", count=5)
+            h.ingest("nida", [make_release(1)])
+            first = await h.dispatcher.drain()
+            [row] = h.rows("a-news")
+            assert (row["state"], first.retrying) == ("pending", 1)
+            for _ in range(4):
+                h.clock.advance(3600)
+                await h.dispatcher.drain()
+            assert len(api.requests_for("sendMessage")) == 2
+            [row] = h.rows("a-news")
+            assert (row["state"], row["error"]) == ("failed", SENT_TWICE)
+        finally:
+            h.store.close()

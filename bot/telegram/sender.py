@@ -147,7 +147,9 @@ def translate(exc: TelegramError, redact: Callable[[str], str] = _as_is) -> Exce
         return MessageRejectedError(exc.message)
     if isinstance(exc, TimedOut | NetworkError):
         return _network(exc)
-    return TransientDeliveryError(f"{type(exc).__name__}: {exc.message}")
+    # An answer came but could not be read (a broken proxy, a Telegram bug): the request
+    # reached Telegram, so the message may have been posted, as after a lost answer.
+    return AnswerLostError(f"unreadable answer from Telegram ({type(exc).__name__}: {exc.message})")
 
 
 def _markup(post: Post) -> InlineKeyboardMarkup | None:
