@@ -257,9 +257,10 @@ async def poll_and_drain(
 
     `connecting`, when given, is Telegram being reached meanwhile: nothing is sent unless it
     succeeds (the caller reads its error). On a signal the polls still under way are
-    cancelled (a poll's store write is one transaction, so nothing half-written remains),
-    sends in flight finish and are recorded, and nothing new is sent: what is left stays
-    pending for the next run.
+    cancelled (each ingest step is one transaction with its deliveries, and a feed counts
+    as fetched only after its last step, so the rest is new at the next poll), sends in
+    flight finish and are recorded, and nothing new is sent: what is left stays pending
+    for the next run.
     """
     loop = asyncio.get_running_loop()
     polling = asyncio.ensure_future(runtime.poller.poll_all())
@@ -582,7 +583,8 @@ async def run_round(runtime: Runtime, sender: TelegramSender) -> None:
 
 
 async def stop_rounds(runtime: Runtime) -> None:
-    """Cancel the poll round under way (each feed's store write is one transaction)."""
+    """Cancel the poll round under way (each ingest step is one transaction; what a
+    cancelled poll did not store is new at the next one)."""
     if runtime.round is not None and not runtime.round.done():
         runtime.round.cancel()
         with contextlib.suppress(asyncio.CancelledError):
