@@ -248,7 +248,7 @@ async def test_other_bad_request_fails_with_telegrams_description_and_is_not_ret
     """A 400 about the message fails the delivery with Telegram's words; later drains never
     send it again. "Chat not found" is about the chat: it pauses, the post stays owed."""
     h = harness(("a-news", CHANNEL_A, ["nida"]), ("ghost", -1009999, ["nih"]))
-    api.fail_next("sendMessage", 400, "Bad Request: message is too long")
+    api.fail_next("sendMessage", 400, "Bad Request: message is too long", chat=CHANNEL_A)
     h.ingest("nida", [make_release(1)])
     h.ingest("nih", [make_release(2, feed="nih")])
     report = await h.dispatcher.drain()
