@@ -43,7 +43,7 @@ def test_a_channel_lost_mid_run_is_one_plain_notice_and_its_return_another(
     api.add_chat(ADMIN, "private", title="Ada")
     api.add_chat(CHANNEL_A, "channel", title="A news")
     url = feed_server.serve("/nida.xml", rss(Item(1)))
-    config = one_channel_config(tmp_path, api, url, recheck_paused="1s")
+    config = one_channel_config(tmp_path, api, url, recheck_paused="0.5s", tick="0.25s")
     bot = BotProcess(config, token=api.token)
     try:
         bot.wait_for(lambda: len(api.messages(CHANNEL_A)) == 1, "the first post")
@@ -56,7 +56,7 @@ def test_a_channel_lost_mid_run_is_one_plain_notice_and_its_return_another(
         api.set_bot_status(CHANNEL_A, "administrator")
         bot.wait_for(lambda: len(api.messages(CHANNEL_A)) == 2, "the waiting post")
         bot.wait_for(lambda: len(notices_about(api, "a-news")) >= 2, "the 'resumed' notice")
-        time.sleep(1.5)  # room for a notice that should not come
+        time.sleep(1.0)  # room for a notice that should not come (two more rechecks)
         assert bot.terminate() == 0
     finally:
         bot.kill()
@@ -82,7 +82,7 @@ def test_a_channel_not_found_at_start_suggests_checking_its_username(
     api.add_chat(ADMIN, "private", title="Ada")
     api.add_chat(CHANNEL_A, "channel", username="a_news_renamed")
     url = feed_server.serve("/nida.xml", rss(Item(1)))
-    config = one_channel_config(tmp_path, api, url, recheck_paused="1s")
+    config = one_channel_config(tmp_path, api, url, recheck_paused="0.5s", tick="0.25s")
     text = config.read_text(encoding="utf-8").replace(f"chat = {CHANNEL_A}", 'chat = "@a_news"')
     config.write_text(text, encoding="utf-8")
     bot = BotProcess(config, token=api.token)

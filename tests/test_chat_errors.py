@@ -156,7 +156,7 @@ async def test_the_fake_answers_demoted_restricted_renamed_and_deleted_chats(
         (
             CHANNEL_A,
             lambda api: api.fail_next(
-                "sendMessage", 400, "Bad Request: have no rights to send a message"
+                "sendMessage", 400, "Bad Request: have no rights to send a message", chat=CHANNEL_A
             ),
             "no rights",
         ),

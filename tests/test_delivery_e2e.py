@@ -81,17 +81,18 @@ def ask(bot: BotProcess, api: FakeBotAPI, user: int, text: str) -> DeliveredMess
     return api.messages(user)[before]
 
 
-def test_a_demoted_channel_pauses_keeps_its_8_posts_and_delivers_them_once_promoted(
+def test_a_demoted_channel_pauses_keeps_its_posts_and_delivers_them_once_promoted(
     tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
 ) -> None:
-    """Demoted after start, the channel answers 400 "need administrator rights": 0 of 8 posts
-    fail, the channel pauses (status says so), the admins hear once, rechecks that still fail
-    say nothing; promoted again, all 8 arrive in order, once, and the admins hear it resumed."""
+    """Demoted after start, the channel answers 400 "need administrator rights": none of its 3
+    posts fails, the channel pauses (status says so), the admins hear once, rechecks that still
+    fail say nothing; promoted again, all 3 arrive in order, once, and the admins hear it
+    resumed."""
     api = fake_bot_api
     api.add_chat(ADMIN, "private", title="Ada")
     api.add_chat(CHANNEL_A, "channel", title="A news")
     url = feed_server.serve("/nida.xml", rss())
-    config = one_channel_config(tmp_path, api, url, recheck_paused="1s")
+    config = one_channel_config(tmp_path, api, url, recheck_paused="0.5s", tick="0.25s")
     bot = BotProcess(config, token=api.token)
     try:
         started(bot, api)
@@ -100,31 +101,32 @@ def test_a_demoted_channel_pauses_keeps_its_8_posts_and_delivers_them_once_promo
             "the first (empty) poll",
         )
         api.set_bot_status(CHANNEL_A, "member")  # after the start-up check found it admin
-        feed_server.serve("/nida.xml", rss(*(Item(n) for n in range(1, 9))))
+        # Three posts show it; each one more would add a second of pacing to the test.
+        feed_server.serve("/nida.xml", rss(*(Item(n) for n in range(1, 4))))
         bot.wait_for(lambda: bool(notices(api)), "the admins to be told")
         checks = len(api.requests_for("getChatMember"))
         bot.wait_for(lambda: len(api.requests_for("getChatMember")) > checks, "a recheck")
-        assert states(config) == ["pending"] * 8
+        assert states(config) == ["pending"] * 3
         code, words = channel_status(config)
         assert code == 1
-        assert words[2:7] == ["paused", "8", "0", "0", "0"]  # pending, sent, failed, dry_run
+        assert words[2:7] == ["paused", "3", "0", "0", "0"]  # pending, sent, failed, dry_run
         assert "the bot is 'member' in this channel" in " ".join(words[7:])  # the recheck's words
         assert len(notices(api)) == 1
 
         api.set_bot_status(CHANNEL_A, "administrator")
-        bot.wait_for(lambda: len(api.messages(CHANNEL_A)) == 8, "the 8 posts", within=40)
-        time.sleep(0.5)  # room for a ninth post that must not come
+        bot.wait_for(lambda: len(api.messages(CHANNEL_A)) == 3, "the 3 posts")
+        time.sleep(0.5)  # room for a fourth post that must not come
         assert bot.terminate() == 0
     finally:
         bot.kill()
-    assert read_urls(api, CHANNEL_A) == [release_url(n) for n in range(1, 9)]
-    assert states(config) == ["sent"] * 8
+    assert read_urls(api, CHANNEL_A) == [release_url(n) for n in range(1, 4)]
+    assert states(config) == ["sent"] * 3
     refused = [r for r in api.requests_for("sendMessage") if r.params["chat_id"] == str(CHANNEL_A)]
     assert [r.status for r in refused].count(400) == 1  # one refusal, then it waited
     told = notices(api)
     assert len(told) == 2  # once when it paused, once when it resumed
     assert "can post to a-news (-1001) again" in told[1]
-    assert channel_status(config)[1][2:7] == ["ok", "0", "8", "0", "0"]
+    assert channel_status(config)[1][2:7] == ["ok", "0", "3", "0", "0"]
 
 
 def test_a_lost_answer_is_sent_once_more_then_failed_and_releasebot_retry_requeues_it(
@@ -136,7 +138,8 @@ def test_a_lost_answer_is_sent_once_more_then_failed_and_releasebot_retry_requeu
     api = fake_bot_api
     api.add_chat(CHANNEL_A, "channel", title="A news")
     url = feed_server.serve("/nida.xml", rss(Item(1)))
-    config = with_bot_keys(one_channel_config(tmp_path, api, url), request_timeout="1s")
+    config = one_channel_config(tmp_path, api, url, tick="0.25s")
+    with_bot_keys(config, request_timeout="1s")
     api.set_delay("sendMessage", 1.5)
     bot = BotProcess(config, token=api.token)
     try:
@@ -181,7 +184,7 @@ def test_retry_in_telegram_requeues_a_failed_post_for_admins_only(
     api.add_chat(CHANNEL_A, "channel", title="A news")
     api.fail_next("sendMessage", 400, "Bad Request: message is too long")  # release 1's post
     url = feed_server.serve("/nida.xml", rss(Item(1), Item(2), Item(3)))
-    config = one_channel_config(tmp_path, api, url)
+    config = one_channel_config(tmp_path, api, url, tick="0.25s")
     bot = BotProcess(config, token=api.token)
     try:
         started(bot, api)
@@ -234,7 +237,7 @@ def test_a_chat_that_looks_fine_but_refuses_posts_tells_the_admins_once(
     api.add_chat(ADMIN, "private", title="Ada")
     api.add_chat(CHANNEL_A, "supergroup", title="A news", bot_status="member")
     url = feed_server.serve("/nida.xml", rss())
-    config = one_channel_config(tmp_path, api, url, recheck_paused="1s")
+    config = one_channel_config(tmp_path, api, url, recheck_paused="0.5s", tick="0.25s")
     bot = BotProcess(config, token=api.token)
     try:
         started(bot, api)

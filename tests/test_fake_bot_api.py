@@ -357,6 +357,17 @@ async def test_a_dropped_connection_is_a_network_error_and_sends_nothing(
     assert [r.status for r in api.requests_for("sendMessage")] == [0, 200]
 
 
+async def test_a_failure_scripted_for_one_chat_leaves_the_others_alone(
+    api: FakeBotAPI, bot: Bot
+) -> None:
+    """fail_next(chat=...) answers only that chat's call, whichever chat asks first."""
+    api.fail_next("sendMessage", 400, "Bad Request: have no rights to send a message", chat=GROUP)
+    await bot.send_message(CHANNEL, "goes through")
+    with pytest.raises(BadRequest, match=r"^Have no rights to send a message$"):
+        await bot.send_message(GROUP, "refused")
+    await bot.send_message(GROUP, "goes through")
+
+
 async def test_chat_info_membership_and_commands(api: FakeBotAPI, bot: Bot) -> None:
     """getChat, getChatMember and setMyCommands answer objects PTB can read."""
     chat = await bot.get_chat("@press_news")

@@ -29,7 +29,7 @@ from tests.fakes.bot_api import FakeBotAPI
 
 CHANNEL = -1001
 BURST = 20  # what Telegram allows one channel in any 60 s
-QUEUED = 5
+QUEUED = 2  # each one more queued post adds a second (1 post per second per chat)
 
 
 class FakeApiClock:
@@ -114,8 +114,8 @@ async def replay_previous_run(
 async def test_a_restart_after_a_burst_waits_for_the_window_instead_of_meeting_429s(
     tmp_path: Path, api: FakeBotAPI, bot: Bot, clock: FakeApiClock
 ) -> None:
-    """20 posts in the last minute, then a restart with 5 more queued: no 429, and post 21
-    goes out only once post 1 has left Telegram's 60 s window (post 22 once post 2 has...)."""
+    """20 posts in the last minute, then a restart with 2 more queued: no 429, and post 21
+    goes out only once post 1 has left Telegram's 60 s window, post 22 once post 2 has."""
     settings = one_channel(tmp_path)
     first = time.time() - 59.5  # post 1 leaves the window half a second from now
     await replay_previous_run(settings, bot, clock, first)

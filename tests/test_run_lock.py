@@ -112,8 +112,8 @@ def live_run(tmp: Path, api: FakeBotAPI, feeds: FeedServer, *, interval: str) ->
     """`releasebot run` that has posted (and recorded) release 1 and is polling for updates."""
     api.add_chat(CHANNEL_A, "channel")
     url = feeds.serve("/nida.xml", rss(Item(1)))
-    config = one_channel_config(tmp, api, url)
-    config.write_text(config.read_text().replace('interval = "1s"', f'interval = "{interval}"'))
+    config = one_channel_config(tmp, api, url, tick="0.25s")
+    config.write_text(config.read_text().replace('interval = "0.25s"', f'interval = "{interval}"'))
     bot = BotProcess(config, token=api.token)
     try:
         bot.wait_for(
@@ -131,8 +131,8 @@ def live_run(tmp: Path, api: FakeBotAPI, feeds: FeedServer, *, interval: str) ->
 
 @pytest.fixture
 def live(tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer) -> Iterator[Live]:
-    """A live run that polls its feed every second."""
-    with live_run(tmp_path, fake_bot_api, feed_server, interval="1s") as running:
+    """A live run that polls its feed four times a second."""
+    with live_run(tmp_path, fake_bot_api, feed_server, interval="0.25s") as running:
         yield running
 
 

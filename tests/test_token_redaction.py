@@ -168,7 +168,7 @@ def test_a_403_that_echoes_the_token_lower_cased_is_stored_and_shown_redacted(
             "the pause to be stored",
         )
         # past start-up: a SIGTERM while PTB still bootstraps its polling exits 1
-        bot.wait_for(lambda: bool(api.requests_for("getUpdates")), "polling to start")
+        bot.wait_for(lambda: api.polls_waiting > 0, "polling to start")  # its first long poll
         assert bot.terminate() == 0
     finally:
         bot.kill()

@@ -81,7 +81,7 @@ class BotApiState(MethodsMixin):
         self._polls_waiting = 0
         self._open_callbacks: set[str] = set()
         self._next_callback = 1
-        self._failures: dict[str, list[ApiError]] = {}
+        self._failures: dict[str, list[tuple[str | None, ApiError]]] = {}  # (only chat, error)
         self._drops: dict[str, int] = {}
         self._raw_answers: dict[str, list[tuple[int, bytes]]] = {}
         self._delays: dict[str, float] = {}
@@ -101,7 +101,7 @@ class BotApiState(MethodsMixin):
         if delay > 0:
             time.sleep(delay)
         try:
-            failure = self._take_failure(key)
+            failure = self._take_failure(key, params)
             if failure is not None:
                 self._record_scripted_429(method, params, failure)
                 raise failure
@@ -142,10 +142,15 @@ class BotApiState(MethodsMixin):
         with self._cond:
             self._rate_hits.append(hit)
 
-    def _take_failure(self, key: str) -> ApiError | None:
+    def _take_failure(self, key: str, params: Params) -> ApiError | None:
+        chat = params.text("chat_id")
         with self._cond:
-            queue = self._failures.get(key)
-            return queue.pop(0) if queue else None
+            queue = self._failures.get(key, [])
+            for i, (only, failure) in enumerate(queue):
+                if only is None or only == chat:
+                    del queue[i]
+                    return failure
+            return None
 
     # --- scripting ---------------------------------------------------------------------
 
@@ -255,11 +260,14 @@ class BotApiState(MethodsMixin):
         description: str,
         count: int = 1,
         parameters: dict[str, Any] | None = None,
+        chat: int | str | None = None,
     ) -> None:
-        """Answer the next `count` calls of `method` with this error, before any other check."""
+        """Answer the next `count` calls of `method` with this error, before any other check;
+        with `chat`, only calls whose chat_id is that id or @username, as sent."""
+        only = None if chat is None else str(chat)
         with self._cond:
             queue = self._failures.setdefault(method.lower(), [])
-            queue.extend(ApiError(status, description, parameters) for _ in range(count))
+            queue.extend((only, ApiError(status, description, parameters)) for _ in range(count))
 
     def drop_next(self, method: str, count: int = 1) -> None:
         """Close the connection of the next `count` calls of `method` without answering or
