@@ -237,7 +237,9 @@ def test_a_chat_that_looks_fine_but_refuses_posts_tells_the_admins_once(
     api.add_chat(ADMIN, "private", title="Ada")
     api.add_chat(CHANNEL_A, "supergroup", title="A news", bot_status="member")
     url = feed_server.serve("/nida.xml", rss())
-    config = one_channel_config(tmp_path, api, url, recheck_paused="0.5s", tick="0.25s")
+    # Rechecks 1 s apart: each resumes the group and its next post is refused at once, so
+    # between two refusals the posts are `pending` for about a second, time to read them.
+    config = one_channel_config(tmp_path, api, url, recheck_paused="1s", tick="0.25s")
     bot = BotProcess(config, token=api.token)
     try:
         started(bot, api)
