@@ -236,5 +236,8 @@ def test_a_renamed_config_beside_a_live_run_changes_nothing_under_it(
         assert poll.returncode == 0, poll.stderr
         assert "the config is applied when that run restarts" in poll.stderr
         live.bot.wait_for(lambda: len(live.api.messages(CHANNEL_A)) == 2, "the run to post 3")
-        assert [row["state"] for row in deliveries(live.config)] == ["sent", "sent"]
+        live.bot.wait_for(  # the message reaches the chat just before the run records it
+            lambda: [row["state"] for row in deliveries(live.config)] == ["sent", "sent"],
+            "the run to record both posts as sent",
+        )
         assert {row["channel"] for row in deliveries(live.config)} == {"a-news"}
