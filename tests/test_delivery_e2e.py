@@ -6,8 +6,6 @@ with `releasebot status` and `releasebot retry` run beside it as an operator wou
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +18,6 @@ from tests.fakes.feed_server import FeedServer
 from tests.test_run_e2e import (
     ADMIN,
     CHANNEL_A,
-    REPO,
     BotProcess,
     Item,
     db_rows,
@@ -28,22 +25,11 @@ from tests.test_run_e2e import (
     one_channel_config,
     read_urls,
     release_url,
+    releasebot,
     rss,
 )
 
 STRANGER = 777  # a reader, not in bot.admins
-
-
-def releasebot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """A one-shot `releasebot` command beside the running bot."""
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
 
 
 def with_bot_keys(config: Path, **keys: str) -> Path:

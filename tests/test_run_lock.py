@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,13 +20,13 @@ from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
 from tests.test_run_e2e import (
     CHANNEL_A,
-    REPO,
     BotProcess,
     Item,
     deliveries,
     one_channel_config,
     read_urls,
     release_url,
+    releasebot,
     rss,
 )
 
@@ -144,17 +142,6 @@ def assert_refused(live: Live, second: BotProcess) -> None:
     assert line.startswith(f"releasebot: another releasebot run (PID {live.bot.proc.pid}, started")
     assert line.endswith(f" UTC) is using {database}; stop it first")
     assert second.stdout == ""
-
-
-def releasebot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
 
 
 def test_a_second_run_is_refused_and_kill_9_leaves_no_stale_lock(live: Live) -> None:
