@@ -1,6 +1,6 @@
 """Benchmark: /latest, /cite and /search answered in-process with 100,000 stored releases.
 
-"Answered" is everything but the network: `Answers.answer` from bot/telegram/commands.py,
+"Answered" is everything but the network: `Answers.answer` from bot/services/commands.py,
 i.e. the chat's scope, the store query and the pure renderer, down to the reply's HTML and
 keyboard. Target: p95 under 10 ms for each command.
 
@@ -39,9 +39,9 @@ from bench.common import machine, table, today  # noqa: E402
 from bot.config import Settings, settings_from_dict  # noqa: E402
 from bot.models import Release  # noqa: E402
 from bot.render.command_args import Command  # noqa: E402
-from bot.services.poller import sync_config  # noqa: E402
+from bot.services.commands import Answers, ChatRef  # noqa: E402
+from bot.services.config_sync import sync_config  # noqa: E402
 from bot.store import Store  # noqa: E402
-from bot.telegram.commands import Answers, ChatRef  # noqa: E402
 
 FEEDS = [f"agency{n:02d}" for n in range(20)]
 SMALL = "small"

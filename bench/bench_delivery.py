@@ -51,9 +51,9 @@ from bench.common import machine  # noqa: E402
 from bot.config import Settings, settings_from_dict  # noqa: E402
 from bot.models import Publisher, Release  # noqa: E402
 from bot.render.post import Post, PostOptions, render_post  # noqa: E402
+from bot.services.config_sync import sync_config  # noqa: E402
 from bot.services.dispatcher import Dispatcher  # noqa: E402
 from bot.services.pacing import Pacer  # noqa: E402
-from bot.services.poller import sync_config  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.telegram.app import build_application  # noqa: E402
 from bot.telegram.sender import TelegramSender, _markup  # noqa: E402

@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from bench.common import machine, table, today
 from bot.config import settings_from_dict
-from bot.feeds.fetch import Fetcher, default_user_agent
+from bot.fetch.client import Fetcher, default_user_agent
+from bot.services.config_sync import sync_config
 from bot.services.parse_pool import ParsePool
-from bot.services.poller import Poller, sync_config
+from bot.services.poller import Poller
 from bot.store import Store
 from tests.fakes.feed_server import FeedServer
 

@@ -24,8 +24,8 @@ from bot.errors import (
     ReleaseBotError,
     TelegramAuthError,
 )
-from bot.feeds.fetch import Fetcher, default_user_agent
 from bot.feeds.parse import dedupe_by_key, newest_first, parse_feed
+from bot.fetch.client import Fetcher, default_user_agent
 from bot.logs import Redactor, configure_logging
 from bot.models import FetchResult, Publisher, Release
 from bot.render.authors import citation_author
@@ -33,8 +33,9 @@ from bot.render.cite import STYLE_LABELS, STYLES, render_citation
 from bot.render.display import iso_day
 from bot.render.retry import failed_lines, requeued_summary
 from bot.render.status import channel_lines, feed_lines, needs_attention
+from bot.services.config_sync import sync_config
 from bot.services.parse_pool import ParsePool
-from bot.services.poller import Poller, PollOutcome, sync_config
+from bot.services.poller import Poller, PollOutcome
 from bot.services.retry import failed_posts
 from bot.store import Store
 from bot.store.base import Verify, refuse_read_only

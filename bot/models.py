@@ -153,3 +153,15 @@ class ChannelState:
     chat_id: int | None
     paused: bool
     pause_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatInfo:
+    """What `getChat` and `getChatMember` say about a configured chat."""
+
+    chat_id: int
+    kind: str  # channel, supergroup, group, private
+    title: str
+    can_post: bool
+    problem: str  # why the bot cannot post, "" when it can
+    status: str = ""  # the bot's getChatMember status: administrator, member, left, kicked...

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.errors import FeedFetchError
-from bot.feeds.addresses import check_public_host, is_public_address
+from bot.fetch.addresses import check_public_host, is_public_address
 
 PRIVATE_IPV4 = ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0"]
 

@@ -19,9 +19,9 @@ from telegram.request import HTTPXRequest
 
 from bot.config import settings_from_dict
 from bot.models import Release
+from bot.services.config_sync import sync_config
 from bot.services.dispatcher import Dispatcher
 from bot.services.pacing import Pacer
-from bot.services.poller import sync_config
 from bot.store import Store
 from bot.telegram.sender import TelegramSender
 from tests.factories import make_release

@@ -20,8 +20,8 @@ from telegram import Bot
 from bot.config import settings_from_dict
 from bot.models import Release
 from bot.render.post import Post
+from bot.services.config_sync import sync_config
 from bot.services.dispatcher import Dispatcher
-from bot.services.poller import sync_config
 from bot.store import Store
 from bot.telegram.sender import TelegramSender
 from tests.factories import make_release

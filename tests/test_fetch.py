@@ -16,8 +16,8 @@ import pytest
 
 from bot.config import FetchSettings
 from bot.errors import FeedFetchError
-from bot.feeds.addresses import check_public_host, is_public_address
-from bot.feeds.fetch import Fetcher, default_user_agent
+from bot.fetch.addresses import check_public_host, is_public_address
+from bot.fetch.client import Fetcher, default_user_agent
 from bot.models import FetchResult
 from tests.fakes.feed_server import FeedServer, Route
 

@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import FetchSettings
 from bot.errors import FeedFetchError
-from bot.feeds.fetch import Fetcher
+from bot.fetch.client import Fetcher
 from bot.models import FetchResult
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.internet import ScriptedResolver, StandInInternet, TlsHelloRecorder
@@ -171,7 +171,7 @@ async def test_environment_proxy_does_not_bypass_the_guard(
     resolver = ScriptedResolver({"feeds.example": [[PUBLIC_IP]]})
     internet = StandInInternet({PUBLIC_IP: public_server})
 
-    with caplog.at_level(logging.WARNING, logger="bot.feeds.fetch"):
+    with caplog.at_level(logging.WARNING, logger="bot.fetch.client"):
         result = await fetch("http://feeds.example/feed.xml", resolver, internet)
     assert result.body == FEED
     assert feed_server.hits("/feed.xml") == 0

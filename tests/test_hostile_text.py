@@ -21,7 +21,7 @@ from bot.feeds.parse import parse_feed
 from bot.feeds.text import BIDI_CONTROLS, cut_text
 from bot.models import Publisher, Release
 from bot.render.post import PostOptions, render_post
-from bot.services.poller import sync_config
+from bot.services.config_sync import sync_config
 from bot.store import Store
 from tests.fakes.feed_server import FeedServer
 from tests.test_flood import NOW, poll, settings_for

@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import FetchSettings, load_settings
 from bot.errors import ConfigError, FeedFetchError
-from bot.feeds.fetch import Fetcher, default_user_agent
+from bot.fetch.client import Fetcher, default_user_agent
 from tests.fakes.feed_server import FeedServer
 from tests.test_cli import PREVIEW_FEED, run_cli, write_config
 

@@ -19,8 +19,8 @@ import pytest
 from telegram import Bot
 
 from bot.config import Settings, settings_from_dict
+from bot.services.config_sync import sync_config
 from bot.services.pacing import Pacer
-from bot.services.poller import sync_config
 from bot.store import Store
 from bot.telegram.app import open_runtime
 from bot.telegram.sender import TelegramSender

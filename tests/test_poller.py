@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from bot.config import Settings, settings_from_dict
-from bot.feeds.fetch import Fetcher, default_user_agent
+from bot.fetch.client import Fetcher, default_user_agent
 from bot.models import FeedState, IngestResult, StoredRelease
-from bot.services.poller import Poller, PollOutcome, sync_config
+from bot.services.config_sync import sync_config
+from bot.services.poller import Poller, PollOutcome
 from bot.store import Store
 from tests.factories import make_release
 from tests.fakes.feed_server import FeedServer, Route

@@ -22,9 +22,9 @@ from bot.render import command_args, replies
 from bot.render.cite import STYLES
 from bot.render.command_args import CommandArgumentError, LatestRequest
 from bot.render.replies import FeedHealth, FeedLine, Reply
-from bot.services.poller import sync_config
+from bot.services.commands import Answers, ChatRef
+from bot.services.config_sync import sync_config
 from bot.store import Store
-from bot.telegram.commands import Answers, ChatRef
 from tests.factories import make_release
 from tests.fakes.bot_api_objects import validate_reply_markup
 from tests.fakes.telegram_html import validate_message_text

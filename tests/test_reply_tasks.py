@@ -12,7 +12,7 @@ import logging
 import pytest
 
 from bot.render.command_args import Command
-from bot.telegram.commands import Answers, ChatRef
+from bot.services.commands import Answers, ChatRef
 from bot.telegram.reply_tasks import ReplyMaker, ReplyTasks
 
 READER, OTHER, CHAT, GROUP = 1, 2, 1, -10

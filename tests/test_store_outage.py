@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 from telegram import Bot
 
 from bot.config import Settings, settings_from_dict
-from bot.feeds.fetch import Fetcher, default_user_agent
+from bot.fetch.client import Fetcher, default_user_agent
 from bot.models import RouteSpec
 from bot.render.notices import MAX_ERROR, store_recovered_notice, store_unwritable_notice
-from bot.services.poller import Poller, PollOutcome, sync_config
+from bot.services.config_sync import sync_config
+from bot.services.poller import Poller, PollOutcome
 from bot.store import Store
 from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI

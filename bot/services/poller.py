@@ -14,8 +14,8 @@ from typing import Literal
 from bot.config import FeedSettings, Settings
 from bot.errors import FeedFetchError, FeedParseError, ReleaseBotError, StoreError
 from bot.feeds.backoff import next_poll_after_failure, next_poll_after_success
-from bot.feeds.fetch import Fetcher
-from bot.models import IngestResult, ParsedFeed, RouteSpec
+from bot.fetch.client import Fetcher
+from bot.models import IngestResult, ParsedFeed
 from bot.render.notices import store_recovered_notice, store_unwritable_notice
 from bot.services.parse_pool import ParsePool
 from bot.services.store_outage import StoreOutage
@@ -62,21 +62,6 @@ def _log_cut_fields(feed: str, parsed: ParsedFeed) -> None:
             len(cut),
             ", ".join(fields),
         )
-
-
-def route_specs(settings: Settings) -> list[RouteSpec]:
-    return [
-        RouteSpec(feed=feed, channel=channel.name, backlog=settings.backlog_for(channel))
-        for channel in settings.channels
-        for feed in channel.feeds
-    ]
-
-
-def sync_config(store: Store, settings: Settings, now: datetime) -> int:
-    """Mirror feeds, channels and routes into the store; returns backlog deliveries queued."""
-    store.sync_feeds((feed.name, settings.feed_source(feed)) for feed in settings.feeds)
-    channels = [(c.name, str(c.chat)) for c in settings.channels]
-    return store.sync_routes(channels, route_specs(settings), now=now)
 
 
 class Poller:

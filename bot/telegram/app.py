@@ -27,21 +27,15 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot import __version__
 from bot.config import Settings
-from bot.errors import (
-    ChatUnavailableError,
-    MessageRejectedError,
-    TransientDeliveryError,
-)
-from bot.feeds.fetch import Fetcher, default_user_agent
+from bot.fetch.client import Fetcher, default_user_agent
 from bot.logs import Redactor
-from bot.render.chat_problems import problem_from_answer, problem_from_status
-from bot.render.display import format_duration
-from bot.render.notices import channel_paused_notice
 from bot.render.progress import counted, start_line
+from bot.services.channels import check_channels
+from bot.services.config_sync import sync_config
 from bot.services.dispatcher import Dispatcher, DrainReport, Sender
 from bot.services.pacing import Pacer
 from bot.services.parse_pool import ParsePool
-from bot.services.poller import Poller, PollOutcome, sync_config
+from bot.services.poller import Poller, PollOutcome
 from bot.services.progress import HEARTBEAT, Progress, polled
 from bot.services.startup import Backoff, Connection, Sleep, TelegramUnreachableError
 from bot.store import Store
@@ -168,60 +162,14 @@ def restarted_pacer(store: Store, now: datetime) -> Pacer:
     return pacer
 
 
-async def check_channels(
+async def check_runtime_channels(
     runtime: Runtime, sender: TelegramSender, *, only_paused: bool = False
 ) -> list[str]:
-    """Resolve each channel's chat id; pause (and tell admins about) those the bot can't post in,
-    resume those it can post in again (the admins hear so once a post goes through).
-
-    A 403 or a 400 from getChat/getChatMember ("chat not found" for a deleted chat or a renamed
-    @username) pauses like a status that cannot post. The admins hear once per incident: when
-    it pauses (here, or in the dispatcher when a send is refused) and when it resumes.
-
-    Returns the names of the channels paused for that reason.
-    """
+    """check_channels for the running bot; remembers when, for the paused-channel recheck."""
     runtime.channels_checked_at = runtime.clock()
-    blocked: list[str] = []
-    every = format_duration(runtime.settings.bot.recheck_paused)
-    bot_username = runtime.dispatcher.bot_username
-    for channel in runtime.settings.channels:
-        state = runtime.store.channel_state(channel.name)
-        if only_paused and not state.paused:
-            continue
-        try:
-            info = await sender.chat_info(
-                state.chat_id if state.chat_id is not None else state.chat
-            )
-        except (ChatUnavailableError, MessageRejectedError) as exc:
-            problem = exc.message
-            found = problem_from_answer(exc.message, channel.chat)
-        except TransientDeliveryError as exc:
-            log.warning("channel %s: cannot check it now (%s)", channel.name, exc.message)
-            continue
-        else:
-            runtime.store.set_chat_id(channel.name, info.chat_id)
-            problem = info.problem
-            found = problem_from_status(info.status, info.kind, channel.chat)
-        if problem:
-            blocked.append(channel.name)
-            log.error("channel %s (%s): %s; its posts wait", channel.name, channel.chat, problem)
-            # told once per incident: a recheck that still fails, confirms the dispatcher's
-            # pause, or follows a restart (already paused) is quiet
-            newly = runtime.dispatcher.open_incident(channel.name)
-            if newly and not runtime.store.channel_state(channel.name).paused:
-                await runtime.dispatcher.notify_admins(
-                    channel_paused_notice(
-                        channel.name, found, bot_username=bot_username, recheck_every=every
-                    )
-                )
-            runtime.store.pause_channel(channel.name, problem)
-        elif state.paused:
-            # The admins hear it resumed when a post goes through (the dispatcher): a chat
-            # can look fine here and still refuse the post (e.g. members may not write).
-            log.info("channel %s: the bot may post again; resuming", channel.name)
-            runtime.store.resume_channel(channel.name)
-            runtime.dispatcher.open_incident(channel.name)
-    return blocked
+    return await check_channels(
+        runtime.settings, runtime.store, runtime.dispatcher, sender, only_paused=only_paused
+    )
 
 
 def summarize(outcomes: list[PollOutcome], report: DrainReport, *, dry_run: bool = False) -> bool:
@@ -308,7 +256,7 @@ async def go_online(runtime: Runtime, sender: TelegramSender, username: str) -> 
     runtime.dispatcher.bot_username = username
     say_started(runtime, username)
     try:
-        blocked = await check_channels(runtime, sender)
+        blocked = await check_runtime_channels(runtime, sender)
     except Exception:
         log.exception("checking the channels at start failed; posting to them as configured")
         blocked = []
@@ -598,4 +546,4 @@ async def recheck_paused_channels(runtime: Runtime, sender: TelegramSender) -> N
         runtime.settings.bot.recheck_paused
     )
     if due and any(state.paused for state in runtime.store.channel_states()):
-        await check_channels(runtime, sender, only_paused=True)
+        await check_runtime_channels(runtime, sender, only_paused=True)

@@ -1,10 +1,8 @@
-"""Answer readers' commands in Telegram: /start /help /latest /cite /search /feeds, and the
+"""The PTB side of readers' commands: /start /help /latest /cite /search /feeds, and the
 admins' /retry.
 
-`Answers` turns one parsed command into a `Reply` from the store and the pure renderers
-in bot.render.replies (no PTB, so benchmarks and tests call it directly); /retry is its
-one write, re-queuing failed posts. `ReaderCommands`
-holds the thin PTB handlers: read the update, admit it (`ReplyTasks`: a few pending
+The answers come from `Answers` (bot/services/commands.py). `ReaderCommands` holds the thin
+PTB handlers: read the update, admit it (`ReplyTasks`: a few pending
 replies per reader, dropped at a stop), ask `Answers` in a worker thread (`ReadThreads`:
 its own read-only connection, a time budget), send or edit the reply (retried after a
 429 or a transient failure). PTB objects never leave this module.
@@ -18,11 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from telegram import (
@@ -38,21 +33,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from bot.config import Settings
 from bot.errors import RateLimitedError, TransientDeliveryError
-from bot.models import Publisher, StoredRelease
 from bot.render import command_args, replies
-from bot.render.command_args import Command, CommandArgumentError
-from bot.render.replies import FeedHealth, FeedLine, Reply
-from bot.render.retry import (
-    admins_only_reply,
-    failed_list_reply,
-    parse_retry,
-    requeued_reply,
-)
+from bot.render.command_args import Command
+from bot.render.replies import Reply
+from bot.services.commands import Answers, ChatRef
 from bot.services.pacing import Pacer
-from bot.services.retry import failed_posts
-from bot.store import Store
 from bot.store.reading import QueryTooSlowError, ReadThreads
 from bot.telegram.reply_tasks import ReplyTasks
 from bot.telegram.sender import NOT_MODIFIED, translate
@@ -69,233 +55,6 @@ SLOW_DOWN_NOTICE = "Slow down, please: one press at a time."
 READERS = "readers"  # bot_data key of the ReaderCommands, for stop_readers
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 COMMAND_UPDATES = filters.COMMAND & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST)
-
-
-@dataclass(frozen=True, slots=True)
-class ChatRef:
-    """Where a command came from."""
-
-    id: int
-    type: str  # private, group, supergroup, channel
-    username: str  # "" when the chat has none
-    user_id: int | None  # None for channel posts
-
-    @property
-    def private(self) -> bool:
-        return self.type == "private"
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """What a chat may ask about: every feed in a private chat, else the feeds routed there."""
-
-    feeds: tuple[str, ...]
-    channels: tuple[str, ...]  # the configured channels this chat is
-    here: bool  # a group or channel, limited to its routes
-
-
-class Answers:
-    """One command in, one `Reply` out: store reads plus the pure renderers."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        clock: Callable[[], datetime],
-        bot_username: str,
-        wake: Callable[[], None] | None = None,
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.clock = clock
-        self.bot_username = bot_username
-        self.wake = wake  # starts the dispatcher's workers after /retry re-queued posts
-        self.sources = {f.name: f.short_name or f.publisher or f.name for f in settings.feeds}
-
-    @staticmethod
-    def ignores(command: Command, chat: ChatRef) -> bool:
-        """Whether the bot stays quiet: in a group, a bare unknown command (or /retry) may
-        be for another bot. Asked before a reply is queued, so it never says "slow down"."""
-        known = command.name in command_args.COMMANDS
-        return not (chat.private or command.addressed) and (command.name == "retry" or not known)
-
-    def answer(self, command: Command, chat: ChatRef) -> Reply | None:
-        """The reply to `command`; None when the bot should stay quiet."""
-        if command.name == "retry":
-            try:
-                command_args.check_length(command.args)
-                return self.retry(command, chat)
-            except CommandArgumentError as exc:
-                return replies.argument_problem_reply(exc)
-        if command.name not in command_args.COMMANDS:
-            # In a group a bare /other may be for another bot; answer only when asked.
-            if chat.private or command.addressed:
-                return replies.unknown_command_reply(command.name)
-            return None
-        try:
-            command_args.check_length(command.args)
-            return self._dispatch(command, chat)
-        except CommandArgumentError as exc:
-            return replies.argument_problem_reply(exc)
-
-    def _dispatch(self, command: Command, chat: ChatRef) -> Reply:
-        if command.name == "help":
-            return replies.help_reply(self.bot_username)
-        scope = self.scope(chat)
-        if command.name == "start":
-            return self.start(command.args, scope)
-        if command.name == "feeds":
-            return self.feeds(chat, scope)
-        if not scope.feeds:
-            return replies.no_feeds_reply(self.bot_username)
-        if command.name == "latest":
-            return self.latest(command.args, scope)
-        if command.name == "cite":
-            return self.cite(command.args, scope)
-        return self.search(command.args, scope)
-
-    def scope(self, chat: ChatRef) -> Scope:
-        every_feed = tuple(feed.name for feed in self.settings.feeds)
-        if chat.private:
-            return Scope(every_feed, (), here=False)
-        username = f"@{chat.username}".lower() if chat.username else None
-        channels = tuple(
-            state.name
-            for state in self.store.channel_states()
-            if state.chat_id == chat.id or state.chat.lower() == username
-        )
-        routed = {feed for name in channels for feed in self.store.routed_feeds(name)}
-        return Scope(tuple(f for f in every_feed if f in routed), channels, here=True)
-
-    def start(self, args: str, scope: Scope) -> Reply:
-        release_id = command_args.start_payload_release(args)
-        if release_id is None:
-            lines = [FeedLine(name, self._title(name), ()) for name in scope.feeds]
-            return replies.welcome_reply(lines, self.bot_username, here=scope.here)
-        found = self._by_id(release_id, scope)
-        if found is None:
-            return replies.not_found_reply(f"#{release_id}")
-        return self.citation(found, self.default_style(scope))
-
-    def latest(self, args: str, scope: Scope) -> Reply:
-        request = command_args.parse_latest(args, scope.feeds)
-        feeds = (request.feed,) if request.feed else scope.feeds
-        found = self.store.latest(request.count, feeds)
-        return replies.latest_reply(found, request, self.sources)
-
-    def cite(self, args: str, scope: Scope) -> Reply:
-        request = command_args.parse_cite(args)
-        found = self._find(request.ref, scope)
-        if found is None:
-            return (
-                replies.not_found_reply(request.ref) if request.ref else replies.no_releases_reply()
-            )
-        return self.citation(found, request.style or self.default_style(scope))
-
-    def search(self, args: str, scope: Scope) -> Reply:
-        words = command_args.parse_search(args)
-        found = self.store.search(words, replies.MAX_SEARCH, scope.feeds)
-        return replies.search_reply(words, found, self.sources)
-
-    def feeds(self, chat: ChatRef, scope: Scope) -> Reply:
-        lines = [FeedLine(name, self._title(name), self._chats_of(name)) for name in scope.feeds]
-        admin = chat.private and chat.user_id in self.settings.bot.admins
-        return replies.feeds_reply(lines, self._health() if admin else None, here=scope.here)
-
-    def retry(self, command: Command, chat: ChatRef) -> Reply | None:
-        """/retry [list | channel]: admins only, in a private chat; re-queue or list failed."""
-        if not chat.private:  # in a group a bare /retry may be for another bot
-            return admins_only_reply() if command.addressed else None
-        if chat.user_id not in self.settings.bot.admins:
-            return admins_only_reply()
-        names = [channel.name for channel in self.settings.channels]
-        request = parse_retry(command.args, names)
-        if request.listing:
-            return failed_list_reply(failed_posts(self.store))
-        counts = self.store.requeue_failed(request.channel)
-        if counts and self.wake is not None:
-            self.wake()
-        return requeued_reply(counts)
-
-    def using(self, store: Store) -> Answers:
-        """The same answers, read from `store` (a worker thread's read-only connection)."""
-        twin = copy.copy(self)
-        twin.store = store
-        return twin
-
-    def restyle(self, data: str, chat: ChatRef) -> tuple[Reply | None, str]:
-        """A style button was pressed: the message's new content, and the notice to show."""
-        parsed = command_args.parse_cite_callback(data)
-        if parsed is None:
-            return None, ""
-        release_id, style = parsed
-        found = self._by_id(release_id, self.scope(chat))
-        if found is None:
-            return None, "That release is no longer available here."
-        return self.citation(found, style), replies.callback_answer(style)
-
-    def citation(self, found: StoredRelease, style: str) -> Reply:
-        return replies.citation_reply(
-            found, self._publisher(found.release.feed), style, accessed=self.clock().date()
-        )
-
-    def default_style(self, scope: Scope) -> str:
-        """The style of the chat's channel, else the configured default; never "none"."""
-        styles = [
-            self.settings.style_for(c) for c in self.settings.channels if c.name in scope.channels
-        ]
-        for style in [*styles, self.settings.defaults.citation_style]:
-            if style != "none":
-                return style
-        return "apa"
-
-    def _find(self, ref: str, scope: Scope) -> StoredRelease | None:
-        if not ref:
-            newest = self.store.latest(1, scope.feeds)
-            return newest[0] if newest else None
-        release_id = command_args.release_id_ref(ref)
-        if release_id is not None:
-            return self._by_id(release_id, scope)
-        return self.store.find_release(ref, scope.feeds)
-
-    def _by_id(self, release_id: int, scope: Scope) -> StoredRelease | None:
-        found = self.store.release(release_id)
-        return found if found is not None and found.release.feed in scope.feeds else None
-
-    def _publisher(self, feed_name: str) -> Publisher:
-        try:
-            feed = self.settings.feed(feed_name)
-        except KeyError:
-            return Publisher(name="", short_name="")
-        return Publisher(name=feed.publisher, short_name=feed.short_name)
-
-    def _title(self, feed_name: str) -> str:
-        publisher = self._publisher(feed_name)
-        return publisher.name or publisher.short_name
-
-    def _chats_of(self, feed_name: str) -> tuple[str, ...]:
-        return tuple(
-            f"{c.name} ({c.chat})" if isinstance(c.chat, str) else c.name
-            for c in self.settings.channels
-            if feed_name in c.feeds
-        )
-
-    def _health(self) -> dict[str, FeedHealth]:
-        paused = [state for state in self.store.channel_states() if state.paused]
-        routed = {state.name: set(self.store.routed_feeds(state.name)) for state in paused}
-        return {
-            state.name: FeedHealth(
-                last_success=state.last_success,
-                last_error=state.last_error,
-                failures=state.failures,
-                paused=tuple(
-                    f"{c.name}: {c.pause_error or 'paused'}"
-                    for c in paused
-                    if state.name in routed[c.name]
-                ),
-            )
-            for state in self.store.feed_states()
-        }
 
 
 def _markup(reply: Reply) -> InlineKeyboardMarkup | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -45,6 +44,7 @@ from bot.errors import (
     TransientDeliveryError,
 )
 from bot.logs import Redactor
+from bot.models import ChatInfo
 from bot.render.post import Post
 
 NOT_MODIFIED = "message is not modified"
@@ -75,18 +75,6 @@ CHAT_LEVEL_400 = (
 )
 # httpx failures that prove the request never reached Telegram: retrying cannot double a post.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-
-@dataclass(frozen=True, slots=True)
-class ChatInfo:
-    """What `getChat` and `getChatMember` say about a configured chat."""
-
-    chat_id: int
-    kind: str  # channel, supergroup, group, private
-    title: str
-    can_post: bool
-    problem: str  # why the bot cannot post, "" when it can
-    status: str = ""  # the bot's getChatMember status: administrator, member, left, kicked...
 
 
 def _seconds(value: int | timedelta) -> float:

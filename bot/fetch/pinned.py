@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import httpcore
 import httpx
 
-from bot.feeds.addresses import Resolver, check_public_host
+from bot.fetch.addresses import Resolver, check_public_host
 
 _Stream = httpcore.AsyncNetworkStream
 _Options = Iterable[httpcore.SOCKET_OPTION] | None

@@ -1,6 +1,6 @@
 """Fetch one feed over HTTP (or read it from a local file) with conditional GET, caps and limits.
 
-This is the only module that talks HTTP for feeds (bot/feeds/pinned.py opens its
+This is the only module that talks HTTP for feeds (bot/fetch/pinned.py opens its
 connections, to checked addresses only). Everything that can go wrong comes out as a
 FeedFetchError whose message a person can act on.
 """
@@ -29,8 +29,8 @@ import httpx
 import bot
 from bot.config import FetchSettings
 from bot.errors import FeedFetchError
-from bot.feeds.addresses import Resolver, system_resolver
-from bot.feeds.pinned import BackendTransport, PinnedBackend
+from bot.fetch.addresses import Resolver, system_resolver
+from bot.fetch.pinned import BackendTransport, PinnedBackend
 from bot.models import FetchResult
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Refuse feed hosts that resolve to loopback, private or otherwise non-public addresses.
 
 `check_public_host` resolves a name once and returns the addresses it checked, so the
-caller can connect to exactly those (see bot/feeds/pinned.py): a second lookup could
+caller can connect to exactly those (see bot/fetch/pinned.py): a second lookup could
 answer differently (DNS rebinding).
 """
 
