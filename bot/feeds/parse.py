@@ -13,7 +13,6 @@ import codecs
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, time
 from typing import Any
 from xml.sax import SAXException, SAXParseException
 from zoneinfo import ZoneInfo
@@ -23,6 +22,7 @@ from feedparser.encodings import convert_to_utf8
 
 from bot.errors import EntityDeclarationError, FeedParseError
 from bot.feeds.normalise import LIMITS, normalize_entry, person_name, plain_text
+from bot.feeds.order import newest_first
 from bot.feeds.text import cut_text
 from bot.feeds.urls import canonical_url
 from bot.models import ParsedFeed, Release
@@ -55,9 +55,6 @@ _WIDE_MARKERS = (
 # in range", "surrogates not allowed"), so one such title failed its whole feed.
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
 _REPLACEMENT_REF = "&#xFFFD;"  # U+FFFD, spelled in ASCII: right in any encoding
-# Date-only values sort as noon UTC: after any time stamped on the previous calendar
-# day and before any stamped on the next, for offsets within twelve hours.
-_DATE_ONLY_SORT_TIME = time(12, 0, tzinfo=UTC)
 
 
 def parse_feed(
@@ -132,34 +129,12 @@ def dedupe_by_key(releases: Iterable[Release]) -> tuple[Release, ...]:
     return tuple(unique)
 
 
-def newest_first(releases: Iterable[Release]) -> tuple[Release, ...]:
-    """Newest first by published (else updated) instant; undated ones last, in order.
-
-    Aware times compare by instant; a date-only value counts as noon UTC that day.
-    Ties keep document order.
-    """
-    in_order = list(releases)
-    dated = [(moment, release) for release in in_order if (moment := _sort_moment(release))]
-    undated = [release for release in in_order if _sort_moment(release) is None]
-    dated.sort(key=lambda pair: pair[0], reverse=True)  # sort is stable, reverse too
-    return tuple(release for _, release in dated) + tuple(undated)
-
-
 def _newest(releases: tuple[Release, ...], limit: int | None) -> tuple[Release, ...]:
     """The newest `limit` of `releases` (distinct keys), still in document order."""
     if limit is None or len(releases) <= limit:
         return releases
     chosen = {release.key for release in newest_first(releases)[:limit]}
     return tuple(release for release in releases if release.key in chosen)
-
-
-def _sort_moment(release: Release) -> datetime | None:
-    value = release.published or release.updated
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.combine(value, _DATE_ONLY_SORT_TIME)
 
 
 def _releases(entries: Iterable[Any], **context: Any) -> Iterator[Release]:

@@ -7,10 +7,11 @@ import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from bot.errors import StoreError
+from bot.feeds.order import sort_key
 from bot.feeds.urls import canonical_url
 from bot.models import IngestResult, Release, StoredRelease
 from bot.render.changes import noticeable_change
@@ -21,7 +22,6 @@ from bot.store.codec import (
     instant_text,
     release_row,
     row_to_stored,
-    sort_instant,
 )
 
 _NEWEST_FIRST = "ORDER BY releases.sort_at DESC, releases.id DESC"
@@ -42,8 +42,8 @@ def fts_query(text: str, *, any_word: bool = False) -> str:
 
 
 def _oldest_first(releases: list[tuple[int, Release]], now: datetime) -> list[tuple[int, Release]]:
-    """Chronological order; undated ties keep the feed's convention that earlier means newer."""
-    return sorted(releases, key=lambda item: (sort_instant(item[1], now), -item[0]))
+    """Chronological order; ties keep the feed's convention that earlier means newer."""
+    return sorted(releases, key=lambda item: (sort_key(item[1], now), -item[0]))
 
 
 def _match(known: _Known, release: Release) -> tuple[int, str] | None:
@@ -68,11 +68,14 @@ def _dated_since(release: Release, stored_at: str | None, now: datetime) -> bool
     """Published after the feed's last store and not in the future. Only `published`
     counts: an archive moved to new links often carries the move's time as `updated`
     (Atom), so an update date cannot show a release is new. An undated release cannot
-    show it is recent either; a bare date counts from 00:00 UTC."""
+    show it is recent either. A bare date counts from 00:00 UTC (its earliest instant, not
+    where it sorts): a release dated today is not held back this morning."""
     if stored_at is None or release.published is None:
         return False
-    published = sort_instant(replace(release, updated=None), now)
-    return stored_at < published <= instant_text(now)
+    published = release.published
+    if not isinstance(published, datetime):
+        published = datetime.combine(published, time(0), UTC)
+    return stored_at < instant_text(published) <= instant_text(now)
 
 
 class ReleaseQueries(StoreBase):

@@ -158,3 +158,19 @@ def m006_delivery_edit_budget(db: Database) -> None:
     db.execute("ALTER TABLE deliveries ADD COLUMN sent_chat TEXT")
     db.execute("ALTER TABLE deliveries ADD COLUMN edit_window TEXT")
     db.execute("ALTER TABLE deliveries ADD COLUMN edits_in_window INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m007_one_sort_key(db: Database) -> None:
+    """Releases sort by `bot.feeds.order.sort_key`, as `preview` does: a date-only value at
+    noon UTC (it was 00:00, so `/latest` and `preview` disagreed), and an undated release
+    below every dated one, by first seen ('-' before the instant; it was the first-seen
+    instant itself, so an old undated page from a backlog headed every list)."""
+    db.execute(
+        "UPDATE releases SET sort_at = coalesce(published, updated) || 'T12:00:00.000000Z'"
+        " WHERE length(coalesce(published, updated)) = 10"
+    )
+    db.execute(
+        "UPDATE releases SET sort_at = '-' || first_seen"
+        " WHERE published IS NULL AND updated IS NULL"
+    )
