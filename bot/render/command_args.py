@@ -27,8 +27,9 @@ COMMANDS = ("start", "help", "latest", "cite", "search", "feeds")
 CITE_PAYLOAD = "cite_"
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?![A-Za-z0-9_@])")
-_RELEASE_ID = re.compile(r"#?(\d{1,18})")
-_CALLBACK = re.compile(r"cite:(\d{1,18}):([a-z0-9-]{1,24})")
+_ID = r"(\d{1,18})"  # a release id: SQLite's rowid fits 18 digits
+_RELEASE_ID = re.compile(rf"#?{_ID}")
+_CALLBACK = re.compile(rf"cite:{_ID}:([a-z0-9-]{{1,24}})")
 
 
 class CommandArgumentError(ReleaseBotError):

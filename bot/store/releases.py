@@ -15,6 +15,7 @@ from bot.feeds.order import sort_key
 from bot.feeds.urls import canonical_url
 from bot.models import IngestResult, Release, StoredRelease
 from bot.render.changes import noticeable_change
+from bot.render.command_args import release_id_ref
 from bot.store.base import StoreBase
 from bot.store.codec import (
     content_hash,
@@ -368,8 +369,9 @@ class ReleaseQueries(StoreBase):
     def find_release(self, ref: str, feeds: Sequence[str] | None = None) -> StoredRelease | None:
         """A release by id ('42' or '#42'), URL (original or canonical), key, or best text match."""
         ref = ref.strip()
-        if re.fullmatch(r"#?\d{1,18}", ref):
-            found = self.release(int(ref.lstrip("#")))
+        release_id = release_id_ref(ref)
+        if release_id is not None:
+            found = self.release(release_id)
             if found and (feeds is None or found.release.feed in feeds):
                 return found
         # A pasted link may carry other tracking parameters than the feed's: compare canonically.
