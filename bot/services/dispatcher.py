@@ -51,13 +51,14 @@ from bot.render.chat_problems import problem_from_answer
 from bot.render.display import format_duration
 from bot.render.notices import channel_paused_notice, channel_resumed_notice
 from bot.render.post import Post, PostOptions, render_post
+from bot.services.backoff import Backoff
 from bot.services.edit_budget import EDITS_PER_DAY, after_edit, edit_wait
 from bot.services.pacing import Pacer
 from bot.store import ChannelState, Store
 
 log = logging.getLogger(__name__)
 
-MAX_RETRY_DELAY = 600.0
+RETRY = Backoff(first=2.0, most=600.0)  # transient failures: 2, 4, 8 ... s, at most 10 min
 STORE_RETRY = 30.0  # seconds to wait after the store failed to record a send
 # A delivery's error while it waits to be sent once more after a lost answer; kept as a
 # prefix through later 429s and pauses, so that a second lost answer fails it.
@@ -83,11 +84,6 @@ class DrainReport:
     retrying: int = 0
     paused: list[str] = field(default_factory=list)
     interrupted: bool = False  # stopped by a signal before everything was sent
-
-
-def retry_delay(attempts: int) -> float:
-    """Exponential backoff for transient failures: 2, 4, 8 ... seconds, at most 10 minutes."""
-    return min(MAX_RETRY_DELAY, 2.0 ** max(1, attempts))
 
 
 class Dispatcher:
@@ -394,7 +390,7 @@ class Dispatcher:
         return True
 
     def _retry_later(self, delivery: Delivery, message: str, editing: bool) -> None:
-        delay = retry_delay(delivery.attempts + 1)
+        delay = RETRY.delay(delivery.attempts + 1)
         log.warning("delivery %d: %s; retrying in %.0f s", delivery.id, message, delay)
         not_before = self.clock() + timedelta(seconds=delay)
         if editing:
