@@ -42,7 +42,6 @@ from bot.store.base import Verify, refuse_read_only
 from bot.store.lock import config_lock, run_lock
 
 DEFAULT_CONFIG = Path("config/releasebot.toml")
-EXAMPLE_CONFIG = Path("config/releasebot.example.toml")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 

@@ -106,9 +106,8 @@ class Delivery:
     message_id: int | None
     error: str | None
     attempts: int
-    needs_edit: bool  # the release changed, as a reader would notice, since it was shown
     # Below, what the edit budget and the "would a reader notice" check need (sent posts).
-    changes: int = 0  # noticeable changes recorded since the last edit (needs_edit: > 0)
+    changes: int = 0  # noticeable changes recorded since the last edit (> 0: owes an edit)
     sent_at: datetime | None = None
     shown: str | None = None  # fingerprint of the post as the chat shows it (None: unknown)
     sent_chat: int | str | None = None  # the chat it was sent to (None: the channel's)

@@ -37,7 +37,7 @@ def test_a_post_sent_before_the_upgrade_is_still_owed_its_edit(tmp_path: Path) -
         [owed] = store.edits_for_channel("news", NOW + timedelta(minutes=1))
     finally:
         store.close()
-    assert (owed.id, owed.message_id, owed.needs_edit) == (delivery.id, 77, True)
+    assert (owed.id, owed.message_id, owed.changes) == (delivery.id, 77, 1)
     assert (owed.shown, owed.sent_chat, owed.edit_window, owed.edits_in_window) == (
         None,
         None,

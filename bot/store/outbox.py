@@ -27,7 +27,6 @@ def _delivery(row: dict[str, Any]) -> Delivery:
         message_id=row["message_id"],
         error=row["error"],
         attempts=row["attempts"],
-        needs_edit=row["needs_edit"] > 0,
         changes=row["needs_edit"],
         sent_at=text_to_instant(row["sent_at"]),
         shown=row.get("shown_hash"),
