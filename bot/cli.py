@@ -39,6 +39,7 @@ from bot.services.poller import Poller, PollOutcome
 from bot.services.retry import failed_posts
 from bot.store import Store
 from bot.store.base import Verify, refuse_read_only
+from bot.store.codec import date_to_text
 from bot.store.lock import config_lock, run_lock
 
 DEFAULT_CONFIG = Path("config/releasebot.toml")
@@ -177,7 +178,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(preview_record(release, publisher), ensure_ascii=False))
         else:
-            print(f"{iso_day(release.published):<10}  {release.title}\n            {release.url}")
+            day = iso_day(release.published or release.updated)  # as `latest` shows it
+            print(f"{day:<10}  {release.title}\n            {release.url}")
     if not args.json:
         print(f"{len(releases)} releases from {parsed.title or source}", file=sys.stderr)
     return EXIT_OK
@@ -188,18 +190,14 @@ async def _fetch_once(settings: FetchSettings, source: str) -> FetchResult:
         return await fetcher.fetch(source)
 
 
-def _iso(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def preview_record(release: Release, publisher: Publisher) -> dict[str, str | list[str] | None]:
     return {
         "key": release.key,
         "title": release.title,
         "url": release.url,
         "link": release.link,
-        "published": _iso(release.published),
-        "updated": _iso(release.updated),
+        "published": date_to_text(release.published),
+        "updated": date_to_text(release.updated),
         "author": citation_author(release, publisher),
         "summary": release.summary,
         "feed_title": release.feed_title,
