@@ -170,8 +170,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
             timezone=zone,
             content_type=fetched.content_type,
         )
-    except FeedParseError as exc:
-        raise FeedParseError(f"{source}: {exc.message}") from exc
+    except FeedParseError as exc:  # name what was read, keeping the kind of error
+        raise type(exc)(f"{source}: {exc.message}") from exc
     releases = newest_first(dedupe_by_key(parsed.releases))[: args.limit]
     publisher = publisher_for(settings, name)
     for release in releases:

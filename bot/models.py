@@ -90,6 +90,7 @@ class FeedState:
     last_error: str | None
     failures: int
     next_poll: datetime | None
+    error_permanent: bool = False  # the last error needs someone to act (bot.errors.FeedError)
 
 
 DeliveryState = Literal["pending", "sending", "sent", "failed", "dry_run"]
