@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.config import FetchSettings, Settings, settings_from_dict
 from bot.errors import (
@@ -31,6 +33,7 @@ from bot.errors import (
     FeedParseError,
     UnsupportedEncodingError,
 )
+from bot.feeds.backoff import next_poll_after_failure
 from bot.feeds.parse import parse_feed
 from bot.fetch.client import Fetcher, default_user_agent
 from bot.render import command_args
@@ -234,7 +237,6 @@ async def test_a_404_backs_off_harder_than_a_503(tmp_path: Path, feed_server: Fe
         gone, down = store.feed_state("gone"), store.feed_state("down")
     finally:
         store.close()
-    assert (gone.error_permanent, down.error_permanent) == (True, False)
     assert feed_server.hits("/gone.xml") == len(polled["gone"])
     gaps = {name: [b - a for a, b in itertools.pairwise(t)] for name, t in polled.items()}
     assert timedelta(hours=0.8) <= gaps["gone"][0] <= timedelta(hours=1.2) + timedelta(minutes=5)
@@ -244,6 +246,40 @@ async def test_a_404_backs_off_harder_than_a_503(tmp_path: Path, feed_server: Fe
     assert gone.next_poll - clock.now <= timedelta(days=1.2)  # ...but never past a day
     assert max(gaps["down"]) <= timedelta(hours=6 * 1.2) + timedelta(minutes=5)
     assert len(polled["gone"]) < len(polled["down"])
+    assert (gone.error_permanent, down.error_permanent) == (True, False)
+
+
+@given(
+    interval=st.floats(min_value=60.0, max_value=7 * DAY),
+    failures=st.integers(min_value=1, max_value=10_000),
+    jitter=st.floats(min_value=0.0, max_value=1.0, exclude_max=True),
+)
+def test_a_permanent_failure_never_retries_sooner_and_within_a_day(
+    interval: float, failures: int, jitter: float
+) -> None:
+    """For any interval and run of failures, a permanent failure waits at least as long as a
+    transient one would, at least an hour (jitter aside), and at most a day (jitter aside)."""
+
+    def wait(permanent: bool) -> float:
+        when = next_poll_after_failure(
+            NOW, interval, failures, retry_after=None, jitter=jitter, permanent=permanent
+        )
+        return (when - NOW).total_seconds()
+
+    scale = 0.8 + 0.4 * jitter
+    assert wait(permanent=True) >= wait(permanent=False)
+    slack = 1e-3  # datetimes keep microseconds
+    assert HOUR * scale - slack <= wait(permanent=True) <= DAY * scale + slack
+
+
+def test_permanent_backoff_doubles_from_an_hour_to_a_day() -> None:
+    """With a 15-minute interval: 1 h, 2 h, 4 h, 8 h, 16 h, then a day (jitter 0.5: no scaling)."""
+    waits = [
+        next_poll_after_failure(NOW, INTERVAL, n, retry_after=None, jitter=0.5, permanent=True)
+        - NOW
+        for n in range(1, 8)
+    ]
+    assert [wait.total_seconds() / HOUR for wait in waits] == [1, 2, 4, 8, 16, 24, 24]
 
 
 # --- status and /feeds show which -----------------------------------------------------
