@@ -18,6 +18,7 @@ from bot.errors import (
     ConfigError,
     DatabaseInUseError,
     DatabaseUnusableError,
+    FeedError,
     FeedFetchError,
     FeedParseError,
     NotFoundError,
@@ -361,8 +362,8 @@ async def _check_feed(settings: Settings, fetcher: Fetcher, feed: FeedSettings) 
             timezone=feed.zone,
             content_type=fetched.content_type,
         )
-    except ReleaseBotError as exc:
-        return f"feed {feed.name}: FAILED: {getattr(exc, 'message', str(exc))}", True
+    except FeedError as exc:  # the feed's fault; a bug in ours escapes with its traceback
+        return f"feed {feed.name}: FAILED: {exc.message}", True
     return f"feed {feed.name}: ok, {len(parsed.releases)} releases ({parsed.title})", False
 
 
