@@ -182,7 +182,7 @@ def test_an_older_database_is_sorted_the_new_way_at_upgrade(tmp_path: Path) -> N
             "UPDATE releases SET sort_at = published || 'T00:00:00.000000Z'"
             " WHERE length(published) = 10"
         )
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm007_one_sort_key'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm008_one_sort_key'")
     conn.close()
     store = Store.open(path)
     try:

@@ -20,7 +20,13 @@ from zoneinfo import ZoneInfo
 import feedparser
 from feedparser.encodings import convert_to_utf8
 
-from bot.errors import EntityDeclarationError, FeedParseError
+from bot.errors import (
+    EmptyFeedError,
+    EntityDeclarationError,
+    FeedParseError,
+    IllFormedFeedError,
+    NotAFeedError,
+)
 from bot.feeds.normalise import LIMITS, normalize_entry, person_name, plain_text
 from bot.feeds.order import newest_first
 from bot.feeds.text import cut_text
@@ -69,12 +75,13 @@ def parse_feed(
     """Parse a fetched feed body into releases in document order, first of each key kept.
 
     With `max_items`, only the newest `max_items` releases are kept (see `newest_first`);
-    `ParsedFeed.skipped` counts the others. Raises FeedParseError ("empty body", "not a
-    feed: got text/html", "ill-formed XML: ...") or EntityDeclarationError. A valid feed
-    with no entries is not an error.
+    `ParsedFeed.skipped` counts the others. Raises EmptyFeedError ("empty body"),
+    NotAFeedError ("not a feed: got text/html"), IllFormedFeedError ("ill-formed XML: ...")
+    or EntityDeclarationError, each a FeedParseError. A valid feed with no entries is not
+    an error.
     """
     if not body.strip():
-        raise FeedParseError("empty body")
+        raise EmptyFeedError
     mime, charset = _split_content_type(content_type)
     views = list(_decoded_views(body, charset))
     if any(_ENTITY_DECLARATION.search(view) for view in views):
@@ -91,7 +98,7 @@ def parse_feed(
             resolve_relative_uris=False,
         )
     except (ValueError, OverflowError) as exc:  # its fallback parser on input we missed
-        raise FeedParseError(f"ill-formed XML: {exc}") from exc
+        raise IllFormedFeedError(f"ill-formed XML: {exc}") from exc
     feed = result.get("feed") or {}
     entries = result.get("entries") or []
     # feedparser prepends an XML declaration line when there is none: undo it in line numbers.
@@ -250,7 +257,7 @@ def _root_element(text: str) -> str:
 def _refuse_html(mime: str, root: str) -> None:
     html_type = mime in ("text/html", "application/xhtml+xml")
     if root in _HTML_ROOTS or (html_type and root not in _FEED_ROOTS):
-        raise FeedParseError(f"not a feed: got {mime if html_type else 'text/html'}")
+        raise NotAFeedError(f"not a feed: got {mime if html_type else 'text/html'}")
 
 
 def _refuse_if_nothing_usable(
@@ -263,11 +270,11 @@ def _refuse_if_nothing_usable(
         return
     version = result.get("version")
     if not version and mime and "xml" not in mime:
-        raise FeedParseError(f"not a feed: got {mime}")
+        raise NotAFeedError(f"not a feed: got {mime}")
     if malformed and not (feed.get("title") or feed.get("link")):
-        raise FeedParseError(f"ill-formed XML: {bozo}")
+        raise IllFormedFeedError(f"ill-formed XML: {bozo}")
     if not version:
-        raise FeedParseError("not a feed: no RSS, RSS 1.0 or Atom document found")
+        raise NotAFeedError("not a feed: no RSS, RSS 1.0 or Atom document found")
 
 
 def _bozo_text(result: Mapping[str, Any], *, line_shift: int) -> str:

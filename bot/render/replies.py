@@ -32,6 +32,7 @@ from bot.render.command_args import (
 )
 from bot.render.display import display_date
 from bot.render.post import MAX_TEXT, is_button_url, shorten
+from bot.render.status import failure_kind
 from bot.render.telegram_html import bold, escape, link, pre
 from bot.render.tokens import scrub_tokens
 
@@ -73,6 +74,7 @@ class FeedHealth:
     last_error: str | None
     failures: int
     paused: tuple[str, ...]  # "channel: why" for each paused route
+    permanent: bool = False  # the last error needs someone to act (bot.errors.FeedError)
 
 
 # --- building text within the limits ------------------------------------------------------
@@ -328,9 +330,12 @@ def feeds_reply(
 def _health_part(health: FeedHealth) -> Part:
     lines = [f"   last success: {_when(health.last_success)}"]
     if health.last_error:
-        failures = f" ({health.failures} in a row)" if health.failures else ""
-        error = scrub_tokens(health.last_error)
-        lines.append(f"   last error{failures}: {shorten(clean(error), 300)}")
+        error = shorten(clean(scrub_tokens(health.last_error)), 300)
+        if health.failures:
+            kind = failure_kind(health.permanent)
+            lines.append(f"   failing ({kind}, {health.failures} in a row): {error}")
+        else:
+            lines.append(f"   last error: {error}")
     for paused in health.paused:
         lines.append(f"   paused: {shorten(clean(scrub_tokens(paused)), 300)}")
     return text("\n" + "\n".join(lines))

@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Literal
 
 from bot.config import FeedSettings, Settings
-from bot.errors import FeedFetchError, FeedParseError, ReleaseBotError, StoreError
+from bot.errors import FeedError, FeedFetchError, ReleaseBotError, StoreError
 from bot.feeds.backoff import next_poll_after_failure, next_poll_after_success
 from bot.fetch.client import Fetcher
-from bot.models import IngestResult, ParsedFeed
+from bot.models import Feed, IngestResult, ParsedFeed, RoutingView
 from bot.render.notices import store_recovered_notice, store_unwritable_notice
 from bot.services.parse_pool import ParsePool
+from bot.services.routing import build_view
 from bot.services.store_outage import StoreOutage
 from bot.store import Store
 
@@ -77,9 +78,11 @@ class Poller:
         rng: random.Random | None = None,
         parser: ParsePool | None = None,
         notify: Notify | None = None,
+        view: RoutingView | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        self.view = view if view is not None else build_view(store, settings)  # the feeds
         self.fetcher = fetcher
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 -- jitter, not security
@@ -88,17 +91,21 @@ class Poller:
         self.outage = StoreOutage()
         self._unguarded: set[str] = set()  # feeds whose next store follows our own outage
 
-    async def poll_all(self, feeds: Sequence[FeedSettings] | None = None) -> list[PollOutcome]:
-        targets = list(self.settings.feeds if feeds is None else feeds)
+    async def poll_all(
+        self, feeds: Sequence[Feed | FeedSettings] | None = None
+    ) -> list[PollOutcome]:
+        """Poll every feed of the view, or those of `feeds` (by name) it has."""
+        named = self.view.feeds if feeds is None else (self.view.feed(f.name) for f in feeds)
+        targets = [feed for feed in named if feed is not None]
         return list(await asyncio.gather(*(self.poll_guarded(feed) for feed in targets)))
 
     async def poll_due(self) -> list[PollOutcome]:
         if self.outage.blocked(self.clock()):
             return []  # the store cannot write yet: what we fetched now would be thrown away
-        due = set(self.store.due_feeds([f.name for f in self.settings.feeds], self.clock()))
-        return await self.poll_all([f for f in self.settings.feeds if f.name in due])
+        due = set(self.store.due_feeds(list(self.view.feed_names), self.clock()))
+        return await self.poll_all([f for f in self.view.feeds if f.name in due])
 
-    async def poll_guarded(self, feed: FeedSettings) -> PollOutcome:
+    async def poll_guarded(self, feed: Feed) -> PollOutcome:
         """Poll one feed; whatever goes wrong is recorded, logged once and never raised."""
         if self.outage.blocked(self.clock()):
             return PollOutcome(feed.name, "error", error=STORE_WAITING)
@@ -114,20 +121,25 @@ class Poller:
             await self._tell_admins(store_recovered_notice(path, lasted.total_seconds()))
         return outcome
 
-    async def _poll_recorded(self, feed: FeedSettings) -> PollOutcome:
-        """Poll one feed and record a feed's own failure on its row; a store failure raises."""
+    async def _poll_recorded(self, feed: Feed) -> PollOutcome:
+        """Poll one feed and record a feed's own failure on its row; a store failure raises.
+
+        A bug (any exception that is not a ReleaseBotError) is logged with its traceback and
+        recorded as an internal error, retried like a transient one: it must not stop the
+        other feeds, nor pass for the feed's fault.
+        """
         try:
             return await self.poll_one(feed)
-        except (FeedFetchError, FeedParseError) as exc:
+        except FeedError as exc:
             retry_after = exc.retry_after if isinstance(exc, FeedFetchError) else None
-            return self._record_failure(feed, exc.message, retry_after)
+            return self._record_failure(feed, exc.message, retry_after, permanent=exc.permanent)
         except StoreError:
             raise  # our outage, not the feed's fault: poll_guarded backs off
-        except Exception as exc:  # a bug must not stop the other feeds; keep it visible
-            log.exception("feed %s: unexpected error", feed.name)
+        except Exception as exc:  # a bug in our code: one feed's bug never stops the others
+            log.exception("feed %s: bug while polling (the other feeds go on)", feed.name)
             return self._record_failure(feed, f"internal error: {type(exc).__name__}: {exc}", None)
 
-    async def _store_failed(self, feed: FeedSettings, exc: StoreError) -> None:
+    async def _store_failed(self, feed: Feed, exc: StoreError) -> None:
         """Back off in memory (nothing can be recorded); log and tell the admins once."""
         now = self.clock()
         retries = self.outage.retries
@@ -154,7 +166,7 @@ class Poller:
         except ReleaseBotError as exc:  # a notice must not stop polling
             log.error("cannot tell the admins: %s", exc)
 
-    async def poll_one(self, feed: FeedSettings) -> PollOutcome:
+    async def poll_one(self, feed: Feed) -> PollOutcome:
         state = self.store.feed_state(feed.name)
         fetched = await self.fetcher.fetch(
             state.url, etag=state.etag, last_modified=state.last_modified
@@ -165,7 +177,7 @@ class Poller:
             self.store.record_fetch_success(
                 feed.name,
                 now=now,
-                next_poll=next_poll_after_success(now, self.settings.interval_for(feed)),
+                next_poll=next_poll_after_success(now, feed.interval),
                 # a 304 need not repeat the validators: keep the ones we sent
                 etag=fetched.etag or state.etag,
                 last_modified=fetched.last_modified or state.last_modified,
@@ -217,19 +229,31 @@ class Poller:
         return PollOutcome(feed.name, "ok", result=result, skipped=parsed.skipped)
 
     def _record_failure(
-        self, feed: FeedSettings, message: str, retry_after: float | None
+        self,
+        feed: Feed,
+        message: str,
+        retry_after: float | None,
+        *,
+        permanent: bool = False,
     ) -> PollOutcome:
         now = self.clock()
         failures = self.store.feed_state(feed.name).failures + 1
         next_poll = next_poll_after_failure(
             now,
-            self.settings.interval_for(feed),
+            feed.interval,
             failures,
             retry_after=retry_after,
             jitter=self.rng.random(),
+            permanent=permanent,
         )
         self.store.record_fetch_failure(
-            feed.name, now=now, next_poll=next_poll, error=message, failures=failures
+            feed.name,
+            now=now,
+            next_poll=next_poll,
+            error=message,
+            failures=failures,
+            permanent=permanent,
         )
-        log.warning("feed %s: %s (failure %d)", feed.name, message, failures)
+        kind = "permanent" if permanent else "transient"
+        log.warning("feed %s: %s (failure %d, %s)", feed.name, message, failures, kind)
         return PollOutcome(feed.name, "error", error=message)

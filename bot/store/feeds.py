@@ -92,6 +92,7 @@ class FeedQueries(StoreBase):
             last_error=row["last_error"],
             failures=row["failures"],
             next_poll=text_to_instant(row["next_poll"]),
+            error_permanent=bool(row["last_error_permanent"]),
         )
 
     def feed_states(self) -> list[FeedState]:
@@ -123,6 +124,7 @@ class FeedQueries(StoreBase):
             "last_success": instant_text(now),
             "last_error": None,
             "last_error_at": None,
+            "last_error_permanent": 0,
             "failures": 0,
             "next_poll": instant_text(next_poll),
             "etag": etag,
@@ -136,14 +138,23 @@ class FeedQueries(StoreBase):
         self._update_feed(name, values)
 
     def record_fetch_failure(
-        self, name: str, *, now: datetime, next_poll: datetime, error: str, failures: int
+        self,
+        name: str,
+        *,
+        now: datetime,
+        next_poll: datetime,
+        error: str,
+        failures: int,
+        permanent: bool = False,
     ) -> None:
-        """Record a failed poll; `failures` is the consecutive count including this one."""
+        """Record a failed poll; `failures` is the consecutive count including this one,
+        `permanent` whether this error needs someone to act (see bot.errors.FeedError)."""
         self._update_feed(
             name,
             {
                 "last_error": error,
                 "last_error_at": instant_text(now),
+                "last_error_permanent": int(permanent),
                 "failures": failures,
                 "next_poll": instant_text(next_poll),
             },

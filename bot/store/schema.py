@@ -161,7 +161,25 @@ def m006_delivery_edit_budget(db: Database) -> None:
 
 
 @migrations()
-def m007_one_sort_key(db: Database) -> None:
+def m007_feed_error_permanent(db: Database) -> None:
+    """Whether a feed's last error is permanent (404, not a feed...: someone must act) or may
+    pass (503, a timeout), so `status` and /feeds can say which. Errors stored before it are
+    classified by their text, as the versions that stored them wrote it."""
+    db.execute("ALTER TABLE feeds ADD COLUMN last_error_permanent INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "UPDATE feeds SET last_error_permanent = 1 WHERE last_error IN"
+        " ('HTTP 401', 'HTTP 403', 'HTTP 404', 'HTTP 410', 'entity declarations refused')"
+        " OR last_error LIKE 'not a feed: %' OR last_error LIKE 'body larger than %'"
+        " OR last_error LIKE '% resolves to the non-public address %'"
+        " OR last_error LIKE 'unsupported Content-Encoding %'"
+        " OR last_error LIKE 'invalid URL: %' OR last_error LIKE 'file not found: %'"
+        " OR last_error LIKE 'redirect to a non-HTTP URL: %'"
+        " OR last_error = 'too many redirects'"
+    )
+
+
+@migrations()
+def m008_one_sort_key(db: Database) -> None:
     """Releases sort by `bot.feeds.order.sort_key`, as `preview` does: a date-only value at
     noon UTC (it was 00:00, so `/latest` and `preview` disagreed), and an undated release
     below every dated one, by first seen ('-' before the instant; it was the first-seen

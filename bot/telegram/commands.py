@@ -284,6 +284,7 @@ def register(application: Application) -> ReaderCommands:  # type: ignore[type-a
         runtime.clock,
         application.bot.username,
         wake=runtime.dispatcher.start_workers,
+        view=runtime.view,
     )
     reads = ReadThreads(runtime.settings.database_path)
     handlers = ReaderCommands(answers, runtime.dispatcher.pacer, reads)
