@@ -118,6 +118,15 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class OwedPost:
+    """A delivery to make (a post to send, or to edit) with the release it shows, read
+    together; `stored` is None when the release is gone."""
+
+    delivery: Delivery
+    stored: StoredRelease | None
+
+
+@dataclass(frozen=True, slots=True)
 class EditBudget:
     """A sent post's edits in its current day, and when the next one may be made."""
 

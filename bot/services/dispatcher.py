@@ -45,7 +45,7 @@ from bot.errors import (
     TelegramAuthError,
     TransientDeliveryError,
 )
-from bot.models import Delivery, RoutingView
+from bot.models import Delivery, RoutingView, StoredRelease
 from bot.render.changes import post_fingerprint
 from bot.render.chat_problems import problem_from_answer
 from bot.render.display import format_duration
@@ -187,14 +187,13 @@ class Dispatcher:
                 batch = self.store.edits_for_channel(channel, self.clock(), limit=1)
             if not batch:
                 return
-            for delivery in batch:
+            for owed in batch:  # each delivery read with its release
                 # False: stop this batch and read the outbox again (a retry keeps its place)
-                if self.stopping or not await self._deliver(delivery, state):
+                if self.stopping or not await self._deliver(owed.delivery, state, owed.stored):
                     break
                 state = self.store.channel_state(channel)
 
-    def _post_for(self, delivery: Delivery) -> Post | None:
-        stored = self.store.release(delivery.release_id)
+    def _post_for(self, delivery: Delivery, stored: StoredRelease | None) -> Post | None:
         chat = self.view.chat(delivery.channel)
         feed = self.view.feed(stored.release.feed) if stored else None
         if stored is None or chat is None or feed is None:
@@ -215,11 +214,11 @@ class Dispatcher:
             accessed=(sent_at or self.clock()).date(),
         )
 
-    def _render(self, delivery: Delivery) -> Post | None:
+    def _render(self, delivery: Delivery, stored: StoredRelease | None) -> Post | None:
         """The post to send, or None (recorded) when the delivery can no longer be made."""
         editing = delivery.state == "sent"
         try:
-            post = self._post_for(delivery)
+            post = self._post_for(delivery, stored)
         except Exception as exc:  # a rendering bug must not stop this chat's other posts
             log.exception("delivery %d: cannot render the post", delivery.id)
             problem = f"internal error: {type(exc).__name__}: {exc}"
@@ -233,9 +232,11 @@ class Dispatcher:
             self.report.failed += 1
         return None
 
-    async def _deliver(self, delivery: Delivery, channel: ChannelState) -> bool:
+    async def _deliver(
+        self, delivery: Delivery, channel: ChannelState, stored: StoredRelease | None
+    ) -> bool:
         """Send or edit one delivery; False when this channel's batch should stop for now."""
-        post = self._render(delivery)
+        post = self._render(delivery, stored)
         if post is None or (delivery.state == "sent" and not self._edit_due(delivery, post)):
             return True
         target: int | str = channel.chat_id if channel.chat_id is not None else channel.chat

@@ -392,9 +392,6 @@ class ReleaseQueries(StoreBase):
         matches = self.search(ref, 1, feeds)
         return matches[0] if matches else None
 
-    def release_count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM releases").fetchone()[0])
-
 
 def _feed_filter(feeds: Sequence[str] | None, prefix: str = "WHERE") -> tuple[str, list[Any]]:
     if feeds is None:
