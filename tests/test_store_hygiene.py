@@ -260,3 +260,49 @@ async def test_the_dispatcher_reads_each_post_with_its_release(tmp_path: Path, p
         ] * posts
     reads = [s for s in seen if "releases" in s]
     assert len(reads) == 2 * 2  # per channel: its batch, then the read that finds none left
+
+
+@contextmanager
+def vm_steps(store: Store) -> Iterator[list[int]]:
+    """How much work SQLite does inside the block, in virtual machine steps."""
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0  # go on
+
+    store.db.conn.set_progress_handler(count, 1)
+    try:
+        yield steps
+    finally:
+        store.db.conn.set_progress_handler(None, 0)
+
+
+def work_of_a_round(tmp_path: Path, sent: int) -> int:
+    """SQLite's work to find what a round owes after `sent` posts went out, one of which
+    now needs an edit: which channels have work, then that channel's posts and edits."""
+    store = Store.open(tmp_path / f"sent-{sent}.db")
+    try:
+        store.sync_feeds([("nida", "https://example.org/feed")])
+        store.sync_routes([("news", "@news")], [RouteSpec("nida", "news", sent)], now=NOW)
+        store.ingest("nida", [make_release(n) for n in range(sent)], now=NOW, flood_limit=sent)
+        for number, owed in enumerate(store.pending_for_channel("news", NOW, limit=sent)):
+            store.mark_sending(owed.delivery.id)
+            store.mark_sent(owed.delivery.id, number + 1, NOW)
+        store.ingest("nida", [make_release(0, title="Corrected")], now=NOW, flood_limit=sent)
+        with vm_steps(store) as steps:
+            assert store.channels_with_work(NOW) == ["news"]
+            assert store.pending_for_channel("news", NOW) == []
+            [edit] = store.edits_for_channel("news", NOW)
+        assert edit.stored is not None
+        assert edit.stored.release.title == "Corrected"
+        return steps[0]
+    finally:
+        store.close()
+
+
+def test_a_round_does_not_read_every_post_ever_sent(tmp_path: Path) -> None:
+    """Finding the one post to edit costs about the same after 2,000 posts as after 20: the
+    tick does not slow down as the outbox grows."""
+    few, many_sent = work_of_a_round(tmp_path, 20), work_of_a_round(tmp_path, 2_000)
+    assert many_sent <= few + 5, (few, many_sent)

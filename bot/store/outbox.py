@@ -67,11 +67,15 @@ class OutboxQueries(StoreBase):
     def channels_with_work(self, now: datetime, *, edits: bool = True) -> list[str]:
         """Unpaused channels whose oldest pending delivery is ready, or (unless `edits` is
         False) with a sent post to edit."""
+        # Posts to edit are looked up per channel, through the small index of the posts
+        # owed an edit (m009), not among every post ever sent.
         rows = self.db.execute(
-            "SELECT DISTINCT d.channel FROM deliveries d JOIN channels c ON c.name = d.channel"  # noqa: S608
-            f" WHERE c.paused = 0 AND ((d.state = 'pending' AND {_BEFORE_FIRST_WAITING})"
-            " OR (? AND d.state = 'sent' AND d.needs_edit > 0"
-            " AND (d.not_before IS NULL OR d.not_before <= ?))) ORDER BY d.channel",
+            "SELECT d.channel FROM deliveries d JOIN channels c ON c.name = d.channel"  # noqa: S608
+            f" WHERE c.paused = 0 AND d.state = 'pending' AND {_BEFORE_FIRST_WAITING}"
+            " UNION SELECT c.name FROM channels c WHERE ? AND c.paused = 0 AND EXISTS"
+            " (SELECT 1 FROM deliveries d WHERE d.channel = c.name AND d.state = 'sent'"
+            " AND d.needs_edit > 0 AND (d.not_before IS NULL OR d.not_before <= ?))"
+            " ORDER BY 1",
             [instant_text(now), int(edits), instant_text(now)],
         )
         return [row[0] for row in rows]
