@@ -271,9 +271,12 @@ class OutboxQueries(StoreBase):
     def failed_deliveries(
         self, channel: str | None = None, delivery_id: int | None = None
     ) -> list[Delivery]:
-        """Failed deliveries (of one channel, or one by id), oldest first."""
-        where, params = _failed_filter(channel, delivery_id)
-        rows = self.db.query(f"SELECT * FROM deliveries WHERE {where} ORDER BY id", params)  # noqa: S608
+        """Failed deliveries (of one channel, or one by id, when given), oldest first."""
+        rows = self.db.query(
+            "SELECT * FROM deliveries WHERE state = 'failed'"
+            " AND (? IS NULL OR channel = ?) AND (? IS NULL OR id = ?) ORDER BY id",
+            [channel, channel, delivery_id, delivery_id],
+        )
         return [_delivery(row) for row in rows]
 
     def requeue_failed(
@@ -283,26 +286,14 @@ class OutboxQueries(StoreBase):
 
         Returns how many were re-queued per channel. They keep their place (oldest first).
         """
-        where, params = _failed_filter(channel, delivery_id)
         with self.writing():
             rows = self.db.execute(
-                "UPDATE deliveries SET state = 'pending', attempts = 0, not_before = NULL"  # noqa: S608
-                f" WHERE {where} RETURNING channel",
-                params,
+                "UPDATE deliveries SET state = 'pending', attempts = 0, not_before = NULL"
+                " WHERE state = 'failed' AND (? IS NULL OR channel = ?) AND (? IS NULL OR id = ?)"
+                " RETURNING channel",
+                [channel, channel, delivery_id, delivery_id],
             ).fetchall()
         counts: dict[str, int] = {}
         for (name,) in rows:
             counts[name] = counts.get(name, 0) + 1
         return dict(sorted(counts.items()))
-
-
-def _failed_filter(channel: str | None, delivery_id: int | None) -> tuple[str, list[Any]]:
-    where: list[str] = ["state = 'failed'"]
-    params: list[Any] = []
-    if channel is not None:
-        where.append("channel = ?")
-        params.append(channel)
-    if delivery_id is not None:
-        where.append("id = ?")
-        params.append(delivery_id)
-    return " AND ".join(where), params
