@@ -7,6 +7,7 @@ baseline loop nor `releasebot` shares a GIL with the servers.
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import platform
@@ -125,7 +126,7 @@ def check_runs(text: str) -> int:
     """A number of runs from the command line, refusing fewer than RUNS (argparse `type=`)."""
     value = int(text)
     if value < RUNS:
-        raise ValueError(f"at least {RUNS} runs, got {value}")
+        raise argparse.ArgumentTypeError(f"at least {RUNS} runs, got {value}")
     return value
 
 
