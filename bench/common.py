@@ -1,4 +1,5 @@
-"""Shared helpers for the ingestion benchmarks: feed bodies, a feed farm, timing a subprocess.
+"""Shared helpers for the benchmarks: min / median / max over runs (`Spread`), the header
+line (date, machine, load), feed bodies, a feed farm, timing a subprocess.
 
 The farm is a set of loopback feed servers (tests/fakes/feed_server.py) run in their own
 process, so serving costs no CPU time in the process being measured, and neither the
@@ -115,11 +116,6 @@ def timed_cpu(action: Callable[[], object]) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     action()
     return time.perf_counter() - wall, time.process_time() - cpu
-
-
-def spread_seconds(action: Callable[[], object], runs: int = RUNS) -> Spread:
-    """Wall times of `runs` calls of `action`."""
-    return Spread.of(timed(action) for _ in range(runs))
 
 
 def check_runs(text: str) -> int:
