@@ -10,7 +10,10 @@ sleeps 5 ms at a time on the same loop; the longest it waited beyond that is the
 stall any command would have seen. Database size is SQLite's own (pages x page size,
 the write-ahead log included); the files are listed beside it.
 
-Run from the repository root: `python bench/bench_flood.py [--items N] [--polls N]`
+Everything runs --runs times (default 5) with fresh databases; wall times and stalls are
+given as min / median / max over the runs.
+
+Run from the repository root: `python bench/bench_flood.py [--items N] [--polls N] [--runs N]`
 (or `python -m bench.bench_flood`).
 """
 
@@ -32,7 +35,7 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
 
-from bench.common import machine, table, today
+from bench.common import RUNS, Spread, check_runs, header, load, table
 from bot.config import settings_from_dict
 from bot.fetch.client import Fetcher, default_user_agent
 from bot.services.config_sync import sync_config
@@ -155,38 +158,19 @@ async def _timed(work: Awaitable[T]) -> tuple[T, float]:
     return task.result(), worst
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--items", type=int, default=100_000, help="items in the feed")
-    parser.add_argument("--polls", type=int, default=3, help="polls of each case")
-    args = parser.parse_args()
-    context = multiprocessing.get_context("spawn")
-    conn, child = context.Pipe()
-    server = context.Process(target=_serve, args=(child,))
-    server.start()
-    url = conn.recv()
-    rows: list[PollRow] = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for case in ("same items", "new items every poll"):
-                rows += asyncio.run(
-                    polls(url, conn, Path(tmp), case=case, items=args.items, count=args.polls)
-                )
-    finally:
-        conn.send(None)
-        server.join()
-    body = len(flood(args.items, build=0, generation=0))
-    print(f"{today()}, {machine()}")
-    print(
-        f"one feed of {args.items:,} items ({body / 1e6:.1f} MB),"
-        f" polled {args.polls} times per case"
-    )
-    lines = [
+def summary(runs: list[list[PollRow]]) -> list[list[str]]:
+    """One row per (case, poll): wall and stall as min / median / max over the runs; the
+    counts, which every run must agree on, once; sizes as the median."""
+    rows = [
         [
             "case",
             "poll",
-            "wall s",
-            "longest stall ms",
+            "wall s min",
+            "wall s median",
+            "wall s max",
+            "stall ms min",
+            "stall ms median",
+            "stall ms max",
             "new",
             "skipped",
             "stored",
@@ -194,21 +178,65 @@ def main() -> None:
             "files MB",
         ]
     ]
-    for row in rows:
-        lines.append(
+    for same in zip(*runs, strict=True):  # the same (case, poll) in every run
+        first = same[0]
+        counts = {(r.new, r.skipped, r.releases) for r in same}
+        assert len(counts) == 1, f"runs disagree on {first.case} poll {first.poll}: {counts}"
+        rows.append(
             [
-                row.case,
-                str(row.poll),
-                f"{row.wall:.1f}",
-                f"{row.stall * 1000:.0f}",
-                str(row.new),
-                str(row.skipped),
-                str(row.releases),
-                f"{row.size / 1e6:.1f}",
-                f"{row.files / 1e6:.1f}",
+                first.case,
+                str(first.poll),
+                *Spread.of(r.wall for r in same).cells("{:.1f}".format),
+                *Spread.of(r.stall * 1000 for r in same).cells("{:.0f}".format),
+                str(first.new),
+                str(first.skipped),
+                str(first.releases),
+                f"{Spread.of(r.size for r in same).median / 1e6:.1f}",
+                f"{Spread.of(r.files for r in same).median / 1e6:.1f}",
             ]
         )
-    print(table(lines))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=100_000, help="items in the feed")
+    parser.add_argument("--polls", type=int, default=3, help="polls of each case")
+    parser.add_argument(
+        "--runs", type=check_runs, default=RUNS, help=f"runs of both cases (default {RUNS})"
+    )
+    args = parser.parse_args()
+    print(header(args.runs), flush=True)
+    context = multiprocessing.get_context("spawn")
+    conn, child = context.Pipe()
+    server = context.Process(target=_serve, args=(child,))
+    server.start()
+    url = conn.recv()
+    runs: list[list[PollRow]] = []
+    try:
+        for run in range(args.runs):
+            rows: list[PollRow] = []
+            with tempfile.TemporaryDirectory() as tmp:  # fresh databases every run
+                for case in ("same items", "new items every poll"):
+                    rows += asyncio.run(
+                        polls(url, conn, Path(tmp), case=case, items=args.items, count=args.polls)
+                    )
+            runs.append(rows)
+            worst = max(r.stall for r in rows) * 1000
+            print(f"  run {run + 1}: longest stall {worst:.0f} ms", file=sys.stderr, flush=True)
+    finally:
+        conn.send(None)
+        server.join()
+    body = len(flood(args.items, build=0, generation=0))
+    print(
+        f"one feed of {args.items:,} items ({body / 1e6:.1f} MB), polled {args.polls} times per"
+        f" case, {args.runs} runs; load average {load()} at the end"
+    )
+    print()
+    print(table(summary(runs)))
+    stalls = Spread.of(max(r.stall for r in rows) * 1000 for rows in runs)
+    print()
+    print(f"longest stall of a run: {stalls.text('{:.0f} ms'.format)}")
 
 
 if __name__ == "__main__":

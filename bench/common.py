@@ -1,4 +1,5 @@
-"""Shared helpers for the ingestion benchmarks: feed bodies, a feed farm, timing a subprocess.
+"""Shared helpers for the benchmarks: min / median / max over runs (`Spread`), the header
+line (date, machine, load), feed bodies, a feed farm, timing a subprocess.
 
 The farm is a set of loopback feed servers (tests/fakes/feed_server.py) run in their own
 process, so serving costs no CPU time in the process being measured, and neither the
@@ -7,6 +8,7 @@ baseline loop nor `releasebot` shares a GIL with the servers.
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import os
 import platform
@@ -15,7 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -45,6 +47,96 @@ def median_seconds(action: Callable[[], object], repeat: int) -> float:
         action()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+RUNS = 5  # every benchmark reports min / median / max over at least this many runs
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Repeated measurements of one quantity: min, median and max, never a lone number."""
+
+    values: tuple[float, ...]
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Spread:
+        kept = tuple(values)
+        if not kept:
+            raise ValueError("a spread of no measurements")
+        return cls(kept)
+
+    @property
+    def min(self) -> float:
+        return min(self.values)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def max(self) -> float:
+        return max(self.values)
+
+    @property
+    def runs(self) -> int:
+        return len(self.values)
+
+    def cells(self, fmt: Callable[[float], str]) -> list[str]:
+        """[min, median, max], each formatted by `fmt`: three cells of a table row."""
+        return [fmt(self.min), fmt(self.median), fmt(self.max)]
+
+    def text(self, fmt: Callable[[float], str]) -> str:
+        """'median (min to max)', for a line of prose."""
+        return f"{fmt(self.median)} ({fmt(self.min)} to {fmt(self.max)})"
+
+
+def ratios(top: Sequence[float], bottom: Sequence[float]) -> Spread:
+    """Run-by-run ratios of two paired series (run i of one against run i of the other)."""
+    return Spread.of(a / b for a, b in zip(top, bottom, strict=True))
+
+
+def differences(top: Sequence[float], *parts: Sequence[float]) -> Spread:
+    """Run-by-run `top` minus every part, signed: noise shows as noise, never clamped."""
+    return Spread.of(t - sum(p[i] for p in parts) for i, t in enumerate(top))
+
+
+def timed(action: Callable[[], object]) -> float:
+    """Wall time of one call of `action`, in seconds."""
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def timed_cpu(action: Callable[[], object]) -> tuple[float, float]:
+    """Wall time and CPU time (this process, all threads) of one call of `action`, in seconds.
+
+    On an idle machine the two agree for CPU-bound code; under load the wall time also
+    counts the time spent waiting for a core, and the CPU time is what the code costs.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    action()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def check_runs(text: str) -> int:
+    """A number of runs from the command line, refusing fewer than RUNS (argparse `type=`)."""
+    value = int(text)
+    if value < RUNS:
+        raise argparse.ArgumentTypeError(f"at least {RUNS} runs, got {value}")
+    return value
+
+
+def load() -> str:
+    """The 1-, 5- and 15-minute load averages, as `uptime` prints them."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def header(runs: int) -> str:
+    """The date, machine and load line every benchmark prints above its table."""
+    return (
+        f"{today()}, {machine()}; load average {load()} (1, 5, 15 min) at the start; "
+        f"min / median / max of {runs} runs"
+    )
 
 
 def machine() -> str:
@@ -163,7 +255,12 @@ def table(rows: Sequence[Sequence[str]]) -> str:
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows[1:]:
         cells = [
-            c.rjust(w) if c[:1].isdigit() else c.ljust(w) for c, w in zip(row, widths, strict=True)
+            c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _numeric(cell: str) -> bool:
+    """Whether a cell reads as a number ("12 ms", "+3 ms", "-0.10"): right-aligned."""
+    return cell[:1].isdigit() or (cell[:1] in "+-" and cell[1:2].isdigit())

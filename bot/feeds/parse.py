@@ -40,6 +40,7 @@ _XML_DECLARED_ENCODING = re.compile(r"""^<\?xml[^>]*?encoding\s*=\s*["']([\w.:-]
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
 _ROOT_ELEMENT = re.compile(r"<([A-Za-z_][\w.:-]*)")
 _SNIFF_CHARS = 65536
+FEEDPARSER_OPTIONS = {"sanitize_html": False, "resolve_relative_uris": False}  # see parse_feed
 _HTML_ROOTS = frozenset({"html", "head", "body"})
 _FEED_ROOTS = frozenset({"rss", "rdf", "feed", "channel"})
 _BOMS = (
@@ -94,8 +95,7 @@ def parse_feed(
         result = feedparser.parse(
             io.BytesIO(_replace_impossible_char_refs(body)),
             response_headers=_headers(base_url, charset),
-            sanitize_html=False,
-            resolve_relative_uris=False,
+            **FEEDPARSER_OPTIONS,
         )
     except (ValueError, OverflowError) as exc:  # its fallback parser on input we missed
         raise IllFormedFeedError(f"ill-formed XML: {exc}") from exc
