@@ -118,7 +118,8 @@ async def test_a_429_between_two_lost_answers_does_not_buy_a_third_send(
     api.add_chat(CHANNEL_A, "channel")
     request = HTTPXRequest(read_timeout=0.3)
     async with Bot(api.token, base_url=api.base_url, request=request) as slow_bot:
-        h = Harness(tmp_path, slow_bot, A_NEWS, VirtualClock())
+        pacing_clock = VirtualClock()
+        h = Harness(tmp_path, slow_bot, A_NEWS, pacing_clock)
         try:
             api.set_delay("sendMessage", 0.8)
             h.ingest("nida", [make_release(1)])
@@ -132,9 +133,11 @@ async def test_a_429_between_two_lost_answers_does_not_buy_a_third_send(
                 parameters={"retry_after": 1},
             )
             h.clock.advance(30)
-            drain = asyncio.create_task(h.dispatcher.drain())
-            await eventually(lambda: api.rate_limited_count == 1)  # answered: nothing posted
-            api.set_delay("sendMessage", 0.8)  # the send after the 429's wait is lost again
+            pacing_clock.advance(30)
+            with pacing_clock.hold():  # the 429's wait lasts until the next answer is slow
+                drain = asyncio.create_task(h.dispatcher.drain())
+                await eventually(lambda: api.rate_limited_count == 1)  # answered: nothing posted
+                api.set_delay("sendMessage", 0.8)  # the send after the 429's wait is lost again
             await drain
             [row] = h.rows("a-news")
             assert (row["state"], row["error"]) == ("failed", SENT_TWICE)
