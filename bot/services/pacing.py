@@ -45,8 +45,8 @@ SAFETY_MARGIN = 0.002
 # The shortest wait before the windows are read again, so a clock read a hair before the
 # instant a window frees does not spin.
 SHORTEST_WAIT = 0.001
-# Windows read this many times without being used are forgotten (each chat a bot ever
-# answered would otherwise keep one).
+# Every this many answered sends, windows holding nothing are dropped (else each chat the
+# bot ever answered would keep one for the life of the process).
 FORGET_EVERY = 1000
 
 OVERALL_KEY = "all"
