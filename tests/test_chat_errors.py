@@ -20,6 +20,7 @@ from bot.errors import ChatNotWritableError, ChatUnavailableError, MessageReject
 from bot.telegram.sender import CHAT_LEVEL_400, TelegramSender, translate
 from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI
+from tests.fakes.virtual_time import VirtualClock
 from tests.test_dispatcher import Harness
 
 CHANNEL_A, CHANNEL_B, SUPERGROUP = -1001, -1002, -1004001
@@ -33,6 +34,18 @@ MESSAGE_LEVEL = (
     "Bad Request: wrong HTTP URL specified",
     "Bad Request: message to reply not found",
 )
+
+
+@pytest.fixture
+def vclock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def fake_bot_api(vclock: VirtualClock) -> Iterator[FakeBotAPI]:
+    """Telegram's real windows, on the Pacer's virtual clock (as in test_dispatcher)."""
+    with FakeBotAPI(time_scale=1.0, clock=vclock) as api:
+        yield api
 
 
 @pytest.fixture
@@ -51,12 +64,12 @@ async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, bot: Bot) -> Iterator[Callable[..., Harness]]:
+def harness(tmp_path: Path, bot: Bot, vclock: VirtualClock) -> Iterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
     def make(*channels: tuple[str, Any, list[str]]) -> Harness:
         specs = [{"name": name, "chat": chat, "feeds": feeds} for name, chat, feeds in channels]
-        made.append(Harness(tmp_path, bot, specs))
+        made.append(Harness(tmp_path, bot, specs, vclock))
         return made[-1]
 
     yield make

@@ -1,13 +1,16 @@
 """The outbox dispatcher against the strict fake Bot API, through the real PTB client.
 
 A real Store in tmp_path, a real `Bot` pointed at FakeBotAPI, the real TelegramSender and
-Pacer (Telegram's real windows: 1 message per second per chat, so each test keeps its
-per-chat counts small and spreads work over several chats).
+Pacer. The Pacer and the fake's rate windows keep Telegram's real ones (1 message per
+second per chat, 20 a minute per channel, 30 a second overall) on one virtual clock
+(tests/fakes/virtual_time.py) that moves only while the Pacer waits and no call to the
+fake is under way: pacing costs no real time, and a send paced too early would meet a 429.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +22,7 @@ from telegram.request import HTTPXRequest
 
 from bot.config import settings_from_dict
 from bot.models import Release
+from bot.render.post import Post
 from bot.services.config_sync import sync_config
 from bot.services.dispatcher import Dispatcher
 from bot.services.pacing import Pacer
@@ -27,6 +31,7 @@ from bot.telegram.sender import TelegramSender
 from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.bot_api_objects import NOT_MODIFIED
+from tests.fakes.virtual_time import VirtualClock
 
 CHANNEL_A, CHANNEL_B, GROUP, SUPERGROUP = -1001, -1002, -4001, -1004001
 ADMIN, LURKER = 501, 502  # LURKER never pressed Start in the bot
@@ -45,10 +50,46 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-class Harness:
-    """Store, settings and dispatcher for one test; `chats` maps channel name to chat id."""
+class CountingSender(TelegramSender):
+    """The real sender, counting its calls to Telegram under way (the virtual clock waits
+    for them, as Telegram's answer takes no time on it)."""
 
-    def __init__(self, tmp_path: Path, bot: Bot, channels: list[dict[str, Any]]) -> None:
+    under_way = 0
+
+    async def send(self, chat: int | str, post: Post) -> int:
+        with self._counted():
+            return await super().send(chat, post)
+
+    async def edit(self, chat: int | str, message_id: int, post: Post) -> None:
+        with self._counted():
+            await super().edit(chat, message_id, post)
+
+    async def send_text(self, chat: int | str, text: str) -> None:
+        with self._counted():
+            await super().send_text(chat, text)
+
+    @contextlib.contextmanager
+    def _counted(self) -> Iterator[None]:
+        self.under_way += 1
+        try:
+            yield
+        finally:
+            self.under_way -= 1
+
+
+class Harness:
+    """Store, settings and dispatcher for one test; `chats` maps channel name to chat id.
+
+    With `pacing_clock`, the Pacer runs on that virtual clock, else on the real one.
+    """
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        bot: Bot,
+        channels: list[dict[str, Any]],
+        pacing_clock: VirtualClock | None = None,
+    ) -> None:
         data = {
             "bot": {"database": str(tmp_path / "bot.db"), "admins": [ADMIN, LURKER]},
             "defaults": {"backlog": 10},
@@ -67,12 +108,18 @@ class Harness:
         self.store = Store.open(self.settings.database_path)
         self.clock = Clock()
         sync_config(self.store, self.settings, self.clock())
+        sender = CountingSender(bot)
+        if pacing_clock is not None:  # it moves on only while no call is under way
+            others = pacing_clock.quiet  # another Harness's sender on the same clock
+            pacing_clock.quiet = lambda: sender.under_way == 0 and others()
         self.dispatcher = Dispatcher(
             self.settings,
             store=self.store,
-            sender=TelegramSender(bot),
+            sender=sender,
             clock=self.clock,
-            pacer=Pacer(),
+            pacer=Pacer()
+            if pacing_clock is None
+            else Pacer(clock=pacing_clock, sleep=pacing_clock.sleep),
             bot_username=bot.username,
         )
 
@@ -97,13 +144,20 @@ def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def api(fake_bot_api: FakeBotAPI) -> FakeBotAPI:
-    fake_bot_api.add_chat(CHANNEL_A, "channel", title="A news")
-    fake_bot_api.add_chat(CHANNEL_B, "channel", title="B news")
-    fake_bot_api.add_chat(GROUP, "group", title="Editors")
-    fake_bot_api.add_chat(ADMIN, "private", title="Ada")
-    fake_bot_api.add_chat(LURKER, "private", title="Lurker", started=False)
-    return fake_bot_api
+def vclock() -> VirtualClock:
+    """The Pacer's clock and the fake's: Telegram's windows, no real waiting."""
+    return VirtualClock()
+
+
+@pytest.fixture
+def api(vclock: VirtualClock) -> Iterator[FakeBotAPI]:
+    with FakeBotAPI(time_scale=1.0, clock=vclock) as fake:
+        fake.add_chat(CHANNEL_A, "channel", title="A news")
+        fake.add_chat(CHANNEL_B, "channel", title="B news")
+        fake.add_chat(GROUP, "group", title="Editors")
+        fake.add_chat(ADMIN, "private", title="Ada")
+        fake.add_chat(LURKER, "private", title="Lurker", started=False)
+        yield fake
 
 
 @pytest.fixture
@@ -113,7 +167,7 @@ async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, bot: Bot) -> Iterator[Callable[..., Harness]]:
+def harness(tmp_path: Path, bot: Bot, vclock: VirtualClock) -> Iterator[Callable[..., Harness]]:
     made: list[Harness] = []
 
     def make(*channels: tuple[Any, ...], **extra: Any) -> Harness:
@@ -122,7 +176,7 @@ def harness(tmp_path: Path, bot: Bot) -> Iterator[Callable[..., Harness]]:
             {"name": c[0], "chat": c[1], "feeds": c[2], **extra, **(c[3] if len(c) > 3 else {})}
             for c in channels
         ]
-        made.append(Harness(tmp_path, bot, specs))
+        made.append(Harness(tmp_path, bot, specs, vclock))
         return made[-1]
 
     yield make
@@ -184,7 +238,7 @@ async def test_a_send_is_marked_sending_while_telegram_has_it(
 
 
 async def test_429_pauses_that_chat_for_retry_after_while_others_go_on(
-    api: FakeBotAPI, harness: Callable[..., Harness]
+    api: FakeBotAPI, harness: Callable[..., Harness], vclock: VirtualClock
 ) -> None:
     """A 429 holds its chat for retry_after; another chat's posts go out meanwhile; none is lost."""
     h = harness(("a-news", CHANNEL_A, ["nih"]), ("b-news", CHANNEL_B, ["nida"]))
@@ -192,10 +246,12 @@ async def test_429_pauses_that_chat_for_retry_after_while_others_go_on(
         "sendMessage", 429, "Too Many Requests: retry after 2", parameters={"retry_after": 2}
     )
     h.ingest("nih", [make_release(1, feed="nih"), make_release(2, feed="nih")])
-    drain = asyncio.create_task(h.dispatcher.drain())
-    await eventually(lambda: api.rate_limited_count > 0)
-    h.ingest("nida", [make_release(n) for n in (3, 4)])
-    h.dispatcher.start_workers()  # what the tick job does
+    with vclock.hold():  # B's posts come within A's pause
+        drain = asyncio.create_task(h.dispatcher.drain())
+        await eventually(lambda: api.rate_limited_count > 0)
+        h.ingest("nida", [make_release(n) for n in (3, 4)])
+        h.dispatcher.start_workers()  # what the tick job does
+        await eventually(lambda: h.rows("b-news")[0]["state"] == "sent")
     await drain
     assert [hit.chat_id for hit in api.rate_limit_hits] == [CHANNEL_A]
     assert urls(api, CHANNEL_A) == [release_url(1), release_url(2)]  # order kept after the 429
@@ -294,11 +350,14 @@ async def test_server_errors_are_retried_later_with_growing_backoff(
     assert [r["state"] for r in h.rows("a-news")] == ["sent", "sent"]
 
 
-async def test_a_slow_answer_times_out_and_is_retried(api: FakeBotAPI, tmp_path: Path) -> None:
+async def test_a_slow_answer_times_out_and_is_retried(
+    api: FakeBotAPI, tmp_path: Path, vclock: VirtualClock
+) -> None:
     """A send that times out is retried later and ends `sent`; a late copy is the only extra."""
     request = HTTPXRequest(read_timeout=0.3)
     async with Bot(api.token, base_url=api.base_url, request=request) as slow_bot:
-        h = Harness(tmp_path, slow_bot, [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}])
+        channels = [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}]
+        h = Harness(tmp_path, slow_bot, channels, vclock)
         try:
             api.set_delay("sendMessage", 0.8)
             h.ingest("nida", [make_release(1)])
@@ -378,26 +437,28 @@ async def test_hostile_feed_text_reaches_chats_in_every_style(
     assert api.messages(GROUP)[0].link_preview_options == {"is_disabled": True}
 
 
-async def test_pacing_keeps_within_telegrams_real_windows(tmp_path: Path) -> None:
-    """Against the fake's real (unscaled) windows, a burst to several chats gets no 429."""
-    with FakeBotAPI(time_scale=1.0) as strict:
-        chats = [-2001, -2002, -2003, -2004]
+async def test_pacing_keeps_within_telegrams_real_windows(
+    tmp_path: Path, vclock: VirtualClock
+) -> None:
+    """Against the fake's real (unscaled) windows, a burst of two posts to each of 40
+    channels gets no 429 and takes no longer than the windows make it (80 posts at 30 a
+    second overall: 2 s)."""
+    chats = [-2001 - n for n in range(40)]
+    with FakeBotAPI(time_scale=1.0, clock=vclock) as strict:
         for chat in chats:
             strict.add_chat(chat, "channel")
         async with Bot(strict.token, base_url=strict.base_url) as client:
-            h = Harness(
-                tmp_path,
-                client,
-                [
-                    {"name": f"c{i}", "chat": chat, "feeds": ["nida"]}
-                    for i, chat in enumerate(chats)
-                ],
-            )
+            channels = [
+                {"name": f"c{i}", "chat": chat, "feeds": ["nida"]} for i, chat in enumerate(chats)
+            ]
+            h = Harness(tmp_path, client, channels, vclock)
             try:
-                h.ingest("nida", [make_release(n) for n in (1, 2, 3)])
+                h.ingest("nida", [make_release(n) for n in (1, 2)])
+                started = vclock()
                 report = await h.dispatcher.drain()
             finally:
                 h.store.close()
-        assert report.sent == 12
+        assert report.sent == 80
         assert strict.rate_limited_count == 0
-        assert all(urls(strict, chat) == [release_url(n) for n in (1, 2, 3)] for chat in chats)
+        assert all(urls(strict, chat) == [release_url(n) for n in (1, 2)] for chat in chats)
+        assert vclock() - started < 2.1

@@ -2,7 +2,8 @@
 
 The Bot API has no idempotency key: after a read timeout the message may have been posted.
 The real PTB client with a short read timeout talks to the fake Bot API, which holds its
-answer past the timeout but still posts the message, as Telegram would.
+answer past the timeout but still posts the message, as Telegram would. The timeouts are
+real; the Pacer's wait before a send is sent again runs on a virtual clock.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from bot.services.dispatcher import SENT_TWICE
 from bot.telegram.sender import translate
 from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI
+from tests.fakes.virtual_time import VirtualClock
 from tests.test_dispatcher import Harness, eventually
 
 CHANNEL_A = -1001
+A_NEWS = [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}]
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +83,7 @@ async def test_a_lost_answer_is_sent_once_more_and_never_a_third_time(
     api.add_chat(CHANNEL_A, "channel")
     request = HTTPXRequest(read_timeout=0.3)
     async with Bot(api.token, base_url=api.base_url, request=request) as slow_bot:
-        h = Harness(tmp_path, slow_bot, [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}])
+        h = Harness(tmp_path, slow_bot, A_NEWS, VirtualClock())
         try:
             api.set_delay("sendMessage", 0.8)
             h.ingest("nida", [make_release(1)])
@@ -115,7 +118,8 @@ async def test_a_429_between_two_lost_answers_does_not_buy_a_third_send(
     api.add_chat(CHANNEL_A, "channel")
     request = HTTPXRequest(read_timeout=0.3)
     async with Bot(api.token, base_url=api.base_url, request=request) as slow_bot:
-        h = Harness(tmp_path, slow_bot, [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}])
+        pacing_clock = VirtualClock()
+        h = Harness(tmp_path, slow_bot, A_NEWS, pacing_clock)
         try:
             api.set_delay("sendMessage", 0.8)
             h.ingest("nida", [make_release(1)])
@@ -129,9 +133,11 @@ async def test_a_429_between_two_lost_answers_does_not_buy_a_third_send(
                 parameters={"retry_after": 1},
             )
             h.clock.advance(30)
-            drain = asyncio.create_task(h.dispatcher.drain())
-            await eventually(lambda: api.rate_limited_count == 1)  # answered: nothing posted
-            api.set_delay("sendMessage", 0.8)  # the send after the 429's wait is lost again
+            pacing_clock.advance(30)
+            with pacing_clock.hold():  # the 429's wait lasts until the next answer is slow
+                drain = asyncio.create_task(h.dispatcher.drain())
+                await eventually(lambda: api.rate_limited_count == 1)  # answered: nothing posted
+                api.set_delay("sendMessage", 0.8)  # the send after the 429's wait is lost again
             await drain
             [row] = h.rows("a-news")
             assert (row["state"], row["error"]) == ("failed", SENT_TWICE)
@@ -149,7 +155,7 @@ async def test_an_answer_that_cannot_be_read_counts_as_lost(
     api = fake_bot_api
     api.add_chat(CHANNEL_A, "channel")
     async with Bot(api.token, base_url=api.base_url) as bot:
-        h = Harness(tmp_path, bot, [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}])
+        h = Harness(tmp_path, bot, A_NEWS, VirtualClock())
         try:
             api.answer_next_raw("sendMessage", b"<html>upstream sent garbage</html>", count=5)
             h.ingest("nida", [make_release(1)])

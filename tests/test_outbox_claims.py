@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from bot.models import RouteSpec
 from bot.store import Store
 from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI
+from tests.fakes.virtual_time import VirtualClock
 from tests.test_dispatcher import ADMIN, Harness
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -139,6 +140,18 @@ def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def vclock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def fake_bot_api(vclock: VirtualClock) -> Iterator[FakeBotAPI]:
+    """Telegram's real windows, on the Pacer's virtual clock (as in test_dispatcher)."""
+    with FakeBotAPI(time_scale=1.0, clock=vclock) as api:
+        yield api
+
+
+@pytest.fixture
 def api(fake_bot_api: FakeBotAPI) -> FakeBotAPI:
     for name, chat in CHATS.items():
         fake_bot_api.add_chat(chat, "channel", title=name)
@@ -153,7 +166,7 @@ async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
 
 
 async def test_two_dispatchers_draining_one_outbox_send_each_post_once(
-    tmp_path: Path, api: FakeBotAPI, bot: Bot
+    tmp_path: Path, api: FakeBotAPI, bot: Bot, vclock: VirtualClock
 ) -> None:
     """Two senders (own connections and pacers, same file) at once: every post reaches its
     channel exactly once, and each delivery is sent with that message's id. (Their pacers
@@ -161,7 +174,7 @@ async def test_two_dispatchers_draining_one_outbox_send_each_post_once(
     api.set_delay("sendMessage", 0.05)  # sends stay in flight while the other one reads
     channels = [(name, chat, ["nida"]) for name, chat in CHATS.items()]
     specs = [{"name": n, "chat": c, "feeds": f} for n, c, f in channels]
-    one, two = Harness(tmp_path, bot, specs), Harness(tmp_path, bot, specs)
+    one, two = Harness(tmp_path, bot, specs, vclock), Harness(tmp_path, bot, specs, vclock)
     try:
         one.ingest("nida", [make_release(n) for n in (1, 2, 3)])
         await asyncio.gather(one.dispatcher.drain(), two.dispatcher.drain())

@@ -1,15 +1,16 @@
 """A restart right after a burst: the rate windows are refilled from the outbox's send times,
 so the restarted bot waits for Telegram's windows instead of meeting 429s.
 
-The fake Bot API runs Telegram's real windows (time_scale=1.0) on wall-clock time, the
-clock the outbox's `sent_at` instants and the Pacer use. The previous run's burst is
-replayed at instants in the past (the fake's clock pinned to each), so the 60 s window is
-full without the test waiting a minute.
+The end-to-end test runs in real time, as the restart does: the fake Bot API keeps
+Telegram's real windows (time_scale=1.0) on wall-clock time, the clock of the outbox's
+`sent_at` instants, and the Pacer places those on its own monotonic clock by their age.
+The previous run's burst is replayed at instants in the past (the fake's clock pinned to
+each), so the 60 s window is full without the test waiting a minute. The unit tests of
+`seed()` run the Pacer on a virtual clock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,12 +21,13 @@ from telegram import Bot
 
 from bot.config import Settings, settings_from_dict
 from bot.services.config_sync import sync_config
-from bot.services.pacing import Pacer
+from bot.services.pacing import SAFETY_MARGIN, Pacer
 from bot.store import Store
 from bot.telegram.app import open_runtime
 from bot.telegram.sender import TelegramSender
 from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI
+from tests.fakes.virtual_time import VirtualClock
 
 CHANNEL = -1001
 BURST = 20  # what Telegram allows one channel in any 60 s
@@ -141,16 +143,34 @@ async def test_a_restart_after_a_burst_waits_for_the_window_instead_of_meeting_4
 
 
 async def test_seeded_sends_hold_their_windows_and_older_ones_do_not() -> None:
-    """A group's 20 sends in the last minute hold it, a chat's send half a second ago holds
-    that chat; sends older than a window hold nothing."""
-    pacer = Pacer()
+    """A group's 20 sends in the last minute hold it until the oldest is a minute old, a
+    chat's send half a second ago holds that chat half a second; older sends hold nothing."""
+    clock = VirtualClock()
+    pacer = Pacer(clock=clock, sleep=clock.sleep)
     now = datetime.now(UTC)
-    pacer.seed(-1001, [now - timedelta(seconds=59.0 - i) for i in range(20)])
-    pacer.seed(-1002, [now - timedelta(seconds=81.0 - i) for i in range(20)])
-    pacer.seed(501, [now - timedelta(seconds=0.5)])
-    pacer.seed(502, [now - timedelta(seconds=1.5)])
-    for held in (-1001, 501):
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(pacer.wait_turn(held), 0.1)
-    for free in (-1002, 502):
-        await asyncio.wait_for(pacer.wait_turn(free), 0.1)
+    pacer.seed(-1001, [now - timedelta(seconds=59.0 - i) for i in range(20)], now=now)
+    pacer.seed(-1002, [now - timedelta(seconds=81.0 - i) for i in range(20)], now=now)
+    pacer.seed(501, [now - timedelta(seconds=0.5)], now=now)
+    pacer.seed(502, [now - timedelta(seconds=1.5)], now=now)
+    started = clock()
+
+    async def goes_after(chat: int) -> float:
+        async with pacer.turn(chat):
+            return round(clock() - started, 6)
+
+    # One at a time (all four share the overall window, far from full here).
+    assert [await goes_after(chat) for chat in (-1002, 502)] == [0.0, 0.0]
+    assert await goes_after(501) == 0.5 + SAFETY_MARGIN
+    assert await goes_after(-1001) == 1.0 + SAFETY_MARGIN
+
+
+async def test_a_seeded_instant_ahead_of_now_counts_as_now() -> None:
+    """A send the outbox dates after `now` (the wall clock was set back) holds its chat for
+    a whole window from now, not longer."""
+    clock = VirtualClock()
+    pacer = Pacer(clock=clock, sleep=clock.sleep)
+    now = datetime.now(UTC)
+    pacer.seed(501, [now + timedelta(minutes=5)], now=now)
+    started = clock()
+    async with pacer.turn(501):
+        assert clock() - started == pytest.approx(1.0 + SAFETY_MARGIN)

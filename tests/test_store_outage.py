@@ -33,6 +33,7 @@ from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.telegram_html import validate_message_text
+from tests.fakes.virtual_time import VirtualClock
 from tests.test_dispatcher import CHANNEL_A, Harness
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -275,7 +276,6 @@ def test_the_flood_guard_never_holds_back_releases_dated_since_the_last_store(
     assert held.flooded == 20  # dated in the future: cannot show it is recent
 
 
-
 def test_an_archive_re_listed_with_a_fresh_update_date_is_still_held_back(store: Store) -> None:
     """50 archive entries moved to new links, undated but `updated` at the move (as Atom
     feeds do): an update date does not show a release is new, so 40 are held back."""
@@ -285,6 +285,7 @@ def test_an_archive_re_listed_with_a_fresh_update_date_is_still_held_back(store:
     archive = [make_release(n, published=None, updated=moved) for n in range(2, 52)]
     result = store.ingest("nida", archive, now=NOW + timedelta(minutes=15), flood_limit=10)
     assert (result.new, result.queued, result.flooded) == (50, 10, 40)
+
 
 # --- the notices ------------------------------------------------------------------------
 
@@ -309,10 +310,25 @@ def test_the_notices_are_valid_telegram_html_whatever_the_path_and_error(
 
 
 @pytest.fixture
-async def harness(tmp_path: Path, fake_bot_api: FakeBotAPI) -> AsyncIterator[Harness]:
+def vclock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def fake_bot_api(vclock: VirtualClock) -> Iterator[FakeBotAPI]:
+    """Telegram's real windows, on the Pacer's virtual clock (as in test_dispatcher)."""
+    with FakeBotAPI(time_scale=1.0, clock=vclock) as api:
+        yield api
+
+
+@pytest.fixture
+async def harness(
+    tmp_path: Path, fake_bot_api: FakeBotAPI, vclock: VirtualClock
+) -> AsyncIterator[Harness]:
     fake_bot_api.add_chat(CHANNEL_A, "channel", title="A news")
     async with Bot(fake_bot_api.token, base_url=fake_bot_api.base_url) as client:
-        made = Harness(tmp_path, client, [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}])
+        channels = [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}]
+        made = Harness(tmp_path, client, channels, vclock)
         yield made
         made.store.close()
 

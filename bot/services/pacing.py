@@ -4,7 +4,8 @@ Telegram's limits are rolling windows (1 message per chat in any 1 s, 20 per gro
 channel in any 60 s, 30 overall in any 1 s). A leaky bucket (aiolimiter, PTB's
 AIORateLimiter) either lets 20 + 20 through in one 60 s window or, set tight enough not
 to, needs 117 s for 40 messages where the window allows 79 s; so the windows are
-counted exactly with the `limits` library's moving-window strategy.
+counted exactly: each keeps the instants of its sends, oldest first, and a send fits
+once fewer than the limit remain inside the window.
 
 A send is counted when its answer arrives, the latest moment Telegram can have counted
 it, and holds a reserved place in every window while it is under way. Counting it when
@@ -18,6 +19,10 @@ shared overall window. So five hundred replies waiting for one chat cost one wai
 waking once a second, not five hundred each time a place frees, and hundreds of waiting
 chats do not all wake each time one overall place frees.
 
+Time is an argument: a monotonic clock (wall-clock time can be set back under a running
+bot) and the matching `sleep`, so tests drive the Pacer with a fake clock and wait for
+nothing. Nothing runs in the background: a window forgets its old sends when it is read.
+
 A new Pacer's windows are empty, but Telegram's are not after a restart: `seed()` counts
 the sends a previous run made (their `sent_at` in the outbox) at the instants they were
 answered, so a restart right after a burst waits instead of meeting 429s.
@@ -28,49 +33,73 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.storage.memory import Entry
-from limits.strategies import MovingWindowRateLimiter
-
 # Float rounding and clock reads must not put two sends inside one window (a send is
-# counted from its answer, so latency already lies on the safe side).
+# counted from its answer, so latency already lies on the safe side): each window is
+# this much longer than Telegram's.
 SAFETY_MARGIN = 0.002
-# How long a wait for an in-flight send to finish may last before the windows are re-read.
-IN_FLIGHT_RECHECK = 1.0
+# The shortest wait before the windows are read again, so a clock read a hair before the
+# instant a window frees does not spin.
+SHORTEST_WAIT = 0.001
+# Every this many answered sends, windows holding nothing are dropped (else each chat the
+# bot ever answered would keep one for the life of the process).
+FORGET_EVERY = 1000
 
-PER_CHAT = RateLimitItemPerSecond(1, 1)
-PER_GROUP = RateLimitItemPerMinute(20, 1)
-OVERALL = RateLimitItemPerSecond(30, 1)
 OVERALL_KEY = "all"
 
-Window = tuple[RateLimitItem, str]
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most `count` sends in any `seconds`."""
+
+    count: int
+    seconds: float
 
 
-class _Windows(MemoryStorage):
-    """The `limits` in-memory storage, able also to count hits made before it existed.
+PER_CHAT = Rate(1, 1.0)
+PER_GROUP = Rate(20, 60.0)
+OVERALL = Rate(30, 1.0)
 
-    `limits` has no public way to record a hit at a past instant: `acquire_entry` stamps
-    each entry with time.time(). Its moving window for a key is `events[key]`, a list of
-    `Entry(atime, expiry)` kept newest first (found by reading limits 4 and 5), so a past
-    hit is an Entry with its own instants put in its place in that list. Kept here, in
-    one method, so a change in the library breaks one place (tests/test_pacing_restart.py).
-    """
 
-    def record_past(self, key: str, instants: Iterable[float], expiry: int) -> None:
-        """Count a hit on `key` at each of `instants` (time.time() seconds)."""
-        with self.locks[key]:
-            events = self.events.setdefault(key, [])
-            for instant in instants:
-                entry = Entry(expiry)
-                entry.atime, entry.expiry = instant, instant + expiry
-                events.append(entry)
-            events.sort(key=lambda entry: entry.atime, reverse=True)
+@dataclass(frozen=True, slots=True)
+class Limits:
+    per_chat: Rate = PER_CHAT
+    per_group: Rate = PER_GROUP
+    overall: Rate = OVERALL
+
+
+@dataclass(slots=True)
+class _Window:
+    """One rolling window: the instants its sends were answered, oldest first, and how
+    many sends hold a place in it while under way."""
+
+    rate: Rate
+    span: float  # the rate's seconds plus the safety margin
+    answered: deque[float] = field(default_factory=deque)
+    in_flight: int = 0
+
+    def forget_before(self, now: float) -> None:
+        while self.answered and self.answered[0] <= now - self.span:
+            self.answered.popleft()
+
+    def fits_at(self, now: float) -> float | None:
+        """When one more send fits (`now` or earlier if it fits now); None when only a
+        send under way ending can make room (answered sends alone cannot)."""
+        self.forget_before(now)
+        excess = len(self.answered) + self.in_flight + 1 - self.rate.count
+        if excess <= 0:
+            return now
+        if excess > len(self.answered):
+            return None
+        return self.answered[excess - 1] + self.span
+
+    def idle(self, now: float) -> bool:
+        self.forget_before(now)
+        return not self.answered and not self.in_flight
 
 
 @dataclass(slots=True)
@@ -81,59 +110,82 @@ class _Line:
     waiting: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    per_chat: RateLimitItem = PER_CHAT
-    per_group: RateLimitItem = PER_GROUP
-    overall: RateLimitItem = OVERALL
+WindowKey = tuple[Rate, str]
 
 
 class Pacer:
-    """`async with pacer.turn(chat_id):` around each send; `pause(chat_id, s)` after a 429."""
+    """`async with pacer.turn(chat_id):` around each send; `pause(chat_id, s)` after a 429.
 
-    def __init__(self, limits: Limits | None = None, *, margin: float = SAFETY_MARGIN) -> None:
+    `clock` is monotonic seconds and `sleep` waits that many of them (a fake clock's
+    sleep moves it on).
+    """
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        margin: float = SAFETY_MARGIN,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.limits = limits or Limits()
         self.margin = margin
+        self.clock = clock
+        self.sleep = sleep
         self.wakeups = 0  # times a waiter woke to read the windows again (a measure of churn)
         self._lines: dict[int | str, _Line] = {}  # each chat's waiters, first come first served
-        self._windows_storage = _Windows()
-        self._limiter = MovingWindowRateLimiter(self._windows_storage)
+        self._windows: dict[str, _Window] = {}
+        self._answers = 0  # sends answered since idle windows were last forgotten
         self._paused_until: dict[int | str, float] = {}
-        self._in_flight: Counter[str] = Counter()  # window key -> sends under way
         self._queue: asyncio.Lock | None = None  # the line for the overall window
         self._finished: asyncio.Event | None = None  # set when a send under way ends
 
-    def _windows(self, chat_id: int | str) -> list[Window]:
-        windows = [(self.limits.per_chat, f"chat:{chat_id}")]
+    def _keys(self, chat_id: int | str) -> list[WindowKey]:
+        keys = [(self.limits.per_chat, f"chat:{chat_id}")]
         # Groups, supergroups and channels have negative ids (or an @username).
         if isinstance(chat_id, str) or chat_id < 0:
-            windows.append((self.limits.per_group, f"group:{chat_id}"))
-        return windows
+            keys.append((self.limits.per_group, f"group:{chat_id}"))
+        return keys
 
-    def seed(self, chat_id: int | str, sent_at: Iterable[datetime]) -> None:
-        """Count sends to `chat_id` answered at `sent_at` (aware instants) before this Pacer
-        existed, in every window they belong to; instants older than a window do not count.
+    def _window(self, key: WindowKey) -> _Window:
+        rate, name = key
+        window = self._windows.get(name)
+        if window is None:
+            window = self._windows[name] = _Window(rate, rate.seconds + self.margin)
+        return window
 
-        time.time() is wall-clock time, the same clock the outbox's UTC instants are on.
+    def seed(self, chat_id: int | str, sent_at: Iterable[datetime], *, now: datetime) -> None:
+        """Count sends to `chat_id` answered at `sent_at` (aware instants, the outbox's
+        wall-clock time) before this Pacer existed, in every window they belong to.
+
+        Each is placed by its age at `now` (the same wall clock): the pacer's own clock is
+        monotonic and shares no epoch with it. Sends older than a window do not count in
+        it; one ahead of `now` (the clock was set back) counts as now.
         """
-        now = time.time()
-        instants = [moment.timestamp() for moment in sent_at]
-        for item, key in [*self._windows(chat_id), (self.limits.overall, OVERALL_KEY)]:
-            expiry = item.get_expiry()
-            # An instant ahead of the clock (it was set back) counts as now.
-            recent = [min(instant, now) for instant in instants if instant > now - expiry]
-            if recent:
-                self._windows_storage.record_past(item.key_for(key), recent, expiry)
+        mono_now = self.clock()
+        ages = [max((now - moment).total_seconds(), 0.0) for moment in sent_at]
+        for key in [*self._keys(chat_id), (self.limits.overall, OVERALL_KEY)]:
+            window = self._window(key)
+            recent = [mono_now - age for age in ages if age < window.span]
+            window.answered = deque(sorted([*window.answered, *recent]))
 
     def pause(self, chat_id: int | str, seconds: float) -> None:
         """Hold this chat for `seconds` (Telegram's retry_after) plus the margin."""
-        until = time.time() + seconds + self.margin
-        self._paused_until[chat_id] = max(until, self._paused_until.get(chat_id, 0.0))
+        until = self.clock() + seconds + self.margin
+        self._paused_until[chat_id] = max(until, self._paused_until.get(chat_id, until))
+
+    def _paused(self, chat_id: int | str, now: float) -> float | None:
+        """Until when `chat_id` is paused, or None."""
+        until = self._paused_until.get(chat_id)
+        if until is not None and until <= now:
+            del self._paused_until[chat_id]
+            return None
+        return until
 
     @contextlib.asynccontextmanager
     async def turn(self, chat_id: int | str) -> AsyncIterator[None]:
         """Wait until a send to `chat_id` fits every window; count it once it is answered."""
-        own = self._windows(chat_id)
+        own = self._keys(chat_id)
         overall = (self.limits.overall, OVERALL_KEY)
         if self._queue is None:
             self._queue = asyncio.Lock()
@@ -142,20 +194,31 @@ class Pacer:
                 await self._wait_until_fits(own, paused_chat=chat_id)
                 async with self._queue:
                     await self._wait_until_fits([overall])
-                    if self._fits(own):  # else a send to this group came first: wait again
+                    # Else a send to this group came first, or a 429 paused the chat: again.
+                    if self._fits(own) and self._paused(chat_id, self.clock()) is None:
                         every = [*own, overall]
-                        for _, key in every:
-                            self._in_flight[key] += 1
+                        for key in every:
+                            self._window(key).in_flight += 1
                         break
         try:
             yield
         finally:
-            for item, key in every:
-                self._in_flight[key] -= 1
-                self._limiter.hit(item, key)
-            if self._finished is not None:
-                self._finished.set()
-                self._finished = None
+            self._answered(every)
+
+    def _answered(self, keys: list[WindowKey]) -> None:
+        now = self.clock()
+        for key in keys:
+            window = self._window(key)
+            window.in_flight -= 1
+            window.answered.append(now)
+        if self._finished is not None:
+            self._finished.set()
+            self._finished = None
+        self._answers += 1
+        if self._answers >= FORGET_EVERY:
+            self._answers = 0
+            for name in [name for name, w in self._windows.items() if w.idle(now)]:
+                del self._windows[name]
 
     @contextlib.asynccontextmanager
     async def _first_in_line(self, chat_id: int | str) -> AsyncIterator[None]:
@@ -172,41 +235,38 @@ class Pacer:
             if not line.waiting:
                 del self._lines[chat_id]
 
-    async def wait_turn(self, chat_id: int | str) -> None:
-        """Wait for a turn and count the send at once; `turn()` around a send is more exact."""
-        async with self.turn(chat_id):
-            pass
-
-    def _fits(self, windows: list[Window]) -> bool:
-        return all(
-            self._limiter.test(item, key, cost=1 + self._in_flight[key]) for item, key in windows
-        )
+    def _fits(self, keys: list[WindowKey]) -> bool:
+        now = self.clock()
+        for key in keys:
+            at = self._window(key).fits_at(now)
+            if at is None or at > now:
+                return False
+        return True
 
     async def _wait_until_fits(
-        self, windows: list[Window], *, paused_chat: int | str | None = None
+        self, keys: list[WindowKey], *, paused_chat: int | str | None = None
     ) -> None:
         while True:
-            now = time.time()
-            paused = self._paused_until.get(paused_chat, 0.0) if paused_chat is not None else 0
-            if paused > now:
-                await asyncio.sleep(paused - now)
+            now = self.clock()
+            paused = self._paused(paused_chat, now) if paused_chat is not None else None
+            if paused is not None:
+                await self.sleep(paused - now)
                 self.wakeups += 1
                 continue
-            if self._fits(windows):
-                return
-            frees_at = [
-                stats.reset_time
-                for stats in (self._limiter.get_window_stats(*w) for w in windows)
-                if stats.remaining < 1
-            ]
-            if frees_at:  # full of counted sends: wait until the oldest leaves the window
-                await asyncio.sleep(max(max(frees_at) - now + self.margin, 0.001))
-            else:  # full only with sends under way: wait until one of them is answered
-                await self._wait_for_a_send_to_end()
+            fits_at = [self._window(key).fits_at(now) for key in keys]
+            if None in fits_at:  # full with sends under way: wait until one is answered
+                await self._a_send_ends()
+            else:
+                latest = max(at for at in fits_at if at is not None)
+                if latest <= now:
+                    return
+                await self.sleep(max(latest - now, SHORTEST_WAIT))
             self.wakeups += 1
 
-    async def _wait_for_a_send_to_end(self) -> None:
+    async def _a_send_ends(self) -> None:
+        """Wait until a send under way is answered. Only that can make room here (an
+        answered send's place frees at an instant known in advance), and every send
+        under way is answered or fails, so no timeout is needed."""
         if self._finished is None:
             self._finished = asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._finished.wait(), IN_FLIGHT_RECHECK)
+        await self._finished.wait()

@@ -162,7 +162,7 @@ def restarted_pacer(store: Store, now: datetime) -> Pacer:
     for chat, sent_at in store.recent_sends(now - RATE_WINDOW_MEMORY):
         sends.setdefault(chat, []).append(sent_at)
     for chat, instants in sends.items():
-        pacer.seed(chat, instants)
+        pacer.seed(chat, instants, now=now)
     return pacer
 
 
