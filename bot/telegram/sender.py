@@ -46,6 +46,7 @@ from bot.errors import (
 from bot.logs import Redactor
 from bot.models import ChatInfo
 from bot.render.post import Post
+from bot.render.telegram_html import Html
 
 NOT_MODIFIED = "message is not modified"
 
@@ -187,8 +188,8 @@ class TelegramSender:
         except TelegramError as exc:
             raise translate(exc, self.redact) from exc
 
-    async def send_text(self, chat: int | str, text: str) -> None:
-        """A plain HTML notice (e.g. to an admin)."""
+    async def send_text(self, chat: int | str, text: Html) -> None:
+        """A notice (e.g. to an admin), rendered by bot.render.notices."""
         try:
             await self.bot.send_message(chat_id=chat, text=text, parse_mode=ParseMode.HTML)
         except TelegramError as exc:
@@ -221,11 +222,3 @@ class TelegramSender:
             problem=problem,
             status=status,
         )
-
-    async def username(self) -> str:
-        """The bot's @username, from getMe (cached by PTB after initialize)."""
-        try:
-            me = await self.bot.get_me()
-        except TelegramError as exc:
-            raise translate(exc, self.redact) from exc
-        return me.username or ""
