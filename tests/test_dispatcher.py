@@ -23,7 +23,7 @@ from bot.services.config_sync import sync_config
 from bot.services.dispatcher import Dispatcher
 from bot.services.pacing import Pacer
 from bot.store import Store
-from bot.telegram.sender import TelegramSender
+from bot.telegram.sender import TelegramSender, make_bot
 from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.bot_api_objects import NOT_MODIFIED
@@ -108,7 +108,7 @@ def api(fake_bot_api: FakeBotAPI) -> FakeBotAPI:
 
 @pytest.fixture
 async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
-    async with Bot(api.token, base_url=api.base_url) as client:
+    async with make_bot(api.token, base_url=api.base_url) as client:
         yield client
 
 
@@ -297,7 +297,7 @@ async def test_server_errors_are_retried_later_with_growing_backoff(
 async def test_a_slow_answer_times_out_and_is_retried(api: FakeBotAPI, tmp_path: Path) -> None:
     """A send that times out is retried later and ends `sent`; a late copy is the only extra."""
     request = HTTPXRequest(read_timeout=0.3)
-    async with Bot(api.token, base_url=api.base_url, request=request) as slow_bot:
+    async with make_bot(api.token, base_url=api.base_url, request=request) as slow_bot:
         h = Harness(tmp_path, slow_bot, [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}])
         try:
             api.set_delay("sendMessage", 0.8)
@@ -384,7 +384,7 @@ async def test_pacing_keeps_within_telegrams_real_windows(tmp_path: Path) -> Non
         chats = [-2001, -2002, -2003, -2004]
         for chat in chats:
             strict.add_chat(chat, "channel")
-        async with Bot(strict.token, base_url=strict.base_url) as client:
+        async with make_bot(strict.token, base_url=strict.base_url) as client:
             h = Harness(
                 tmp_path,
                 client,

@@ -16,7 +16,7 @@ from bot.services.config_sync import sync_config
 from bot.services.dispatcher import Dispatcher
 from bot.services.pacing import Pacer
 from bot.store import Store
-from bot.telegram.sender import TelegramSender
+from bot.telegram.sender import TelegramSender, make_bot
 from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI
 
@@ -30,7 +30,7 @@ BOT_PACKAGE = Path(__file__).resolve().parent.parent / "bot"
 async def bot(fake_bot_api: FakeBotAPI) -> AsyncIterator[Bot]:
     fake_bot_api.add_chat(CHANNEL, "channel", title="A news")
     fake_bot_api.add_chat(ADMIN, "private", title="Ada")
-    async with Bot(fake_bot_api.token, base_url=fake_bot_api.base_url) as client:
+    async with make_bot(fake_bot_api.token, base_url=fake_bot_api.base_url) as client:
         yield client
 
 

@@ -41,7 +41,7 @@ from bot.services.startup import Backoff, Connection, Sleep, TelegramUnreachable
 from bot.store import Store
 from bot.telegram.commands import register, stop_readers
 from bot.telegram.dryrun import DryRunSender
-from bot.telegram.sender import TelegramSender
+from bot.telegram.sender import DEFAULTS, TelegramSender, use_timedelta_periods
 from bot.telegram.startup import on_error, startup_steps
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,11 @@ class Runtime:
 
 
 def build_application(settings: Settings, token: str) -> Application:  # type: ignore[type-arg]
+    use_timedelta_periods()
     return (
         ApplicationBuilder()
         .token(token)
+        .defaults(DEFAULTS)
         .base_url(settings.bot.api_base_url)
         .connection_pool_size(64)
         .pool_timeout(30.0)

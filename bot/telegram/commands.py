@@ -24,12 +24,10 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    LinkPreviewOptions,
     Message,
     ReplyParameters,
     Update,
 )
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
@@ -53,7 +51,6 @@ REPLY_ATTEMPTS = 3  # a reply is sent at most this many times (after 429s, trans
 TRANSIENT_WAITS = (0.5, 2.0)  # seconds before the 2nd and 3rd attempt after a network failure
 SLOW_DOWN_NOTICE = "Slow down, please: one press at a time."
 READERS = "readers"  # bot_data key of the ReaderCommands, for stop_readers
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 COMMAND_UPDATES = filters.COMMAND & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST)
 
 
@@ -216,9 +213,7 @@ class ReaderCommands:
                         await bot.send_message(
                             chat_id=chat_id,
                             text=reply.text,
-                            parse_mode=ParseMode.HTML,
                             reply_markup=_markup(reply),
-                            link_preview_options=NO_PREVIEW,
                             reply_parameters=(
                                 ReplyParameters(reply_to, allow_sending_without_reply=True)
                                 if reply_to is not None
@@ -259,9 +254,7 @@ class ReaderCommands:
                 chat_id=chat_id,
                 message_id=message_id,
                 text=reply.text,
-                parse_mode=ParseMode.HTML,
                 reply_markup=_markup(reply),
-                link_preview_options=NO_PREVIEW,
             )
         except BadRequest as exc:
             if NOT_MODIFIED not in exc.message.lower():
