@@ -173,7 +173,7 @@ def run(
                     serve(runner, runtime, live, stopping)
             finished = True
             return code
-        finally:  # e.g. a rejected token: the caller says so in one line, after no stop line
+        finally:  # after an error too (a rejected token, said in one line): no stop line then
             runner.run(close(runtime, live, stopping, stack, say_stop=finished and not once))
 
 
@@ -237,7 +237,10 @@ def serve(runner: asyncio.Runner, runtime: Runtime, live: Live | None, stopping:
     """`run` and `run --dry-run`: a round every tick until a signal. Offline rounds only
     poll; once online, the live bot's rounds come from PTB's JobQueue, beside the commands."""
     checker = None if live is None else live.sender
-    offline = lambda: ticking(runtime, checker, wait_for_sends=False)  # noqa: E731
+
+    async def offline() -> None:
+        await ticking(runtime, checker, wait_for_sends=False)
+
     if runner.run(stopping.until(come_online(runtime, live, offline))) is None:
         return  # stopped before Telegram answered
     if live is None:  # printing is instant: each round prints all it can
