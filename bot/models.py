@@ -162,6 +162,9 @@ class ChatInfo:
     chat_id: int
     kind: str  # channel, supergroup, group, private
     title: str
-    can_post: bool
+    status: str  # the bot's getChatMember status: administrator, member, left, kicked...
     problem: str  # why the bot cannot post, "" when it can
-    status: str = ""  # the bot's getChatMember status: administrator, member, left, kicked...
+
+    @property
+    def can_post(self) -> bool:
+        return not self.problem

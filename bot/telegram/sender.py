@@ -230,7 +230,6 @@ class TelegramSender:
             chat_id=int(found.id),
             kind=str(found.type),
             title=found.title or found.username or str(found.id),
-            can_post=can_post,
-            problem=problem,
             status=status,
+            problem=problem,
         )
