@@ -26,7 +26,7 @@ def test_importing_the_telegram_adapter_leaves_the_warning_filters_alone() -> No
     code = (
         "import warnings; from telegram.warnings import PTBUserWarning; "
         "before = list(warnings.filters); "
-        "import bot.telegram.sender, bot.telegram.app, bot.telegram.commands; "
+        "import bot.telegram.run, bot.telegram.check; "
         "print([f for f in warnings.filters if f not in before and "
         "issubclass(f[2], PTBUserWarning)] == [])"
     )
