@@ -27,16 +27,17 @@ from bot.errors import (
 from bot.feeds.parse import dedupe_by_key, newest_first, parse_feed
 from bot.fetch.client import Fetcher, default_user_agent
 from bot.logs import Redactor, configure_logging
-from bot.models import FetchResult, Publisher, Release
+from bot.models import NO_PUBLISHER, FetchResult, Publisher, Release, RoutingView
 from bot.render.authors import citation_author
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
 from bot.render.display import iso_day
 from bot.render.retry import failed_lines, requeued_summary
 from bot.render.status import channel_lines, feed_lines, needs_attention
-from bot.services.config_sync import sync_config
+from bot.services.config_sync import apply_config
 from bot.services.parse_pool import ParsePool
 from bot.services.poller import Poller, PollOutcome
 from bot.services.retry import failed_posts
+from bot.services.routing import build_view, publisher_of
 from bot.store import Store
 from bot.store.base import Verify, refuse_read_only
 from bot.store.lock import config_lock, run_lock
@@ -139,14 +140,6 @@ def open_store(settings: Settings, *, write: bool = True, verify: Verify = "quic
     return Store.open(settings.database_path, write=write, verify=verify)
 
 
-def publisher_for(settings: Settings, feed_name: str) -> Publisher:
-    try:
-        feed = settings.feed(feed_name)
-    except KeyError:
-        return Publisher(name="", short_name="")
-    return Publisher(name=feed.publisher, short_name=feed.short_name)
-
-
 # preview
 
 
@@ -155,11 +148,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
     try:
         feed = settings.feed(args.source)
         source, name, zone = settings.feed_source(feed), feed.name, feed.zone
-        fetch = settings.fetch
+        fetch, publisher = settings.fetch, publisher_of(feed)
     except KeyError:
         # A URL the operator typed is trusted: the private-address guard is for URLs that
         # come from chats and the config, so a feed on localhost can be previewed.
-        source, name, zone = args.source, "preview", None
+        source, name, zone, publisher = args.source, "preview", None, NO_PUBLISHER
         fetch = settings.fetch.model_copy(update={"allow_private_addresses": True})
     fetched = asyncio.run(_fetch_once(fetch, source))
     try:
@@ -173,7 +166,6 @@ def cmd_preview(args: argparse.Namespace) -> int:
     except FeedParseError as exc:
         raise FeedParseError(f"{source}: {exc.message}") from exc
     releases = newest_first(dedupe_by_key(parsed.releases))[: args.limit]
-    publisher = publisher_for(settings, name)
     for release in releases:
         if args.json:
             print(json.dumps(preview_record(release, publisher), ensure_ascii=False))
@@ -222,23 +214,16 @@ def cmd_poll(args: argparse.Namespace) -> int:
     try:
         with config_lock(settings.database_path, now=utc_now(), what="poll") as busy:
             if busy is None:
-                sync_config(store, settings, utc_now())
+                view = apply_config(store, settings, utc_now())
             else:  # a live run keeps the database in step with its own config
-                feeds, unknown = split_stored(store, feeds)
+                view = build_view(store, settings)
+                unknown = [f.name for f in feeds if view.feed(f.name) is None]
                 print(f"releasebot: {config_not_applied(busy, unknown)}", file=sys.stderr)
-            outcomes = asyncio.run(_poll(settings, store, feeds))
+            outcomes = asyncio.run(_poll(settings, store, view, feeds))
     finally:
         store.close()
     print_poll_table(outcomes)
     return EXIT_FAILED if any(o.status == "error" for o in outcomes) else EXIT_OK
-
-
-def split_stored(
-    store: Store, feeds: Sequence[FeedSettings]
-) -> tuple[list[FeedSettings], list[str]]:
-    """The configured feeds the database has under their names, and the names it has not."""
-    stored = {state.name for state in store.feed_states()}
-    return [f for f in feeds if f.name in stored], [f.name for f in feeds if f.name not in stored]
 
 
 def config_not_applied(busy: str, unknown: Sequence[str]) -> str:
@@ -250,11 +235,16 @@ def config_not_applied(busy: str, unknown: Sequence[str]) -> str:
     return note
 
 
-async def _poll(settings: Settings, store: Store, feeds: list[FeedSettings]) -> list[PollOutcome]:
+async def _poll(
+    settings: Settings, store: Store, view: RoutingView, feeds: list[FeedSettings]
+) -> list[PollOutcome]:
+    """Poll `feeds`, those of them the view has (the database knows them by these names)."""
     parser = ParsePool(processes=1)
     try:
         async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
-            poller = Poller(settings, store=store, fetcher=fetcher, clock=utc_now, parser=parser)
+            poller = Poller(
+                settings, store=store, fetcher=fetcher, clock=utc_now, parser=parser, view=view
+            )
             return await poller.poll_all(feeds)
     finally:
         parser.close()
@@ -378,6 +368,7 @@ def cmd_cite(args: argparse.Namespace) -> int:
     store = open_store(settings, write=False)
     try:
         found = store.find_release(args.ref) if args.ref else next(iter(store.latest(1)), None)
+        view = build_view(store, settings)
     finally:
         store.close()
     if found is None:
@@ -386,7 +377,7 @@ def cmd_cite(args: argparse.Namespace) -> int:
         settings.defaults.citation_style if settings.defaults.citation_style != "none" else "apa"
     )
     accessed = args.accessed or utc_now().date()
-    publisher = publisher_for(settings, found.release.feed)
+    publisher = view.publisher(found.release.feed)
     print(render_citation(found.release, publisher, style, accessed=accessed))
     return EXIT_OK
 
@@ -406,15 +397,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         else:
             with config_lock(settings.database_path, now=utc_now(), what="status") as busy:
                 if busy is None:
-                    sync_config(store, settings, utc_now())
+                    apply_config(store, settings, utc_now())
                 else:
-                    _, unknown = split_stored(store, settings.feeds)
-                    stored = {c.name for c in store.channel_states()}
-                    unknown += [n for n in settings.channel_names if n not in stored]
-                    print(f"releasebot: {config_not_applied(busy, unknown)}", file=sys.stderr)
-        configured = {feed.name for feed in settings.feeds}
-        feeds = [f for f in store.feed_states() if f.name in configured]
-        channels = [c for c in store.channel_states() if c.name in settings.channel_names]
+                    print(
+                        f"releasebot: {config_not_applied(busy, not_stored(store, settings))}",
+                        file=sys.stderr,
+                    )
+        view = build_view(store, settings)
+        feeds = [f for f in store.feed_states() if view.feed(f.name) is not None]
+        channels = [c for c in store.channel_states() if view.chat(c.name) is not None]
         counts = store.delivery_counts()
     finally:
         store.close()
@@ -422,6 +413,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     print()
     print("\n".join(channel_lines(channels, counts)))
     return EXIT_FAILED if needs_attention(feeds, channels, counts) else EXIT_OK
+
+
+def not_stored(store: Store, settings: Settings) -> list[str]:
+    """The config's feeds, then channels, that the database does not have under their names."""
+    view = build_view(store, settings)
+    feeds = [f.name for f in settings.feeds if view.feed(f.name) is None]
+    return feeds + [c.name for c in settings.channels if view.chat(c.name) is None]
 
 
 # retry

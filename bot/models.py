@@ -7,9 +7,10 @@ subclass of `date`, so test for `datetime` first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 PubDate = date  # a `date`, or an aware `datetime` (a subclass) in the publisher's offset
 
@@ -168,3 +169,105 @@ class ChatInfo:
     @property
     def can_post(self) -> bool:
         return not self.problem
+
+
+# The routing view: which feeds, chats and routes exist, with their options (built by
+# bot.services.routing from the store after each sync; see its docstring).
+
+Origin = Literal["config", "chat"]  # provisioned by the config file, or made in a chat (admin.md)
+
+NO_PUBLISHER = Publisher(name="", short_name="")
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A feed to poll, and whose releases say who issued them."""
+
+    name: str  # its label; the store keys releases and routes on it
+    source: str  # the URL (or local file path) as synced; redirects live in its FeedState
+    publisher: Publisher
+    timezone: str | None  # for dates the feed gives without an offset
+    interval: float  # seconds between polls, the default applied
+    origin: Origin = "config"
+
+    @property
+    def zone(self) -> ZoneInfo | None:
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatOptions:
+    """How a chat's posts look, the defaults applied."""
+
+    citation_style: str  # a style name, or "none"
+    summary_length: int
+    link_preview: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A chat the bot posts in: its label and the reference it was given by."""
+
+    name: str  # its label; deliveries and routes refer to it
+    chat: str  # as configured: "@username" or a numeric id (its resolved id is store state)
+    options: ChatOptions
+    origin: Origin = "config"
+
+    @property
+    def username(self) -> str | None:
+        """The chat's @username when it is known by one, else None."""
+        return self.chat if self.chat.startswith("@") else None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Releases of `feed` are posted to `chat`; a new route posts the newest `backlog`."""
+
+    feed: str
+    chat: str
+    backlog: int
+    origin: Origin = "config"
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingView:
+    """Every feed, chat and route there is, as one snapshot: what poller, dispatcher,
+    commands and status read instead of the config file or the store's tables."""
+
+    feeds: tuple[Feed, ...] = ()  # in the order the config lists them
+    chats: tuple[Chat, ...] = ()
+    routes: tuple[Route, ...] = ()  # by chat, then feed, in that order
+    _feeds: dict[str, Feed] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _chats: dict[str, Chat] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Indexes: a delivery or command looks a feed up among thousands.
+        self._feeds.update((feed.name, feed) for feed in self.feeds)
+        self._chats.update((chat.name, chat) for chat in self.chats)
+
+    @property
+    def feed_names(self) -> tuple[str, ...]:
+        return tuple(feed.name for feed in self.feeds)
+
+    @property
+    def chat_names(self) -> tuple[str, ...]:
+        return tuple(chat.name for chat in self.chats)
+
+    def feed(self, name: str) -> Feed | None:
+        return self._feeds.get(name)
+
+    def chat(self, name: str) -> Chat | None:
+        return self._chats.get(name)
+
+    def publisher(self, feed: str) -> Publisher:
+        """Who issued `feed`'s releases; nobody known for a feed no longer there."""
+        found = self._feeds.get(feed)
+        return found.publisher if found is not None else NO_PUBLISHER
+
+    def feeds_of(self, chat: str) -> tuple[str, ...]:
+        """The feeds routed to `chat`."""
+        return tuple(route.feed for route in self.routes if route.chat == chat)
+
+    def chats_of(self, feed: str) -> tuple[Chat, ...]:
+        """The chats `feed` is routed to, in the order the view lists chats."""
+        return tuple(self._chats[route.chat] for route in self.routes if route.feed == feed)

@@ -15,11 +15,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BOT = REPO / "bot"
-LINT = [
-    sys.executable,
-    "-c",
-    "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
-]
+# lint-imports, run by this interpreter (its console script may not be on PATH)
+LINT = [sys.executable, "-c", "from importlinter.cli import lint_imports_command as c; c()"]
 
 CORE_PACKAGES = ("render", "feeds")
 CORE_FILES = ("models.py", "errors.py")

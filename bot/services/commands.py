@@ -3,6 +3,10 @@
 `Answers` reads the store and calls the pure renderers in bot.render.replies; it knows no
 PTB, so benchmarks and tests call it directly. /retry is its one write, re-queuing failed
 posts. The PTB handlers that feed it live in bot/telegram/commands.py.
+
+Which feeds a chat may ask about, its channels' citation style and each feed's publisher
+come from the routing view (bot/services/routing.py); a chat's resolved id and whether it
+is paused are store state, read per command.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Settings
-from bot.models import Publisher, StoredRelease
+from bot.models import RoutingView, StoredRelease
 from bot.render import command_args, replies
 from bot.render.command_args import Command, CommandArgumentError
 from bot.render.replies import FeedHealth, FeedLine, Reply
@@ -24,6 +28,7 @@ from bot.render.retry import (
     requeued_reply,
 )
 from bot.services.retry import failed_posts
+from bot.services.routing import build_view
 from bot.store import Store
 
 
@@ -60,13 +65,18 @@ class Answers:
         clock: Callable[[], datetime],
         bot_username: str,
         wake: Callable[[], None] | None = None,
+        view: RoutingView | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = settings  # bot.admins and the default citation style
         self.store = store
         self.clock = clock
         self.bot_username = bot_username
         self.wake = wake  # starts the dispatcher's workers after /retry re-queued posts
-        self.sources = {f.name: f.short_name or f.publisher or f.name for f in settings.feeds}
+        self.view = view if view is not None else build_view(store, settings)
+        self.sources = {
+            feed.name: feed.publisher.short_name or feed.publisher.name or feed.name
+            for feed in self.view.feeds
+        }
 
     @staticmethod
     def ignores(command: Command, chat: ChatRef) -> bool:
@@ -111,16 +121,19 @@ class Answers:
         return self.search(command.args, scope)
 
     def scope(self, chat: ChatRef) -> Scope:
-        every_feed = tuple(feed.name for feed in self.settings.feeds)
+        every_feed = self.view.feed_names
         if chat.private:
             return Scope(every_feed, (), here=False)
         username = f"@{chat.username}".lower() if chat.username else None
+        resolved = {state.name: state.chat_id for state in self.store.channel_states()}
         channels = tuple(
-            state.name
-            for state in self.store.channel_states()
-            if state.chat_id == chat.id or state.chat.lower() == username
+            sorted(
+                known.name
+                for known in self.view.chats
+                if resolved.get(known.name) == chat.id or known.chat.lower() == username
+            )
         )
-        routed = {feed for name in channels for feed in self.store.routed_feeds(name)}
+        routed = {feed for name in channels for feed in self.view.feeds_of(name)}
         return Scope(tuple(f for f in every_feed if f in routed), channels, here=True)
 
     def start(self, args: str, scope: Scope) -> Reply:
@@ -164,8 +177,7 @@ class Answers:
             return admins_only_reply() if command.addressed else None
         if chat.user_id not in self.settings.bot.admins:
             return admins_only_reply()
-        names = [channel.name for channel in self.settings.channels]
-        request = parse_retry(command.args, names)
+        request = parse_retry(command.args, list(self.view.chat_names))
         if request.listing:
             return failed_list_reply(failed_posts(self.store))
         counts = self.store.requeue_failed(request.channel)
@@ -192,14 +204,12 @@ class Answers:
 
     def citation(self, found: StoredRelease, style: str) -> Reply:
         return replies.citation_reply(
-            found, self._publisher(found.release.feed), style, accessed=self.clock().date()
+            found, self.view.publisher(found.release.feed), style, accessed=self.clock().date()
         )
 
     def default_style(self, scope: Scope) -> str:
         """The style of the chat's channel, else the configured default; never "none"."""
-        styles = [
-            self.settings.style_for(c) for c in self.settings.channels if c.name in scope.channels
-        ]
+        styles = [c.options.citation_style for c in self.view.chats if c.name in scope.channels]
         for style in [*styles, self.settings.defaults.citation_style]:
             if style != "none":
                 return style
@@ -218,27 +228,19 @@ class Answers:
         found = self.store.release(release_id)
         return found if found is not None and found.release.feed in scope.feeds else None
 
-    def _publisher(self, feed_name: str) -> Publisher:
-        try:
-            feed = self.settings.feed(feed_name)
-        except KeyError:
-            return Publisher(name="", short_name="")
-        return Publisher(name=feed.publisher, short_name=feed.short_name)
-
     def _title(self, feed_name: str) -> str:
-        publisher = self._publisher(feed_name)
+        publisher = self.view.publisher(feed_name)
         return publisher.name or publisher.short_name
 
     def _chats_of(self, feed_name: str) -> tuple[str, ...]:
         return tuple(
-            f"{c.name} ({c.chat})" if isinstance(c.chat, str) else c.name
-            for c in self.settings.channels
-            if feed_name in c.feeds
+            f"{c.name} ({c.username})" if c.username else c.name
+            for c in self.view.chats_of(feed_name)
         )
 
     def _health(self) -> dict[str, FeedHealth]:
         paused = [state for state in self.store.channel_states() if state.paused]
-        routed = {state.name: set(self.store.routed_feeds(state.name)) for state in paused}
+        routed = {state.name: set(self.view.feeds_of(state.name)) for state in paused}
         return {
             state.name: FeedHealth(
                 last_success=state.last_success,

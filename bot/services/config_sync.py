@@ -1,11 +1,16 @@
-"""Mirror the configuration into the store: feeds, channels and routes (with backlogs)."""
+"""Mirror the configuration into the store: feeds, channels and routes (with backlogs).
+
+`apply_config` syncs and returns the routing view of what was synced (bot/services/routing.py):
+everything downstream reads that view, never the config file's feeds and channels.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from bot.config import Settings
-from bot.models import RouteSpec
+from bot.models import RouteSpec, RoutingView
+from bot.services.routing import build_view
 from bot.store import Store
 
 
@@ -22,3 +27,10 @@ def sync_config(store: Store, settings: Settings, now: datetime) -> int:
     store.sync_feeds((feed.name, settings.feed_source(feed)) for feed in settings.feeds)
     channels = [(c.name, str(c.chat)) for c in settings.channels]
     return store.sync_routes(channels, route_specs(settings), now=now)
+
+
+def apply_config(store: Store, settings: Settings, now: datetime) -> RoutingView:
+    """Sync the config into the store, then build the view of it (after, never before: the
+    store decides which row a renamed feed or chat is)."""
+    sync_config(store, settings, now)
+    return build_view(store, settings)

@@ -45,7 +45,7 @@ from bot.errors import (
     TelegramAuthError,
     TransientDeliveryError,
 )
-from bot.models import Delivery, Publisher
+from bot.models import Delivery, RoutingView
 from bot.render.changes import post_fingerprint
 from bot.render.chat_problems import problem_from_answer
 from bot.render.display import format_duration
@@ -54,6 +54,7 @@ from bot.render.post import Post, PostOptions, render_post
 from bot.render.telegram_html import Html
 from bot.services.edit_budget import EDITS_PER_DAY, after_edit, edit_wait
 from bot.services.pacing import Pacer
+from bot.services.routing import build_view
 from bot.store import ChannelState, Store
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,11 @@ class Dispatcher:
         bot_username: str,
         dry_run: bool = False,
         edits_per_day: int = EDITS_PER_DAY,
+        view: RoutingView | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = settings  # bot.*: the admins, request timeout, recheck interval
+        # What is routed where, with each chat's options and each feed's publisher.
+        self.view = view if view is not None else build_view(store, settings)
         self.store = store
         self.sender = sender
         self.clock = clock
@@ -196,24 +200,21 @@ class Dispatcher:
 
     def _post_for(self, delivery: Delivery) -> Post | None:
         stored = self.store.release(delivery.release_id)
-        try:
-            channel = self.settings.channel(delivery.channel)
-            feed = self.settings.feed(stored.release.feed) if stored else None
-        except KeyError:
+        chat = self.view.chat(delivery.channel)
+        feed = self.view.feed(stored.release.feed) if stored else None
+        if stored is None or chat is None or feed is None:
             return None  # removed from the config since it was queued
-        if stored is None or feed is None:
-            return None
         # An edit keeps the access date its post showed: the edit shows only what changed.
         sent_at = delivery.sent_at if delivery.state == "sent" else None
         options = PostOptions(
-            citation_style=self.settings.style_for(channel),
-            summary_length=self.settings.summary_length_for(channel),
-            link_preview=self.settings.link_preview_for(channel),
+            citation_style=chat.options.citation_style,
+            summary_length=chat.options.summary_length,
+            link_preview=chat.options.link_preview,
             bot_username=self.bot_username,
         )
         return render_post(
             stored.release,
-            Publisher(name=feed.publisher, short_name=feed.short_name),
+            feed.publisher,
             release_id=stored.id,
             options=options,
             accessed=(sent_at or self.clock()).date(),

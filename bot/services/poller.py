@@ -15,10 +15,11 @@ from bot.config import FeedSettings, Settings
 from bot.errors import FeedFetchError, FeedParseError, ReleaseBotError, StoreError
 from bot.feeds.backoff import next_poll_after_failure, next_poll_after_success
 from bot.fetch.client import Fetcher
-from bot.models import IngestResult, ParsedFeed
+from bot.models import Feed, IngestResult, ParsedFeed, RoutingView
 from bot.render.notices import store_recovered_notice, store_unwritable_notice
 from bot.render.telegram_html import Html
 from bot.services.parse_pool import ParsePool
+from bot.services.routing import build_view
 from bot.services.store_outage import StoreOutage
 from bot.store import Store
 
@@ -78,9 +79,11 @@ class Poller:
         rng: random.Random | None = None,
         parser: ParsePool | None = None,
         notify: Notify | None = None,
+        view: RoutingView | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        self.view = view if view is not None else build_view(store, settings)  # the feeds
         self.fetcher = fetcher
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 -- jitter, not security
@@ -89,17 +92,21 @@ class Poller:
         self.outage = StoreOutage()
         self._unguarded: set[str] = set()  # feeds whose next store follows our own outage
 
-    async def poll_all(self, feeds: Sequence[FeedSettings] | None = None) -> list[PollOutcome]:
-        targets = list(self.settings.feeds if feeds is None else feeds)
+    async def poll_all(
+        self, feeds: Sequence[Feed | FeedSettings] | None = None
+    ) -> list[PollOutcome]:
+        """Poll every feed of the view, or those of `feeds` (by name) it has."""
+        named = self.view.feeds if feeds is None else (self.view.feed(f.name) for f in feeds)
+        targets = [feed for feed in named if feed is not None]
         return list(await asyncio.gather(*(self.poll_guarded(feed) for feed in targets)))
 
     async def poll_due(self) -> list[PollOutcome]:
         if self.outage.blocked(self.clock()):
             return []  # the store cannot write yet: what we fetched now would be thrown away
-        due = set(self.store.due_feeds([f.name for f in self.settings.feeds], self.clock()))
-        return await self.poll_all([f for f in self.settings.feeds if f.name in due])
+        due = set(self.store.due_feeds(list(self.view.feed_names), self.clock()))
+        return await self.poll_all([f for f in self.view.feeds if f.name in due])
 
-    async def poll_guarded(self, feed: FeedSettings) -> PollOutcome:
+    async def poll_guarded(self, feed: Feed) -> PollOutcome:
         """Poll one feed; whatever goes wrong is recorded, logged once and never raised."""
         if self.outage.blocked(self.clock()):
             return PollOutcome(feed.name, "error", error=STORE_WAITING)
@@ -115,7 +122,7 @@ class Poller:
             await self._tell_admins(store_recovered_notice(path, lasted.total_seconds()))
         return outcome
 
-    async def _poll_recorded(self, feed: FeedSettings) -> PollOutcome:
+    async def _poll_recorded(self, feed: Feed) -> PollOutcome:
         """Poll one feed and record a feed's own failure on its row; a store failure raises."""
         try:
             return await self.poll_one(feed)
@@ -128,7 +135,7 @@ class Poller:
             log.exception("feed %s: unexpected error", feed.name)
             return self._record_failure(feed, f"internal error: {type(exc).__name__}: {exc}", None)
 
-    async def _store_failed(self, feed: FeedSettings, exc: StoreError) -> None:
+    async def _store_failed(self, feed: Feed, exc: StoreError) -> None:
         """Back off in memory (nothing can be recorded); log and tell the admins once."""
         now = self.clock()
         retries = self.outage.retries
@@ -155,7 +162,7 @@ class Poller:
         except ReleaseBotError as exc:  # a notice must not stop polling
             log.error("cannot tell the admins: %s", exc)
 
-    async def poll_one(self, feed: FeedSettings) -> PollOutcome:
+    async def poll_one(self, feed: Feed) -> PollOutcome:
         state = self.store.feed_state(feed.name)
         fetched = await self.fetcher.fetch(
             state.url, etag=state.etag, last_modified=state.last_modified
@@ -166,7 +173,7 @@ class Poller:
             self.store.record_fetch_success(
                 feed.name,
                 now=now,
-                next_poll=next_poll_after_success(now, self.settings.interval_for(feed)),
+                next_poll=next_poll_after_success(now, feed.interval),
                 # a 304 need not repeat the validators: keep the ones we sent
                 etag=fetched.etag or state.etag,
                 last_modified=fetched.last_modified or state.last_modified,
@@ -217,14 +224,12 @@ class Poller:
             )
         return PollOutcome(feed.name, "ok", result=result, skipped=parsed.skipped)
 
-    def _record_failure(
-        self, feed: FeedSettings, message: str, retry_after: float | None
-    ) -> PollOutcome:
+    def _record_failure(self, feed: Feed, message: str, retry_after: float | None) -> PollOutcome:
         now = self.clock()
         failures = self.store.feed_state(feed.name).failures + 1
         next_poll = next_poll_after_failure(
             now,
-            self.settings.interval_for(feed),
+            feed.interval,
             failures,
             retry_after=retry_after,
             jitter=self.rng.random(),

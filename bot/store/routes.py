@@ -101,9 +101,20 @@ class RouteQueries(ReleaseQueries):
         )
         self.db.execute("DELETE FROM routes WHERE feed = ? AND channel = ?", [feed, channel])
 
-    def routed_feeds(self, channel: str) -> list[str]:
-        rows = self.db.execute("SELECT feed FROM routes WHERE channel = ? ORDER BY feed", [channel])
-        return [row[0] for row in rows]
+    # What the routing view is built from (bot/services/routing.py): one query each.
+
+    def feed_sources(self) -> dict[str, str]:
+        """Each stored feed's source (URL or file path) as synced, by name."""
+        return dict(self.db.execute("SELECT name, url FROM feeds"))
+
+    def channel_chats(self) -> dict[str, str]:
+        """Each stored channel's chat reference as synced, by name."""
+        return dict(self.db.execute("SELECT name, chat FROM channels"))
+
+    def route_rows(self) -> list[tuple[str, str, int]]:
+        """Every stored route: (feed, channel, backlog)."""
+        rows = self.db.execute("SELECT feed, channel, backlog FROM routes ORDER BY channel, feed")
+        return [(feed, channel, backlog) for feed, channel, backlog in rows]
 
 
 def _same_chat(chat: str, row: tuple[str, int | None]) -> bool:

@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from bot import __version__
 from bot.config import Settings
 from bot.fetch.client import Fetcher, default_user_agent
+from bot.models import RoutingView
 from bot.render.progress import counted, start_line
 from bot.services.channels import ChatChecker, check_channels
-from bot.services.config_sync import sync_config
+from bot.services.config_sync import apply_config
 from bot.services.dispatcher import Dispatcher, DrainReport, Sender
 from bot.services.pacing import Pacer
 from bot.services.parse_pool import ParsePool
@@ -44,6 +45,7 @@ class Runtime:
     dispatcher: Dispatcher
     clock: Clock
     progress: Progress
+    view: RoutingView  # feeds, chats and routes as synced at start
     channels_checked_at: datetime | None = None
     round: asyncio.Task[None] | None = None  # the poll round under way, if any
     online: bool = False  # Telegram answered at start: rounds may send
@@ -62,7 +64,7 @@ async def open_runtime(
     store = Store.open(settings.database_path)
     parser = ParsePool(processes=1)
     try:
-        sync_config(store, settings, clock())
+        view = apply_config(store, settings, clock())
         recovered = store.recover_in_flight()
         if recovered:
             log.warning("%d sends were in flight at the last stop; sending them again", recovered)
@@ -75,6 +77,7 @@ async def open_runtime(
                 pacer=None if dry_run else restarted_pacer(store, clock()),
                 bot_username=bot_username,
                 dry_run=dry_run,
+                view=view,
             )
             poller = Poller(
                 settings,
@@ -83,9 +86,10 @@ async def open_runtime(
                 clock=clock,
                 parser=parser,
                 notify=dispatcher.notify_admins,  # e.g. the database cannot be written
+                view=view,
             )
             progress = Progress(clock, lambda: waiting_posts(store), heartbeat=heartbeat)
-            yield Runtime(settings, store, poller, dispatcher, clock, progress)
+            yield Runtime(settings, store, poller, dispatcher, clock, progress, view)
     finally:
         parser.close()
         store.close()

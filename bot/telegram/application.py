@@ -3,12 +3,14 @@
 `build_application` sets what every call shares (`DEFAULTS`: HTML, no link preview), the
 timeouts, a typed `bot_data` (`BotData`: the Runtime and the reader commands, instead of
 string keys), and the hooks run_polling calls: `post_init` adds the handlers and the tick,
-`post_stop` drops the replies still queued. Opening and closing the runtime is not theirs:
-bot/telegram/run.py does it the same way for every form of `run`.
+`post_stop` lets the sends under way finish before PTB closes the bot's connections.
+Opening and closing the runtime is not theirs: bot/telegram/run.py does it the same way
+for every form of `run`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from telegram.ext import (
@@ -59,7 +61,7 @@ def build_application(settings: Settings, token: str) -> App:
         .read_timeout(settings.bot.request_timeout)
         .write_timeout(settings.bot.request_timeout)
         .post_init(add_handlers_and_tick)
-        .post_stop(drop_queued_replies)
+        .post_stop(finish_sends)
         .build()
     )
 
@@ -73,6 +75,7 @@ async def add_handlers_and_tick(app: App) -> None:
         runtime.clock,
         app.bot.username,
         wake=runtime.dispatcher.start_workers,
+        view=runtime.view,
     )
     readers = ReaderCommands(
         answers, runtime.dispatcher.pacer, ReadThreads(runtime.settings.database_path)
@@ -88,10 +91,13 @@ async def add_handlers_and_tick(app: App) -> None:
     app.job_queue.run_repeating(tick, interval=every, first=every)
 
 
-async def drop_queued_replies(app: App) -> None:
-    """At a stop: the replies not yet sent are dropped, those under way finish."""
-    if app.bot_data.readers is not None:
-        await app.bot_data.readers.stop()
+async def finish_sends(app: App) -> None:
+    """At a stop, before PTB closes the bot's connections: the posts and replies under way
+    finish (and are recorded); the replies not yet sent are dropped."""
+    readers = app.bot_data.readers
+    await asyncio.gather(
+        app.bot_data.runtime.dispatcher.stop(), *([readers.stop()] if readers else [])
+    )
 
 
 async def tick(context: Context) -> None:

@@ -248,16 +248,24 @@ def serve(runner: asyncio.Runner, runtime: Runtime, live: Live | None, stopping:
         return
     live.app.bot_data.runtime = runtime
     stopping.then = lambda: stop_polling(live.app)
-    # bootstrap_retries=-1: should Telegram vanish again before polling starts, PTB retries.
-    live.app.run_polling(
-        allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1, stop_signals=None, close_loop=False
-    )
+    try:
+        # bootstrap_retries=-1: should Telegram vanish again before polling starts, PTB retries.
+        live.app.run_polling(
+            allowed_updates=ALLOWED_UPDATES,
+            bootstrap_retries=-1,
+            stop_signals=None,
+            close_loop=False,
+        )
+    finally:
+        stopping.then = None
 
 
 def stop_polling(app: App) -> None:
-    """From the signal: no tick starts another round; run_polling stops (then post_stop)."""
+    """From the signal: no tick starts another round, and run_polling stops (post_stop
+    then lets the sends under way finish). SystemExit is how PTB's own signal handler stops
+    it: it works at any point of run_polling, even before the Application runs."""
     app.bot_data.stopping = True
-    app.stop_running()
+    raise SystemExit
 
 
 async def close(
