@@ -262,10 +262,27 @@ def serve(runner: asyncio.Runner, runtime: Runtime, live: Live | None, stopping:
 
 def stop_polling(app: App) -> None:
     """From the signal: no tick starts another round, and run_polling stops (post_stop
-    then lets the sends under way finish). SystemExit is how PTB's own signal handler stops
-    it: it works at any point of run_polling, even before the Application runs."""
+    then lets the sends under way finish)."""
     app.bot_data.stopping = True
-    raise SystemExit
+    if app.running:
+        app.stop_running()  # ends run_polling's loop between two steps
+    else:
+        asyncio.get_running_loop().create_task(stop_once_running(app))
+
+
+async def stop_once_running(app: App, patience: float = 10.0) -> None:
+    """A signal while run_polling starts: `stop_running` would be ignored until the
+    Application runs, and SystemExit (what PTB's own signal handler raises) in the middle
+    of a start-up step can leave the loop to stop again later ("Event loop stopped before
+    Future completed"). So wait for it to run; SystemExit only if starting takes longer
+    than `patience` (PTB retrying to reach Telegram)."""
+    waited = 0.0
+    while not app.running and waited < patience:
+        await asyncio.sleep(0.05)
+        waited += 0.05
+    if not app.running:
+        raise SystemExit
+    app.stop_running()
 
 
 async def close(
