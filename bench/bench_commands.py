@@ -180,6 +180,11 @@ SMALL_VARIANTS = [
 ]
 
 
+def releases(store: Store) -> int:
+    """How many releases the database holds (the store has no such query: the bot needs none)."""
+    return int(store.db.execute("SELECT count(*) FROM releases").fetchone()[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--releases", type=int, default=100_000)
@@ -190,9 +195,7 @@ def main() -> None:
         store = build_store(Path(folder) / "bench.db", settings, args.releases)
         built = time.perf_counter() - started
         answers = Answers(settings, store, lambda: datetime.now(UTC), "releasebot_bench_bot")
-        print(
-            f"{today()}, {machine()}, {store.release_count():,} releases (built in {built:.0f} s)"
-        )
+        print(f"{today()}, {machine()}, {releases(store):,} releases (built in {built:.0f} s)")
         rows = [["command", "variants", "p50 ms", "p95 ms", "slowest variant p95 ms"]]
         detail = [["command", "chat", "arguments", "p50 ms", "p95 ms"]]
         for name, cases in variants(store).items():

@@ -18,6 +18,7 @@ from bot.errors import (
     ConfigError,
     DatabaseInUseError,
     DatabaseUnusableError,
+    FeedError,
     FeedFetchError,
     FeedParseError,
     NotFoundError,
@@ -40,10 +41,10 @@ from bot.services.retry import failed_posts
 from bot.services.routing import build_view, publisher_of
 from bot.store import Store
 from bot.store.base import Verify, refuse_read_only
+from bot.store.codec import date_to_text
 from bot.store.lock import config_lock, run_lock
 
 DEFAULT_CONFIG = Path("config/releasebot.toml")
-EXAMPLE_CONFIG = Path("config/releasebot.example.toml")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -163,14 +164,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
             timezone=zone,
             content_type=fetched.content_type,
         )
-    except FeedParseError as exc:
-        raise FeedParseError(f"{source}: {exc.message}") from exc
+    except FeedParseError as exc:  # name what was read, keeping the kind of error
+        raise type(exc)(f"{source}: {exc.message}") from exc
     releases = newest_first(dedupe_by_key(parsed.releases))[: args.limit]
     for release in releases:
         if args.json:
             print(json.dumps(preview_record(release, publisher), ensure_ascii=False))
         else:
-            print(f"{iso_day(release.published):<10}  {release.title}\n            {release.url}")
+            day = iso_day(release.published or release.updated)  # as `latest` shows it
+            print(f"{day:<10}  {release.title}\n            {release.url}")
     if not args.json:
         print(f"{len(releases)} releases from {parsed.title or source}", file=sys.stderr)
     return EXIT_OK
@@ -181,18 +183,14 @@ async def _fetch_once(settings: FetchSettings, source: str) -> FetchResult:
         return await fetcher.fetch(source)
 
 
-def _iso(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
 def preview_record(release: Release, publisher: Publisher) -> dict[str, str | list[str] | None]:
     return {
         "key": release.key,
         "title": release.title,
         "url": release.url,
         "link": release.link,
-        "published": _iso(release.published),
-        "updated": _iso(release.updated),
+        "published": date_to_text(release.published),
+        "updated": date_to_text(release.updated),
         "author": citation_author(release, publisher),
         "summary": release.summary,
         "feed_title": release.feed_title,
@@ -351,8 +349,8 @@ async def _check_feed(settings: Settings, fetcher: Fetcher, feed: FeedSettings) 
             timezone=feed.zone,
             content_type=fetched.content_type,
         )
-    except ReleaseBotError as exc:
-        return f"feed {feed.name}: FAILED: {getattr(exc, 'message', str(exc))}", True
+    except FeedError as exc:  # the feed's fault; a bug in ours escapes with its traceback
+        return f"feed {feed.name}: FAILED: {exc.message}", True
     return f"feed {feed.name}: ok, {len(parsed.releases)} releases ({parsed.title})", False
 
 

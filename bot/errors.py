@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar, Self
+
 
 class ReleaseBotError(Exception):
     """Root of every error release-bot raises on purpose."""
@@ -18,8 +20,20 @@ class ConfigError(ReleaseBotError):
         super().__init__("\n".join(problems))
 
 
-class FeedFetchError(ReleaseBotError):
-    """A feed could not be fetched. `message` is what a person can act on."""
+class FeedError(ReleaseBotError):
+    """A feed's own failure: it could not be fetched, or what came is no usable feed.
+
+    `message` is what a person can act on. `permanent` says that retrying soon will not
+    help, someone must act (fix the URL, ask the publisher): such feeds back off harder
+    (bot/feeds/backoff.py) and `status` and `/feeds` say so. Each subclass knows its own.
+    """
+
+    permanent: bool = False
+    message: str
+
+
+class FeedFetchError(FeedError):
+    """A feed could not be fetched; `retry_after` is the server's Retry-After, in seconds."""
 
     def __init__(self, url: str, message: str, *, retry_after: float | None = None) -> None:
         self.url = url
@@ -27,8 +41,73 @@ class FeedFetchError(ReleaseBotError):
         self.retry_after = retry_after
         super().__init__(f"{url}: {message}")
 
+    def for_url(self, url: str) -> Self:
+        """The same error about `url` (the address guard knows only the host it refused)."""
+        moved = type(self).__new__(type(self))
+        moved.__dict__.update(self.__dict__, url=url)
+        Exception.__init__(moved, f"{url}: {self.message}")
+        return moved
 
-class FeedParseError(ReleaseBotError):
+
+class FeedTimeoutError(FeedFetchError):
+    """Connecting or the whole exchange took longer than the configured timeout."""
+
+
+class FeedUnreachableError(FeedFetchError):
+    """Connection refused or dropped, DNS or TLS failure, a corrupt transfer, an unreadable
+    file: the network or the server's state, likely to pass."""
+
+
+class FeedHTTPStatusError(FeedFetchError):
+    """The server answered with an error status. 401, 403, 404 and 410 are permanent: the
+    feed is gone or closed to us until someone changes the URL or the server; 5xx, 429 and
+    any other status may pass on their own."""
+
+    PERMANENT_STATUSES: ClassVar[frozenset[int]] = frozenset({401, 403, 404, 410})
+    HINTS: ClassVar[dict[int, str]] = {
+        401: "the feed asks for a login; check the URL",
+        403: "the server refuses release-bot; check the URL or ask the publisher",
+        404: "check the URL",
+        410: "the publisher removed it; check the URL",
+    }
+
+    def __init__(
+        self, url: str, status: int, phrase: str = "", *, retry_after: float | None = None
+    ) -> None:
+        self.status = status
+        self.permanent = status in self.PERMANENT_STATUSES
+        text = " ".join(part for part in (f"HTTP {status}", phrase) if part)
+        hint = self.HINTS.get(status)
+        super().__init__(url, f"{text} — {hint}" if hint else text, retry_after=retry_after)
+
+
+class FeedTooLargeError(FeedFetchError):
+    """The body is over fetch.max_bytes. Permanent: a feed's size does not drop within the
+    hour, and every retry downloads the cap again."""
+
+    permanent = True
+
+
+class AddressRefusedError(FeedFetchError):
+    """The host resolves to a non-public address (fetch.allow_private_addresses is off)."""
+
+    permanent = True
+
+
+class BadFeedURLError(FeedFetchError):
+    """The URL cannot lead to a feed: malformed, redirecting to a non-HTTP URL or in a loop,
+    a file that does not exist."""
+
+    permanent = True
+
+
+class UnsupportedEncodingError(FeedFetchError):
+    """The server compressed the body in a coding we never asked for and cannot decode."""
+
+    permanent = True
+
+
+class FeedParseError(FeedError):
     """A fetched body is not a usable feed (HTML page, empty, entity declarations...)."""
 
     def __init__(self, message: str) -> None:
@@ -36,8 +115,27 @@ class FeedParseError(ReleaseBotError):
         super().__init__(message)
 
 
+class EmptyFeedError(FeedParseError):
+    """The body is empty or blank: usually a server hiccup, so transient."""
+
+    def __init__(self, message: str = "empty body") -> None:
+        super().__init__(message)
+
+
+class NotAFeedError(FeedParseError):
+    """An HTML page, JSON, or XML that is no RSS or Atom: the URL is not the feed's."""
+
+    permanent = True
+
+
+class IllFormedFeedError(FeedParseError):
+    """Broken XML with nothing readable: a publisher's slip or a cut transfer, often fixed."""
+
+
 class EntityDeclarationError(FeedParseError):
     """The document declares XML entities; it is refused before parsing."""
+
+    permanent = True
 
     # The default argument lets the error be pickled back from the parser process.
     def __init__(self, message: str = "entity declarations refused") -> None:

@@ -91,6 +91,7 @@ class FeedState:
     last_error: str | None
     failures: int
     next_poll: datetime | None
+    error_permanent: bool = False  # the last error needs someone to act (bot.errors.FeedError)
 
 
 DeliveryState = Literal["pending", "sending", "sent", "failed", "dry_run"]
@@ -107,14 +108,22 @@ class Delivery:
     message_id: int | None
     error: str | None
     attempts: int
-    needs_edit: bool  # the release changed, as a reader would notice, since it was shown
     # Below, what the edit budget and the "would a reader notice" check need (sent posts).
-    changes: int = 0  # noticeable changes recorded since the last edit (needs_edit: > 0)
+    changes: int = 0  # noticeable changes recorded since the last edit (> 0: owes an edit)
     sent_at: datetime | None = None
     shown: str | None = None  # fingerprint of the post as the chat shows it (None: unknown)
     sent_chat: int | str | None = None  # the chat it was sent to (None: the channel's)
     edit_window: datetime | None = None  # when the current day of edits began
     edits_in_window: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OwedPost:
+    """A delivery to make (a post to send, or to edit) with the release it shows, read
+    together; `stored` is None when the release is gone."""
+
+    delivery: Delivery
+    stored: StoredRelease | None
 
 
 @dataclass(frozen=True, slots=True)

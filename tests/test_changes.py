@@ -104,7 +104,6 @@ def sent(window: datetime | None = None, used: int = 0) -> Delivery:
         message_id=7,
         error=None,
         attempts=1,
-        needs_edit=True,
         changes=1,
         sent_at=NOW,
         edit_window=window,

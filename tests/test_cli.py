@@ -255,7 +255,8 @@ def test_poll_with_a_failing_feed_exits_1_and_keeps_the_others(
     done = run_cli("poll", cwd=tmp_path, config=config)
     assert done.returncode == 1
     broken = next(line for line in done.stdout.splitlines() if line.startswith("broken"))
-    assert broken.split()[1:] == ["error", "0", "0", "0", "HTTP", "404"]
+    assert broken.split()[1:7] == ["error", "0", "0", "0", "HTTP", "404"]
+    assert broken.endswith("HTTP 404 Not Found — check the URL")
     latest = run_cli("latest", cwd=tmp_path, config=config)
     assert "good release 1" in latest.stdout
     assert "good release 0" in latest.stdout

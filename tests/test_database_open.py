@@ -134,16 +134,18 @@ def make_newer(db: Path) -> None:
 
 
 def make_damaged(db: Path) -> None:
-    """Overwrite a b-tree page header in the middle of the file (never page 1, the header)."""
+    """Overwrite a b-tree page header in the middle of the file (never page 1, the header),
+    on a page whose damage quick_check reports by its number (damage to some pages, such
+    as an index's root, only makes it say "database disk image is malformed")."""
     original = db.read_bytes()
     pages = len(original) // PAGE
     for page in range(pages // 2, pages):
         data = bytearray(original)
         data[page * PAGE : page * PAGE + 64] = b"\xff" * 64
         db.write_bytes(bytes(data))
-        if quick_check(db) != ["ok"]:
+        if any("Page" in line for line in quick_check(db)):
             return
-    pytest.fail("no page in the second half of the file made quick_check complain")
+    pytest.fail("no page in the second half of the file made quick_check name it")
 
 
 DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {

@@ -21,7 +21,7 @@ def test_a_post_sent_before_the_upgrade_is_still_owed_its_edit(tmp_path: Path) -
     store.sync_feeds([("nida", "https://example.org/feed")])
     store.sync_routes([("news", "@news")], [RouteSpec("nida", "news", 1)], now=NOW)
     store.ingest("nida", [make_release(1)], now=NOW, flood_limit=10)
-    [delivery] = store.pending_deliveries(NOW)
+    [delivery] = [owed.delivery for owed in store.pending_for_channel("news", NOW)]
     store.mark_sending(delivery.id)
     store.mark_sent(delivery.id, 77, NOW)
     store.ingest("nida", [make_release(1, title="Corrected title")], now=NOW, flood_limit=10)
@@ -34,10 +34,10 @@ def test_a_post_sent_before_the_upgrade_is_still_owed_its_edit(tmp_path: Path) -
     conn.close()
     store = Store.open(path)
     try:
-        [owed] = store.edits_for_channel("news", NOW + timedelta(minutes=1))
+        [owed] = [o.delivery for o in store.edits_for_channel("news", NOW + timedelta(minutes=1))]
     finally:
         store.close()
-    assert (owed.id, owed.message_id, owed.needs_edit) == (delivery.id, 77, True)
+    assert (owed.id, owed.message_id, owed.changes) == (delivery.id, 77, 1)
     assert (owed.shown, owed.sent_chat, owed.edit_window, owed.edits_in_window) == (
         None,
         None,

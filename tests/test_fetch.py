@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tracemalloc
 import zlib
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -242,18 +243,34 @@ async def test_redirect_to_another_scheme_is_refused(feed_server: FeedServer) ->
 # HTTP errors
 
 
-@pytest.mark.parametrize("status", [403, 404, 410, 500, 502])
-async def test_http_error_status_is_named(feed_server: FeedServer, status: int) -> None:
-    """An error status is reported as 'HTTP <code>', with no retry hint."""
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (
+            403,
+            "HTTP 403 Forbidden — the server refuses release-bot; check the URL or ask the"
+            " publisher",
+        ),
+        (404, "HTTP 404 Not Found — check the URL"),
+        (410, "HTTP 410 Gone — the publisher removed it; check the URL"),
+        (500, "HTTP 500 Internal Server Error"),
+        (502, "HTTP 502 Bad Gateway"),
+    ],
+)
+async def test_http_error_status_is_named(
+    feed_server: FeedServer, status: int, message: str
+) -> None:
+    """An error status is reported as 'HTTP <code> <phrase>' (with what to do when it is
+    permanent), with no retry hint."""
     error = await fetch_error(feed_server.serve("/feed.xml", b"nope", status=status))
-    assert error.message == f"HTTP {status}"
+    assert error.message == message
     assert error.retry_after is None
 
 
 async def test_unknown_path_is_http_404(feed_server: FeedServer) -> None:
-    """A feed that moved without a redirect reads 'HTTP 404'."""
+    """A feed that moved without a redirect reads 'HTTP 404 Not Found — check the URL'."""
     error = await fetch_error(feed_server.url("/gone.xml"))
-    assert error.message == "HTTP 404"
+    assert error.message == "HTTP 404 Not Found — check the URL"
     assert error.url == feed_server.url("/gone.xml")
 
 
@@ -262,7 +279,7 @@ async def test_retry_after_seconds_is_passed_on(feed_server: FeedServer, status:
     """429 and 503 carry the server's Retry-After delay so the poller waits that long."""
     url = feed_server.serve("/feed.xml", status=status, retry_after="120")
     error = await fetch_error(url)
-    assert error.message == f"HTTP {status}"
+    assert error.message == f"HTTP {status} {HTTPStatus(status).phrase}"
     assert error.retry_after == 120.0
 
 
@@ -275,14 +292,14 @@ async def test_retry_after_http_date_is_read_against_the_server_clock(
         "/feed.xml", status=503, retry_after="Wed, 21 Oct 2015 07:43:00 GMT", headers=headers
     )
     error = await fetch_error(url)
-    assert error.message == "HTTP 503"
+    assert error.message == "HTTP 503 Service Unavailable"
     assert error.retry_after == 900.0
 
 
 async def test_unreadable_retry_after_is_ignored(feed_server: FeedServer) -> None:
     """A Retry-After that is neither seconds nor a date leaves the normal backoff in charge."""
     error = await fetch_error(feed_server.serve("/f", status=429, retry_after="soon"))
-    assert (error.message, error.retry_after) == ("HTTP 429", None)
+    assert (error.message, error.retry_after) == ("HTTP 429 Too Many Requests", None)
 
 
 # time limits

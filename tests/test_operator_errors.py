@@ -30,11 +30,11 @@ def config_problems(tmp_path: Path, text: str) -> list[str]:
 
 
 def test_preview_of_a_404_names_the_url(tmp_path: Path, feed_server: FeedServer) -> None:
-    """`preview URL` of a missing page says which URL answered 404; exit 1."""
+    """`preview URL` of a missing page says which URL answered 404 and what to do; exit 1."""
     url = feed_server.serve("/gone.xml", b"not here", status=404, content_type="text/plain")
     done = run_cli("preview", url, cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stderr.strip() == f"releasebot: {url}: HTTP 404"
+    assert done.stderr.strip() == f"releasebot: {url}: HTTP 404 Not Found — check the URL"
 
 
 def test_preview_of_a_file_that_is_no_feed_names_the_file(tmp_path: Path) -> None:

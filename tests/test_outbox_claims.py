@@ -34,8 +34,8 @@ def one_delivery(path: Path) -> tuple[Store, Store, int]:
     first.sync_feeds([("nida", "https://example.org/feed")])
     first.sync_routes([("news", "@news")], [RouteSpec("nida", "news", 1)], now=NOW)
     first.ingest("nida", [make_release(1)], now=NOW, flood_limit=10)
-    [delivery] = first.pending_deliveries(NOW)
-    return first, Store.open(path), delivery.id
+    [owed] = first.pending_for_channel("news", NOW)
+    return first, Store.open(path), owed.delivery.id
 
 
 def row(store: Store, delivery_id: int) -> dict[str, object]:
@@ -68,7 +68,7 @@ def test_a_late_writer_cannot_re_queue_or_fail_a_post_already_sent(tmp_path: Pat
         assert second.mark_unsendable(delivery, "release gone") is False
         assert second.mark_dry_run(delivery, NOW) is False
         assert second.mark_sent(delivery, 78, NOW) is False
-        assert first.pending_deliveries(NOW) == []
+        assert first.pending_for_channel("news", NOW) == []
         current = row(second, delivery)
         assert (current["state"], current["message_id"], current["error"]) == ("sent", 77, None)
     finally:

@@ -17,6 +17,18 @@ from typing import Any
 import pytest
 
 from bot.config import Settings, settings_from_dict
+from bot.errors import (
+    BadFeedURLError,
+    EmptyFeedError,
+    EntityDeclarationError,
+    FeedError,
+    FeedHTTPStatusError,
+    FeedTimeoutError,
+    FeedTooLargeError,
+    FeedUnreachableError,
+    IllFormedFeedError,
+    NotAFeedError,
+)
 from bot.fetch.client import Fetcher, default_user_agent
 from bot.models import FeedState, IngestResult, StoredRelease
 from bot.services.config_sync import sync_config
@@ -142,11 +154,12 @@ def result_of(outcome: PollOutcome) -> IngestResult:
     return outcome.result
 
 
-def assert_backed_off(state: FeedState, failures: int) -> None:
-    """next_poll lies in the jittered exponential window for `failures` failures."""
+def assert_backed_off(state: FeedState, failures: int, *, permanent: bool = False) -> None:
+    """next_poll lies in the jittered exponential window for `failures` failures; a
+    permanent failure starts at an hour instead of the interval."""
     assert state.next_poll is not None
     delay = (state.next_poll - NOW).total_seconds()
-    base = INTERVAL * 2 ** (failures - 1)
+    base = (max(3600.0, INTERVAL) if permanent else INTERVAL) * 2 ** (failures - 1)
     assert 0.8 * base <= delay < 1.2 * base
 
 
@@ -160,6 +173,8 @@ class BadFeed:
     name: str
     setup: Callable[[FeedServer], str]  # scripts the server, returns the feed's URL
     error: str
+    kind: type[FeedError]  # what the fetcher or the parser raises for it
+    permanent: bool = False  # someone must act: backs off harder
 
 
 def _fixture(name: str, **options: Any) -> Callable[[FeedServer], str]:
@@ -177,60 +192,135 @@ BAD_FEEDS = [
         "closed-port",
         lambda server: f"http://127.0.0.1:{closed_port()}/feed.xml",
         "connection refused",
+        FeedUnreachableError,
     ),
     BadFeed(
         "dns",
         lambda server: "http://feeds.agency.invalid/feed.xml",
         "DNS lookup failed for feeds.agency.invalid",
+        FeedUnreachableError,
     ),
-    BadFeed("tls", lambda server: server.url("/bad").replace("http:", "https:"), "TLS error: "),
-    BadFeed("timeout", lambda s: s.serve("/bad", GOOD, delay=30), "timed out after 1 s"),
-    BadFeed("drip", lambda s: s.serve("/bad", GOOD, drip=(16, 0.2)), "timed out after 1 s"),
-    BadFeed("dropped", lambda s: s.route("/bad", Route(drop=True)), "network error: "),
-    BadFeed("404", lambda server: server.url("/missing"), "HTTP 404"),
-    BadFeed("500", lambda s: s.serve("/bad", b"oops", status=500), "HTTP 500"),
-    BadFeed("redirect-loop", _redirect_loop, "too many redirects"),
     BadFeed(
-        "oversized", lambda s: s.serve("/bad", b" " * (MAX_BYTES + 1)), "body larger than 64 KB"
+        "tls",
+        lambda server: server.url("/bad").replace("http:", "https:"),
+        "TLS error: ",
+        FeedUnreachableError,
+    ),
+    BadFeed(
+        "timeout",
+        lambda s: s.serve("/bad", GOOD, delay=30),
+        "timed out after 1 s",
+        FeedTimeoutError,
+    ),
+    BadFeed(
+        "drip",
+        lambda s: s.serve("/bad", GOOD, drip=(16, 0.2)),
+        "timed out after 1 s",
+        FeedTimeoutError,
+    ),
+    BadFeed(
+        "dropped",
+        lambda s: s.route("/bad", Route(drop=True)),
+        "network error: ",
+        FeedUnreachableError,
+    ),
+    BadFeed(
+        "404",
+        lambda server: server.url("/missing"),
+        "HTTP 404",
+        FeedHTTPStatusError,
+        permanent=True,
+    ),
+    BadFeed("500", lambda s: s.serve("/bad", b"oops", status=500), "HTTP 500", FeedHTTPStatusError),
+    BadFeed("redirect-loop", _redirect_loop, "too many redirects", BadFeedURLError, permanent=True),
+    BadFeed(
+        "oversized",
+        lambda s: s.serve("/bad", b" " * (MAX_BYTES + 1)),
+        "body larger than 64 KB",
+        FeedTooLargeError,
+        permanent=True,
     ),
     BadFeed(
         "oversized-streamed",
         lambda s: s.serve("/bad", b" " * (4 * MAX_BYTES), send_length=False),
         "body larger than 64 KB",
+        FeedTooLargeError,
+        permanent=True,
     ),
     BadFeed(
         "gzip-bomb",
         lambda s: s.serve_gzip_bomb("/bad", size=8 * 1024 * 1024),
         "body larger than 64 KB",
+        FeedTooLargeError,
+        permanent=True,
     ),
     BadFeed(
         "corrupt-gzip",
         lambda s: s.serve("/bad", b"\x1f\x8b\x08\x00garbage", content_encoding="gzip"),
         "corrupt compressed body",
+        FeedUnreachableError,
     ),
     BadFeed(
         "html",
         _fixture("html_page.html", content_type="text/html; charset=utf-8"),
         "not a feed: got text/html",
+        NotAFeedError,
+        permanent=True,
     ),
     BadFeed(
         "html-labelled-xml",
         _fixture("html_page.html", content_type="application/rss+xml"),
         "not a feed: got text/html",
+        NotAFeedError,
+        permanent=True,
     ),
     BadFeed(
         "json",
         lambda s: s.serve("/bad", b'{"items": []}', content_type="application/json"),
         "not a feed: got application/json",
+        NotAFeedError,
+        permanent=True,
     ),
-    BadFeed("empty", lambda s: s.serve("/bad", b""), "empty body"),
-    BadFeed("blank", lambda s: s.serve("/bad", b"\r\n  \n"), "empty body"),
-    BadFeed("ill-formed", _fixture("illformed_unclosed.xml"), "ill-formed XML: "),
-    BadFeed("entities-utf8", _fixture("entity_billion_laughs.xml"), "entity declarations refused"),
-    BadFeed("entities-utf16", _fixture("entity_utf16.xml"), "entity declarations refused"),
-    BadFeed("entities-utf32", _fixture("entity_utf32.xml"), "entity declarations refused"),
-    BadFeed("entities-external", _fixture("entity_external.xml"), "entity declarations refused"),
-    BadFeed("entities-parameter", _fixture("entity_parameter.xml"), "entity declarations refused"),
+    BadFeed("empty", lambda s: s.serve("/bad", b""), "empty body", EmptyFeedError),
+    BadFeed("blank", lambda s: s.serve("/bad", b"\r\n  \n"), "empty body", EmptyFeedError),
+    BadFeed(
+        "ill-formed", _fixture("illformed_unclosed.xml"), "ill-formed XML: ", IllFormedFeedError
+    ),
+    BadFeed(
+        "entities-utf8",
+        _fixture("entity_billion_laughs.xml"),
+        "entity declarations refused",
+        EntityDeclarationError,
+        permanent=True,
+    ),
+    BadFeed(
+        "entities-utf16",
+        _fixture("entity_utf16.xml"),
+        "entity declarations refused",
+        EntityDeclarationError,
+        permanent=True,
+    ),
+    BadFeed(
+        "entities-utf32",
+        _fixture("entity_utf32.xml"),
+        "entity declarations refused",
+        EntityDeclarationError,
+        permanent=True,
+    ),
+    BadFeed(
+        "entities-external",
+        _fixture("entity_external.xml"),
+        "entity declarations refused",
+        EntityDeclarationError,
+        permanent=True,
+    ),
+    BadFeed(
+        "entities-parameter",
+        _fixture("entity_parameter.xml"),
+        "entity declarations refused",
+        EntityDeclarationError,
+        permanent=True,
+    ),
 ]
 
 
@@ -254,7 +344,8 @@ async def test_bad_feed_records_a_readable_error_and_touches_nothing_else(
     assert state.last_error == outcomes["bad"].error
     assert state.failures == 1
     assert state.last_success is None
-    assert_backed_off(state, failures=1)
+    assert state.error_permanent == bad.permanent
+    assert_backed_off(state, failures=1, permanent=bad.permanent)
     assert rig.titles("bad") == {release.title for release in kept}
     good = outcomes["good"]
     assert good.status == "ok"
@@ -271,7 +362,7 @@ async def test_repeated_failures_back_off_exponentially_and_success_resets(
     rig = make_rig({"agency": url})
     for failures in (1, 2, 3):
         outcome = (await rig.poll())["agency"]
-        assert outcome.error == "HTTP 503"
+        assert outcome.error == "HTTP 503 Service Unavailable"
         state = rig.state("agency")
         assert state.failures == failures
         assert_backed_off(state, failures)
@@ -304,7 +395,7 @@ async def test_retry_after_sets_the_next_poll(
     url = feed_server.serve("/feed.xml", b"slow down", status=status, retry_after="7200")
     rig = make_rig({"agency": url})
     outcome = (await rig.poll())["agency"]
-    assert outcome.error == f"HTTP {status}"
+    assert outcome.error.startswith(f"HTTP {status} ")  # and the status's name
     state = rig.state("agency")
     assert state.next_poll is not None
     assert state.next_poll - NOW >= timedelta(seconds=7200)
@@ -595,7 +686,7 @@ async def test_feed_failing_after_success_keeps_its_releases(
     await rig.poll()
     feed_server.serve("/feed.xml", b"Internal Server Error", status=500)
     outcome = (await rig.poll())["agency"]
-    assert outcome.error == "HTTP 500"
+    assert outcome.error == "HTTP 500 Internal Server Error"
     state = rig.state("agency")
     assert state.last_success == NOW
     assert state.etag == '"v1"'

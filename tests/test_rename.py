@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.models import RouteSpec
+from bot.models import Delivery, RouteSpec
 from bot.store import Store
 from bot.store.identity import plan_labels
 from tests.factories import make_release
@@ -60,9 +60,24 @@ def deliveries(store: Store) -> list[tuple[object, ...]]:
     return rows(store, "SELECT channel, release_id, state, message_id FROM deliveries ORDER BY id")
 
 
+def pending(store: Store) -> list[Delivery]:
+    """Every pending delivery, oldest first, read as the dispatcher reads the outbox."""
+    owed = [
+        owed.delivery
+        for channel in store.channels_with_work(NOW, edits=False)
+        for owed in store.pending_for_channel(channel, NOW, limit=1_000)
+    ]
+    return sorted(owed, key=lambda delivery: delivery.id)
+
+
+def release_count(store: Store) -> int:
+    """How many releases /latest can list."""
+    return len(store.latest(1_000))
+
+
 def send_all(store: Store) -> None:
     """Mark every pending delivery sent, as the dispatcher would."""
-    for number, delivery in enumerate(store.pending_deliveries(NOW), start=100):
+    for number, delivery in enumerate(pending(store), start=100):
         store.mark_sending(delivery.id)
         store.mark_sent(delivery.id, message_id=number, now=NOW)
 
@@ -87,7 +102,7 @@ def test_renaming_a_channel_keeps_its_deliveries_and_queues_nothing(store: Store
     assert rows(store, "SELECT name, chat FROM channels") == [("agency", "@agency_news")]
     assert deliveries(store) == [("agency", *row[1:]) for row in before]
     assert rows(store, "SELECT created_at, backlog_done FROM routes") == route_before
-    assert store.pending_deliveries(NOW) == []
+    assert pending(store) == []
     assert_consistent(store)
 
 
@@ -132,7 +147,7 @@ def test_renaming_a_feed_lists_its_releases_once(store: Store) -> None:
     latest = store.latest(100)
     assert len(latest) == 4
     assert {stored.release.feed for stored in latest} == {"drugs"}
-    assert store.pending_deliveries(NOW) == []
+    assert pending(store) == []
     assert [s.release.feed for s in store.search("addiction", 5, ["drugs"])] == ["drugs"] * 4
     assert store.find_release(str(latest[0].id), ["drugs"]) is not None
     assert_consistent(store)
@@ -154,7 +169,7 @@ def test_a_feed_found_by_its_redirected_url_is_renamed(store: Store) -> None:
     poll(store, "nida", range(1, 3))
     sync(store, {"drugs": moved}, {}, [])
     assert rows(store, "SELECT name, url, current_url FROM feeds") == [("drugs", moved, moved)]
-    assert store.release_count() == 2
+    assert release_count(store) == 2
 
 
 def test_a_feed_whose_url_changes_under_its_name_keeps_its_releases(store: Store) -> None:
@@ -167,7 +182,7 @@ def test_a_feed_whose_url_changes_under_its_name_keeps_its_releases(store: Store
     sync(store, {"nida": "https://moved.example.org/rss"}, {}, [])
     state = store.feed_state("nida")
     assert (state.url, state.etag, state.body_hash) == ("https://moved.example.org/rss", None, None)
-    assert store.release_count() == 2
+    assert release_count(store) == 2
 
 
 def test_two_channels_swapping_names_keep_their_own_deliveries(store: Store) -> None:
@@ -181,7 +196,7 @@ def test_two_channels_swapping_names_keep_their_own_deliveries(store: Store) -> 
         ("b", "@chat_a"),
     ]
     assert {row[0] for row in deliveries(store)} == {"b"}
-    assert store.pending_deliveries(NOW) == []
+    assert pending(store) == []
     assert_consistent(store)
 
 
@@ -197,7 +212,7 @@ def test_two_feeds_swapping_names_keep_their_own_releases(store: Store) -> None:
     ]
     assert poll(store, "nida", range(10, 13)) == 0
     assert poll(store, "nih", range(1, 3)) == 0
-    assert store.release_count() == 5
+    assert release_count(store) == 5
     assert_consistent(store)
 
 
@@ -251,7 +266,7 @@ def test_renaming_feed_and_channel_at_once_then_ingesting_stays_consistent(store
     send_all(store)
     sync(store, {"drugs": NIDA_URL}, {"agency": "@agency_news"}, [("drugs", "agency")])
     assert poll(store, "drugs", range(1, 4)) == 1
-    assert [(d.channel, d.release_id) for d in store.pending_deliveries(NOW)] == [("agency", 3)]
+    assert [(d.channel, d.release_id) for d in pending(store)] == [("agency", 3)]
     assert_consistent(store)
 
 

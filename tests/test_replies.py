@@ -224,7 +224,7 @@ def test_feeds_reply_shows_health_only_when_given() -> None:
     health = FeedHealth(NOW, "HTTP 503", 3, ("news: bot was kicked",))
     admin = shown(replies.feeds_reply(feeds, {"nida": health}, here=False))
     assert "last success: 2024-05-01 12:00 UTC" in admin
-    assert "last error (3 in a row): HTTP 503" in admin
+    assert "failing (transient, 3 in a row): HTTP 503" in admin
     assert "paused: news: bot was kicked" in admin
 
 

@@ -43,7 +43,7 @@ def store(tmp_path):
 
 def fail(store: Store, channel: str, n: int, error: str = "Message is too long") -> int:
     """Send and fail the n-th pending post of a channel; returns its delivery id."""
-    delivery = store.pending_for_channel(channel, NOW)[n - 1]
+    delivery = store.pending_for_channel(channel, NOW)[n - 1].delivery
     store.mark_sending(delivery.id)
     store.mark_failed(delivery.id, error)
     return delivery.id
@@ -53,11 +53,11 @@ def test_requeue_makes_failed_posts_pending_again_in_their_place(store):
     """Failed rows become pending, attempts reset, error kept; sent and pending rows untouched."""
     first = fail(store, "a-news", 1)
     fail(store, "b-news", 2)
-    sent = store.pending_for_channel("a-news", NOW)[0]  # release 2: sent
+    sent = store.pending_for_channel("a-news", NOW)[0].delivery  # release 2: sent
     store.mark_sending(sent.id)
     store.mark_sent(sent.id, 9, NOW)
     assert store.requeue_failed() == {"a-news": 1, "b-news": 1}
-    again = store.pending_for_channel("a-news", NOW)
+    again = [owed.delivery for owed in store.pending_for_channel("a-news", NOW)]
     assert (len(again), again[0].id) == (2, first)  # in its place: before release 3
     assert (again[0].attempts, again[0].error) == (0, "Message is too long")
     assert store.requeue_failed() == {}

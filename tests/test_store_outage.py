@@ -266,7 +266,7 @@ def test_the_flood_guard_never_holds_back_releases_dated_since_the_last_store(
     later = NOW + timedelta(days=2)
     result = store.ingest("nida", archive + recent, now=later, flood_limit=10)
     assert (result.new, result.queued, result.flooded) == (35, 15, 20)
-    pending = {d.release_id for d in store.pending_deliveries(later)}
+    pending = {owed.delivery.release_id for owed in store.pending_for_channel("news", later)}
     queued = {r.release.title for r in store.latest(100) if r.id in pending}
     owed = [1, *range(100, 115)]  # the route's backlog of 1, then the recent ones
     assert queued == {f"Release number {n} about addiction research" for n in owed}

@@ -14,7 +14,13 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
-__all__ = ["calendar_date", "from_utc_struct", "parse_date"]
+__all__ = ["MONTHS", "calendar_date", "from_utc_struct", "parse_date"]
+
+# The month names, once: posts, replies and citations write them; feeds abbreviate them.
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 
 # Zone names email.utils does not know (it knows UT, UTC, GMT, Z and the US zones).
 # Only names with one widely agreed meaning; IST, CST-as-China and the like stay unknown.
@@ -30,13 +36,7 @@ _ISO_LIKE = re.compile(r"^\d{4}-?\d{2}")
 _RFC_DATE_ONLY = re.compile(
     r"^(?:[A-Za-z]+,?\s+)?(?P<day>\d{1,2})\s+(?P<month>[A-Za-z]{3})[A-Za-z]*\.?\s+(?P<year>\d{4})$"
 )
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
-        start=1,
-    )
-}
+_MONTH_NUMBERS = {name[:3].lower(): number for number, name in enumerate(MONTHS, start=1)}
 
 
 def parse_date(raw: str, zone: ZoneInfo | None) -> date | datetime | None:
@@ -59,7 +59,8 @@ def parse_date(raw: str, zone: ZoneInfo | None) -> date | datetime | None:
 
 
 def calendar_date(value: date | datetime) -> date:
-    """The calendar date a person reads: a datetime's date in its own offset."""
+    """The calendar date a person reads: a datetime's date in its own offset (converting
+    to UTC would move a late-evening release to the next day)."""
     if isinstance(value, datetime):
         return value.date()
     return value
@@ -79,7 +80,7 @@ def _parse_iso(text: str) -> date | datetime | None:
 def _parse_rfc822(text: str) -> date | datetime | None:
     date_only = _RFC_DATE_ONLY.match(text)
     if date_only:
-        month = _MONTHS.get(date_only["month"].lower())
+        month = _MONTH_NUMBERS.get(date_only["month"].lower())
         if month is None:
             return None
         return date(int(date_only["year"]), month, int(date_only["day"]))

@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from datetime import date
+from email.utils import getaddresses
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -56,7 +57,11 @@ LIMITS = {
 }
 
 _EMAIL = re.compile(r"(?:mailto:)?[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+", re.IGNORECASE)
-_NAME_IN_PARENS = re.compile(r"\(([^()]*)\)")
+# getaddresses recurses once per nested "(comment)" and slows on long text: a hostile
+# author field takes the plain path (addresses cut out) instead.
+_MAX_COMMENTS = 8
+_PAIRED = {"(": ")", ")": "(", "[": "]", "]": "["}
+_PUNCTUATION = frozenset(" ,;:<>\"'")
 _EMPTY_BRACKETS = re.compile(r"[<(\[]\s*[>)\]]")
 _MARKUP = re.compile(r"<[A-Za-z!/?]|&#?\w+;")
 _TITLE_FROM_SUMMARY_CHARS = 100
@@ -127,19 +132,53 @@ def plain_text(value: str, content_type: str = "text/html", *, paragraphs: bool 
 def person_name(raw: str) -> str:
     """The person's name in an author field, never an e-mail address.
 
-    "jdoe@nih.gov (Jane Doe)" and "Jane Doe <jdoe@nih.gov>" give "Jane Doe";
-    a bare address gives "".
+    "jdoe@nih.gov (Jane Doe)" and "Jane Doe <jdoe@nih.gov>" give "Jane Doe", a list of
+    such addresses the names comma-separated; a bare address gives "". Where the field is
+    no address list ("Doe, Jane <jdoe@nih.gov>" unquoted), the addresses are cut out.
     """
     if not isinstance(raw, str):
         return ""
     raw = strip_bidi_controls(strip_controls(raw))
-    if _EMAIL.search(raw):
-        in_parens = _NAME_IN_PARENS.search(raw)
-        if in_parens and not _EMAIL.search(in_parens.group(1)):
-            raw = in_parens.group(1)
-        raw = _EMAIL.sub(" ", raw)
-    name = collapse_whitespace(_EMPTY_BRACKETS.sub(" ", raw))
-    return name.strip(" ,;:<>()[]\"'")
+    if "@" in raw and len(raw) <= LIMITS["author"] and raw.count("(") <= _MAX_COMMENTS:
+        raw = _names_beside_addresses(raw)
+    return _trim(collapse_whitespace(_EMPTY_BRACKETS.sub(" ", _EMAIL.sub(" ", raw))))
+
+
+def _trim(name: str) -> str:
+    """`name` without the punctuation an address left at its ends, a bracket only when it
+    pairs with none ("NIDA (Press Office)" keeps its closing one); "" when no letter or
+    digit is left."""
+    if not any(char.isalnum() for char in name):
+        return ""
+    unpaired = {b: name.count(b) - name.count(_PAIRED[b]) for b in _PAIRED}
+    start, end = 0, len(name)
+    while start < end:
+        if name[start] in _PUNCTUATION:
+            start += 1
+        elif name[end - 1] in _PUNCTUATION:
+            end -= 1
+        elif unpaired.get(name[start], 0) > 0:
+            _drop(unpaired, name[start])
+            start += 1
+        elif unpaired.get(name[end - 1], 0) > 0:
+            _drop(unpaired, name[end - 1])
+            end -= 1
+        else:
+            break
+    return name[start:end]
+
+
+def _drop(unpaired: dict[str, int], bracket: str) -> None:
+    unpaired[bracket] -= 1
+    unpaired[_PAIRED[bracket]] += 1
+
+
+def _names_beside_addresses(raw: str) -> str:
+    """The display names of an RFC 5322 address list; `raw` itself when it is not one."""
+    pairs = getaddresses([raw])
+    if not all(_EMAIL.fullmatch(address) for _, address in pairs):
+        return raw  # getaddresses took words for addresses: not an address list
+    return ", ".join(name for name, _ in pairs if name)
 
 
 def _get(mapping: Mapping[str, Any], key: str) -> Any:

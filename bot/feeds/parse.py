@@ -13,7 +13,6 @@ import codecs
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, datetime, time
 from typing import Any
 from xml.sax import SAXException, SAXParseException
 from zoneinfo import ZoneInfo
@@ -21,8 +20,15 @@ from zoneinfo import ZoneInfo
 import feedparser
 from feedparser.encodings import convert_to_utf8
 
-from bot.errors import EntityDeclarationError, FeedParseError
+from bot.errors import (
+    EmptyFeedError,
+    EntityDeclarationError,
+    FeedParseError,
+    IllFormedFeedError,
+    NotAFeedError,
+)
 from bot.feeds.normalise import LIMITS, normalize_entry, person_name, plain_text
+from bot.feeds.order import newest_first
 from bot.feeds.text import cut_text
 from bot.feeds.urls import canonical_url
 from bot.models import ParsedFeed, Release
@@ -55,9 +61,6 @@ _WIDE_MARKERS = (
 # in range", "surrogates not allowed"), so one such title failed its whole feed.
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9A-Fa-f]+)|([0-9]+));")
 _REPLACEMENT_REF = "&#xFFFD;"  # U+FFFD, spelled in ASCII: right in any encoding
-# Date-only values sort as noon UTC: after any time stamped on the previous calendar
-# day and before any stamped on the next, for offsets within twelve hours.
-_DATE_ONLY_SORT_TIME = time(12, 0, tzinfo=UTC)
 
 
 def parse_feed(
@@ -72,12 +75,13 @@ def parse_feed(
     """Parse a fetched feed body into releases in document order, first of each key kept.
 
     With `max_items`, only the newest `max_items` releases are kept (see `newest_first`);
-    `ParsedFeed.skipped` counts the others. Raises FeedParseError ("empty body", "not a
-    feed: got text/html", "ill-formed XML: ...") or EntityDeclarationError. A valid feed
-    with no entries is not an error.
+    `ParsedFeed.skipped` counts the others. Raises EmptyFeedError ("empty body"),
+    NotAFeedError ("not a feed: got text/html"), IllFormedFeedError ("ill-formed XML: ...")
+    or EntityDeclarationError, each a FeedParseError. A valid feed with no entries is not
+    an error.
     """
     if not body.strip():
-        raise FeedParseError("empty body")
+        raise EmptyFeedError
     mime, charset = _split_content_type(content_type)
     views = list(_decoded_views(body, charset))
     if any(_ENTITY_DECLARATION.search(view) for view in views):
@@ -94,7 +98,7 @@ def parse_feed(
             resolve_relative_uris=False,
         )
     except (ValueError, OverflowError) as exc:  # its fallback parser on input we missed
-        raise FeedParseError(f"ill-formed XML: {exc}") from exc
+        raise IllFormedFeedError(f"ill-formed XML: {exc}") from exc
     feed = result.get("feed") or {}
     entries = result.get("entries") or []
     # feedparser prepends an XML declaration line when there is none: undo it in line numbers.
@@ -132,34 +136,12 @@ def dedupe_by_key(releases: Iterable[Release]) -> tuple[Release, ...]:
     return tuple(unique)
 
 
-def newest_first(releases: Iterable[Release]) -> tuple[Release, ...]:
-    """Newest first by published (else updated) instant; undated ones last, in order.
-
-    Aware times compare by instant; a date-only value counts as noon UTC that day.
-    Ties keep document order.
-    """
-    in_order = list(releases)
-    dated = [(moment, release) for release in in_order if (moment := _sort_moment(release))]
-    undated = [release for release in in_order if _sort_moment(release) is None]
-    dated.sort(key=lambda pair: pair[0], reverse=True)  # sort is stable, reverse too
-    return tuple(release for _, release in dated) + tuple(undated)
-
-
 def _newest(releases: tuple[Release, ...], limit: int | None) -> tuple[Release, ...]:
     """The newest `limit` of `releases` (distinct keys), still in document order."""
     if limit is None or len(releases) <= limit:
         return releases
     chosen = {release.key for release in newest_first(releases)[:limit]}
     return tuple(release for release in releases if release.key in chosen)
-
-
-def _sort_moment(release: Release) -> datetime | None:
-    value = release.published or release.updated
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.combine(value, _DATE_ONLY_SORT_TIME)
 
 
 def _releases(entries: Iterable[Any], **context: Any) -> Iterator[Release]:
@@ -275,7 +257,7 @@ def _root_element(text: str) -> str:
 def _refuse_html(mime: str, root: str) -> None:
     html_type = mime in ("text/html", "application/xhtml+xml")
     if root in _HTML_ROOTS or (html_type and root not in _FEED_ROOTS):
-        raise FeedParseError(f"not a feed: got {mime if html_type else 'text/html'}")
+        raise NotAFeedError(f"not a feed: got {mime if html_type else 'text/html'}")
 
 
 def _refuse_if_nothing_usable(
@@ -288,11 +270,11 @@ def _refuse_if_nothing_usable(
         return
     version = result.get("version")
     if not version and mime and "xml" not in mime:
-        raise FeedParseError(f"not a feed: got {mime}")
+        raise NotAFeedError(f"not a feed: got {mime}")
     if malformed and not (feed.get("title") or feed.get("link")):
-        raise FeedParseError(f"ill-formed XML: {bozo}")
+        raise IllFormedFeedError(f"ill-formed XML: {bozo}")
     if not version:
-        raise FeedParseError("not a feed: no RSS, RSS 1.0 or Atom document found")
+        raise NotAFeedError("not a feed: no RSS, RSS 1.0 or Atom document found")
 
 
 def _bozo_text(result: Mapping[str, Any], *, line_shift: int) -> str:

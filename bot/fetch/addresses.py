@@ -12,7 +12,7 @@ import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot.errors import FeedFetchError
+from bot.errors import AddressRefusedError, FeedUnreachableError
 
 SETTING_HINT = "set fetch.allow_private_addresses = true to allow it"
 
@@ -76,7 +76,8 @@ async def system_resolver(host: str, port: int) -> list[str]:
 async def check_public_host(
     host: str, port: int, resolver: Resolver = system_resolver
 ) -> list[str]:
-    """Resolve `host` once; its addresses, or FeedFetchError unless every one is public.
+    """Resolve `host` once; its addresses, or FeedUnreachableError (the lookup failed) or
+    AddressRefusedError (an address is not public).
 
     Every address is checked, not just the first, because the connection may use any of
     them. An IP literal is checked as it is, without a lookup.
@@ -87,12 +88,12 @@ async def check_public_host(
         try:
             addresses = await resolver(host, port)
         except (OSError, UnicodeError) as exc:
-            raise FeedFetchError(host, f"DNS lookup failed for {host}") from exc
+            raise FeedUnreachableError(host, f"DNS lookup failed for {host}") from exc
     if not addresses:
-        raise FeedFetchError(host, f"DNS lookup failed for {host}")
+        raise FeedUnreachableError(host, f"DNS lookup failed for {host}")
     for ip in addresses:
         if not is_public_address(ip):
-            raise FeedFetchError(
+            raise AddressRefusedError(
                 host, f"{host} resolves to the non-public address {ip}; {SETTING_HINT}"
             )
     return list(addresses)

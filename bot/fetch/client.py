@@ -1,8 +1,10 @@
 """Fetch one feed over HTTP (or read it from a local file) with conditional GET, caps and limits.
 
 This is the only module that talks HTTP for feeds (bot/fetch/pinned.py opens its
-connections, to checked addresses only). Everything that can go wrong comes out as a
-FeedFetchError whose message a person can act on.
+connections, to checked addresses only). Everything that can go wrong with the feed or
+the network comes out as a FeedFetchError subclass (bot/errors.py) whose message a person
+can act on and which knows whether it is permanent. A bug in this code is not caught: it
+reaches the caller with its traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
@@ -28,7 +31,15 @@ import httpx
 
 import bot
 from bot.config import FetchSettings
-from bot.errors import FeedFetchError
+from bot.errors import (
+    BadFeedURLError,
+    FeedFetchError,
+    FeedHTTPStatusError,
+    FeedTimeoutError,
+    FeedTooLargeError,
+    FeedUnreachableError,
+    UnsupportedEncodingError,
+)
 from bot.fetch.addresses import Resolver, system_resolver
 from bot.fetch.pinned import BackendTransport, PinnedBackend
 from bot.models import FetchResult
@@ -120,16 +131,17 @@ class Fetcher:
     ) -> FetchResult:
         """GET `url` conditionally; a `url` that is not http(s) is read as a local file.
 
-        Raises FeedFetchError and nothing else (cancellation aside).
+        Raises a FeedFetchError subclass for whatever the network, the server or the
+        feed's URL did wrong; anything else is a bug and escapes as it is.
         """
+        if not _is_http(url):
+            return await self._read_file(url)
         try:
-            if not _is_http(url):
-                return await self._read_file(url)
             return await self._fetch_http(url, _conditional_headers(etag, last_modified))
-        except FeedFetchError:
-            raise
-        except Exception as exc:  # the promise to callers: only FeedFetchError escapes
-            raise FeedFetchError(url, f"network error: {type(exc).__name__}") from exc
+        except (OSError, httpcore.NetworkError, httpcore.ProtocolError) as exc:
+            # what the network can raise past httpx's own mapping (it maps most of it
+            # to httpx.HTTPError, caught per request in _fetch_http)
+            raise FeedUnreachableError(url, f"network error: {type(exc).__name__}") from exc
 
     async def _fetch_http(self, url: str, headers: dict[str, str]) -> FetchResult:
         """Follow up to MAX_REDIRECTS hops; the whole chain shares one deadline."""
@@ -147,15 +159,15 @@ class Fetcher:
                         outcome = await self._exchange(url, current, headers)
                 except TimeoutError:
                     message = f"timed out after {_number(self._settings.timeout)} s"
-                    raise FeedFetchError(url, message) from None
+                    raise FeedTimeoutError(url, message) from None
                 except httpx.HTTPError as exc:
-                    raise FeedFetchError(url, self._describe(exc, host)) from exc
+                    raise self._describe(exc, url, host) from exc
             if isinstance(outcome, FetchResult):
                 moved = permanent and current != url
                 return replace(outcome, permanent_url=current if moved else None)
             permanent = permanent and outcome.status in PERMANENT_STATUSES
             current = outcome.location
-        raise FeedFetchError(url, "too many redirects")
+        raise BadFeedURLError(url, "too many redirects")
 
     @asynccontextmanager
     async def _host_slot(self, host: str) -> AsyncIterator[None]:
@@ -171,7 +183,7 @@ class Fetcher:
         try:
             response = await self._client.send(request, stream=True)
         except FeedFetchError as exc:  # the address guard names the host, not the feed
-            raise FeedFetchError(url, exc.message) from exc
+            raise exc.for_url(url) from exc
         try:
             return await self._interpret(url, response, headers)
         finally:
@@ -185,14 +197,14 @@ class Fetcher:
         if status in REDIRECT_STATUSES and location:
             target = str(response.url.join(location.strip()))
             if not _is_http(target):
-                raise FeedFetchError(url, f"redirect to a non-HTTP URL: {location.strip()}")
+                raise BadFeedURLError(url, f"redirect to a non-HTTP URL: {location.strip()}")
             return _Redirect(status, target)
         if status == 304:
             return _result(response, "not_modified", b"", sent)
         if 200 <= status < 300:
             return _result(response, "ok", await self._read_body(url, response), sent)
         retry_after = _retry_after(response) if status in RETRY_AFTER_STATUSES else None
-        raise FeedFetchError(url, f"HTTP {status}", retry_after=retry_after)
+        raise FeedHTTPStatusError(url, status, _phrase(status), retry_after=retry_after)
 
     async def _read_body(self, url: str, response: httpx.Response) -> bytes:
         """Read the body, refusing it as soon as the raw or decoded size passes the cap."""
@@ -203,7 +215,7 @@ class Fetcher:
         encoding = response.headers.get("content-encoding", "")
         undecodable = [c for c in _codings(encoding) if c in UNDECODABLE_ENCODINGS]
         if undecodable:
-            raise FeedFetchError(
+            raise UnsupportedEncodingError(
                 url,
                 f"unsupported Content-Encoding {undecodable[0]!r}: the server compressed the"
                 f" feed in a way release-bot cannot decode (it asks for {ACCEPT_ENCODING})",
@@ -219,37 +231,38 @@ class Fetcher:
         except _TooLargeError:
             raise _too_large(url, cap) from None
         except zlib.error as exc:
-            raise FeedFetchError(url, "corrupt compressed body") from exc
+            raise FeedUnreachableError(url, "corrupt compressed body") from exc
         return bytes(body)
 
-    def _describe(self, exc: httpx.HTTPError, host: str) -> str:
-        """Turn an httpx error into a sentence a person can act on."""
+    def _describe(self, exc: httpx.HTTPError, url: str, host: str) -> FeedFetchError:
+        """Turn an httpx error into its type, with a sentence a person can act on."""
         if isinstance(exc, httpx.ConnectTimeout):
-            return f"timed out after {_number(self._settings.connect_timeout)} s while connecting"
+            seconds = _number(self._settings.connect_timeout)
+            return FeedTimeoutError(url, f"timed out after {seconds} s while connecting")
         if isinstance(exc, httpx.TimeoutException):
-            return f"timed out after {_number(self._settings.timeout)} s"
+            return FeedTimeoutError(url, f"timed out after {_number(self._settings.timeout)} s")
         if isinstance(exc, httpx.DecodingError):
-            return "corrupt compressed body"
+            return FeedUnreachableError(url, "corrupt compressed body")
         if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
-            return f"invalid URL: {exc}"
+            return BadFeedURLError(url, f"invalid URL: {exc}")
         for cause in _causes(exc):
             if isinstance(cause, ConnectionRefusedError):
-                return "connection refused"
+                return FeedUnreachableError(url, "connection refused")
             if isinstance(cause, socket.gaierror):
-                return f"DNS lookup failed for {host}"
+                return FeedUnreachableError(url, f"DNS lookup failed for {host}")
             if isinstance(cause, ssl.SSLError):
-                return f"TLS error: {_tls_reason(cause)}"
-        return f"network error: {type(exc).__name__}"
+                return FeedUnreachableError(url, f"TLS error: {_tls_reason(cause)}")
+        return FeedUnreachableError(url, f"network error: {type(exc).__name__}")
 
     async def _read_file(self, path: str) -> FetchResult:
         cap = self._settings.max_bytes
         try:
             body = await asyncio.to_thread(_read_at_most, path, cap + 1)
         except FileNotFoundError as exc:
-            raise FeedFetchError(path, f"file not found: {path}") from exc
+            raise BadFeedURLError(path, f"file not found: {path}") from exc
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
-            raise FeedFetchError(path, f"cannot read file: {reason}") from exc
+            raise FeedUnreachableError(path, f"cannot read file: {reason}") from exc
         if len(body) > cap:
             raise _too_large(path, cap)
         return FetchResult(
@@ -350,9 +363,9 @@ def _host_of(url: str, current: str) -> str:
     try:
         host = httpx.URL(current).host
     except httpx.InvalidURL as exc:
-        raise FeedFetchError(url, f"invalid URL: {exc}") from exc
+        raise BadFeedURLError(url, f"invalid URL: {exc}") from exc
     if not host:
-        raise FeedFetchError(url, f"invalid URL: no host in {current}")
+        raise BadFeedURLError(url, f"invalid URL: no host in {current}")
     return host.lower()
 
 
@@ -461,8 +474,16 @@ def _read_at_most(path: str, limit: int) -> bytes:
         return handle.read(limit)
 
 
-def _too_large(url: str, cap: int) -> FeedFetchError:
-    return FeedFetchError(url, f"body larger than {_size(cap)}")
+def _too_large(url: str, cap: int) -> FeedTooLargeError:
+    return FeedTooLargeError(url, f"body larger than {_size(cap)}")
+
+
+def _phrase(status: int) -> str:
+    """The standard reason phrase ('Not Found'), not the server's own; '' when unknown."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _number(value: float) -> str:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from bot.feeds.normalise import person_name
 from bot.models import Publisher, Release
 
 UNKNOWN_PUBLISHER = "Unknown publisher"
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_EMAIL = re.compile(r"[^\s@<>()]+@[^\s@<>()]+\.[^\s@<>()]+")
 
 
 def clean(text: str) -> str:
@@ -26,7 +26,7 @@ def citation_author(release: Release, publisher: Publisher) -> str:
     """The reference author: configured publisher name, else the entry author's name (never
     an e-mail address), else the feed's author or dc:publisher, else the feed title, else
     the URL's host, else "Unknown publisher". Never empty."""
-    for candidate in (publisher.name, _person_name(release.author), release.feed_author):
+    for candidate in (publisher.name, person_name(release.author), release.feed_author):
         if name := clean(candidate):
             return name
     return _site_fallback(release)
@@ -43,12 +43,6 @@ def citation_site(release: Release, publisher: Publisher) -> str:
 
 def _site_fallback(release: Release) -> str:
     return clean(release.feed_title) or _host(release) or UNKNOWN_PUBLISHER
-
-
-def _person_name(author: str) -> str:
-    """The name in an author field; e-mail addresses are dropped ("a@b.org (Ann)" -> "Ann")."""
-    name = _EMAIL.sub(" ", author)
-    return clean(name.replace("(", " ").replace(")", " ")) if name != author else author
 
 
 def _host(release: Release) -> str:

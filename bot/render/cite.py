@@ -7,6 +7,7 @@ rendering of every style, which tests/test_cite.py checks character for characte
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 from bot.errors import NotFoundError
@@ -16,49 +17,71 @@ from bot.render.cite_data import CitationData, citation_data, citation_key
 from bot.render.cite_prose import Piece
 from bot.render.telegram_html import Html, escape, italic, pre
 
-__all__ = ["STYLES", "STYLE_LABELS", "citation_key", "render_citation"]
+__all__ = [
+    "STYLES",
+    "STYLE_ALIASES",
+    "STYLE_BUTTONS",
+    "STYLE_LABELS",
+    "STYLE_ROWS",
+    "citation_key",
+    "is_machine",
+    "render_citation",
+]
 
-STYLES: tuple[str, ...] = (
-    "apa",
-    "apa6",
-    "mla",
-    "chicago",
-    "chicago-note",
-    "chicago-author-date",
-    "bibtex",
-    "biblatex",
-    "ris",
-    "csl-json",
+
+@dataclass(frozen=True, slots=True)
+class _Style:
+    """A citation style: everything the bot says or does about it, in one row."""
+
+    name: str  # as the config, `cite --style` and the buttons' data spell it
+    label: str  # in a citation's header and `cite --list-styles`
+    button: str  # on its inline button: short, so a row of three fits a phone
+    row: int  # the keyboard row its button sits in
+    prose: Callable[[CitationData], list[Piece]] | None = None  # a style people read
+    machine: Callable[[CitationData], str] | None = None  # a reference manager's format
+    aliases: tuple[str, ...] = ()  # other names readers type after /cite
+
+
+_TABLE = (
+    _Style("apa", "APA 7", "APA 7", 0, prose=cite_prose.apa7, aliases=("apa7",)),
+    _Style("apa6", "APA 6", "APA 6", 0, prose=cite_prose.apa6),
+    _Style("mla", "MLA 9", "MLA 9", 0, prose=cite_prose.mla, aliases=("mla9",)),
+    _Style(
+        "chicago", "Chicago 17 (bibliography)", "Chicago", 1,
+        prose=cite_prose.chicago_bibliography, aliases=("chicago-bibliography",),
+    ),
+    _Style(
+        "chicago-note", "Chicago 17 (note)", "Chicago note", 1,
+        prose=cite_prose.chicago_note, aliases=("chicago-notes",),
+    ),
+    _Style(
+        "chicago-author-date", "Chicago 17 (author-date)", "Chicago A-D", 1,
+        prose=cite_prose.chicago_author_date, aliases=("chicago-ad",),
+    ),
+    _Style("bibtex", "BibTeX", "BibTeX", 2, machine=cite_machine.bibtex),
+    _Style("biblatex", "biblatex", "biblatex", 2, machine=cite_machine.biblatex),
+    _Style("ris", "RIS", "RIS", 2, machine=cite_machine.ris),
+    _Style(
+        "csl-json", "CSL-JSON", "CSL-JSON", 2,
+        machine=cite_machine.csl_json, aliases=("csl", "csljson"),
+    ),
+)  # fmt: skip
+_BY_NAME = {style.name: style for style in _TABLE}
+
+STYLES: tuple[str, ...] = tuple(_BY_NAME)
+STYLE_LABELS: dict[str, str] = {style.name: style.label for style in _TABLE}
+STYLE_BUTTONS: dict[str, str] = {style.name: style.button for style in _TABLE}
+STYLE_ROWS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(style.name for style in _TABLE if style.row == row)
+    for row in sorted({style.row for style in _TABLE})
 )
+STYLE_ALIASES: dict[str, str] = {alias: style.name for style in _TABLE for alias in style.aliases}
 
-STYLE_LABELS: dict[str, str] = {
-    "apa": "APA 7",
-    "apa6": "APA 6",
-    "mla": "MLA 9",
-    "chicago": "Chicago 17 (bibliography)",
-    "chicago-note": "Chicago 17 (note)",
-    "chicago-author-date": "Chicago 17 (author-date)",
-    "bibtex": "BibTeX",
-    "biblatex": "biblatex",
-    "ris": "RIS",
-    "csl-json": "CSL-JSON",
-}
 
-_PROSE: dict[str, Callable[[CitationData], list[Piece]]] = {
-    "apa": cite_prose.apa7,
-    "apa6": cite_prose.apa6,
-    "mla": cite_prose.mla,
-    "chicago": cite_prose.chicago_bibliography,
-    "chicago-note": cite_prose.chicago_note,
-    "chicago-author-date": cite_prose.chicago_author_date,
-}
-
-_MACHINE: dict[str, Callable[[CitationData], str]] = {
-    "bibtex": cite_machine.bibtex,
-    "biblatex": cite_machine.biblatex,
-    "ris": cite_machine.ris,
-    "csl-json": cite_machine.csl_json,
-}
+def is_machine(style: str) -> bool:
+    """A reference manager's format (BibTeX, RIS ...), shown as code, not as prose."""
+    found = _BY_NAME.get(style)
+    return found is not None and found.machine is not None
 
 
 def render_citation(
@@ -75,11 +98,12 @@ def render_citation(
 
     Raises NotFoundError for an unknown style.
     """
-    if style in _PROSE:
-        pieces = _PROSE[style](citation_data(release, publisher, accessed))
+    found = _BY_NAME.get(style)
+    if found is not None and found.prose is not None:
+        pieces = found.prose(citation_data(release, publisher, accessed))
         return _pieces_html(pieces) if html else "".join(text for text, _ in pieces)
-    if style in _MACHINE:
-        text = _MACHINE[style](citation_data(release, publisher, accessed))
+    if found is not None and found.machine is not None:
+        text = found.machine(citation_data(release, publisher, accessed))
         return pre(text) if html else text
     raise NotFoundError(f"unknown citation style {style!r}; use one of: {', '.join(STYLES)}")
 

@@ -1,6 +1,7 @@
 """What every citation style needs from a release, gathered once: names, title, dates, URL, key.
 
-Also the small text helpers the styles share (month names, terminal punctuation, quotes).
+Also the small text helpers the styles share (MLA's month abbreviations, terminal
+punctuation, quotes).
 """
 
 from __future__ import annotations
@@ -10,15 +11,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from bot.feeds.dates import calendar_date
 from bot.models import Publisher, Release
 from bot.render.authors import citation_author, citation_site, clean
 
 GENRE = "Press release"
 
-MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
 # MLA 9 appendix 1: months longer than four letters are abbreviated, September as "Sept."
 MLA_MONTHS = (
     "Jan.", "Feb.", "Mar.", "Apr.", "May", "June",
@@ -76,15 +74,9 @@ def citation_data(release: Release, publisher: Publisher, accessed: date) -> Cit
 
 
 def issued_date(release: Release) -> date | None:
-    """Published, else updated, as a calendar date in the publisher's own offset.
-
-    An aware datetime's year/month/day already are its local calendar date; converting
-    to UTC would move a late-evening release to the next day.
-    """
+    """Published, else updated, as a calendar date in the publisher's own offset."""
     value = release.published if release.published is not None else release.updated
-    if value is None:
-        return None
-    return date(value.year, value.month, value.day)
+    return None if value is None else calendar_date(value)
 
 
 def citation_key(release: Release, publisher: Publisher) -> str:

@@ -10,9 +10,10 @@ import json
 from datetime import date
 from typing import Any
 
+from bot.feeds.dates import MONTHS
 from bot.render.cite_data import GENRE, CitationData
 
-_MONTH_MACROS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_MACROS = tuple(name[:3].lower() for name in MONTHS)  # BibTeX's jan ... dec
 _LATEX_SPECIALS = str.maketrans(
     {
         "\\": r"\textbackslash{}",

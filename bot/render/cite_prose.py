@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.feeds.dates import MONTHS
 from bot.render.cite_data import (
     GENRE,
     MLA_MONTHS,
-    MONTHS,
     CitationData,
     inner_quotes,
     is_english,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.errors import ReleaseBotError
 from bot.render.authors import clean
-from bot.render.cite import STYLES
+from bot.render.cite import STYLE_ALIASES, STYLES
 from bot.render.post import shorten
 
 MAX_ARGUMENT = 256  # code points of arguments we are willing to read
@@ -24,20 +24,12 @@ MAX_ECHO = 60  # how much of the user's own words a reply repeats
 MAX_QUERY_WORDS = 12
 
 COMMANDS = ("start", "help", "latest", "cite", "search", "feeds")
-STYLE_ALIASES = {
-    "apa7": "apa",
-    "mla9": "mla",
-    "chicago-bibliography": "chicago",
-    "chicago-notes": "chicago-note",
-    "chicago-ad": "chicago-author-date",
-    "csl": "csl-json",
-    "csljson": "csl-json",
-}
 CITE_PAYLOAD = "cite_"
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?![A-Za-z0-9_@])")
-_RELEASE_ID = re.compile(r"#?(\d{1,18})")
-_CALLBACK = re.compile(r"cite:(\d{1,18}):([a-z0-9-]{1,24})")
+_ID = r"(\d{1,18})"  # a release id: SQLite's rowid fits 18 digits
+_RELEASE_ID = re.compile(rf"#?{_ID}")
+_CALLBACK = re.compile(rf"cite:{_ID}:([a-z0-9-]{{1,24}})")
 
 
 class CommandArgumentError(ReleaseBotError):

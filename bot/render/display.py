@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
+from bot.feeds.dates import MONTHS, calendar_date
 from bot.models import PubDate
-
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
-def calendar_day(value: PubDate) -> date:
-    """The publisher's own calendar date (an aware datetime keeps its offset)."""
-    return value.date() if isinstance(value, datetime) else value
 
 
 def display_date(value: PubDate | None) -> str:
     """'3 April 2014'; '' when there is no date."""
     if value is None:
         return ""
-    day = calendar_day(value)
+    day = calendar_date(value)
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 def iso_day(value: PubDate | None) -> str:
     """'2014-04-03', or 'undated'."""
-    return calendar_day(value).isoformat() if value is not None else "undated"
+    return calendar_date(value).isoformat() if value is not None else "undated"
 
 
 def format_duration(seconds: float) -> str:

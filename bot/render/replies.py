@@ -14,7 +14,14 @@ from datetime import UTC, date, datetime
 
 from bot.models import Publisher, StoredRelease
 from bot.render.authors import clean
-from bot.render.cite import STYLE_LABELS, STYLES, render_citation
+from bot.render.cite import (
+    STYLE_BUTTONS,
+    STYLE_LABELS,
+    STYLE_ROWS,
+    STYLES,
+    is_machine,
+    render_citation,
+)
 from bot.render.command_args import (
     MAX_LATEST,
     CommandArgumentError,
@@ -25,31 +32,13 @@ from bot.render.command_args import (
 )
 from bot.render.display import display_date
 from bot.render.post import MAX_TEXT, is_button_url, shorten
+from bot.render.status import failure_kind
 from bot.render.telegram_html import bold, escape, link, pre
 from bot.render.tokens import scrub_tokens
 
 MAX_RAW_BYTES = 30_000  # Telegram refuses more than 32768 bytes of raw text; keep a margin
 MAX_SEARCH = 5
 MAX_LIST_TITLE = 300
-MAX_CALLBACK_BYTES = 64
-
-BUTTON_LABELS = {
-    "apa": "APA 7",
-    "apa6": "APA 6",
-    "mla": "MLA 9",
-    "chicago": "Chicago",
-    "chicago-note": "Chicago note",
-    "chicago-author-date": "Chicago A-D",
-    "bibtex": "BibTeX",
-    "biblatex": "biblatex",
-    "ris": "RIS",
-    "csl-json": "CSL-JSON",
-}
-KEYBOARD_ROWS = (
-    ("apa", "apa6", "mla"),
-    ("chicago", "chicago-note", "chicago-author-date"),
-    ("bibtex", "biblatex", "ris", "csl-json"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +74,7 @@ class FeedHealth:
     last_error: str | None
     failures: int
     paused: tuple[str, ...]  # "channel: why" for each paused route
+    permanent: bool = False  # the last error needs someone to act (bot.errors.FeedError)
 
 
 # --- building text within the limits ------------------------------------------------------
@@ -222,12 +212,12 @@ def style_keyboard(release_id: int, current: str) -> tuple[tuple[KeyButton, ...]
     return tuple(
         tuple(
             KeyButton(
-                ("✓ " if style == current else "") + BUTTON_LABELS[style],
+                ("✓ " if style == current else "") + STYLE_BUTTONS[style],
                 cite_callback_data(release_id, style),
             )
             for style in row
         )
-        for row in KEYBOARD_ROWS
+        for row in STYLE_ROWS
     )
 
 
@@ -247,13 +237,9 @@ def citation_reply(
         body = Part(html, plain)
     else:
         cut = shorten(plain, budget)
-        body = Part(pre(cut) if _machine(style) else escape(cut), cut)
+        body = Part(pre(cut) if is_machine(style) else escape(cut), cut)
         body = body + text("\n(shortened: the title is very long)")
     return Reply((head + body).html, style_keyboard(stored.id, style))
-
-
-def _machine(style: str) -> bool:
-    return style in ("bibtex", "biblatex", "ris", "csl-json")
 
 
 def not_found_reply(ref: str) -> Reply:
@@ -344,9 +330,12 @@ def feeds_reply(
 def _health_part(health: FeedHealth) -> Part:
     lines = [f"   last success: {_when(health.last_success)}"]
     if health.last_error:
-        failures = f" ({health.failures} in a row)" if health.failures else ""
-        error = scrub_tokens(health.last_error)
-        lines.append(f"   last error{failures}: {shorten(clean(error), 300)}")
+        error = shorten(clean(scrub_tokens(health.last_error)), 300)
+        if health.failures:
+            kind = failure_kind(health.permanent)
+            lines.append(f"   failing ({kind}, {health.failures} in a row): {error}")
+        else:
+            lines.append(f"   last error: {error}")
     for paused in health.paused:
         lines.append(f"   paused: {shorten(clean(scrub_tokens(paused)), 300)}")
     return text("\n" + "\n".join(lines))

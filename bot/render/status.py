@@ -13,12 +13,20 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
+def failure_kind(permanent: bool) -> str:
+    """How a failing feed's error is labelled: 'permanent' needs someone to act."""
+    return "permanent" if permanent else "transient"
+
+
 def feed_lines(feeds: Sequence[FeedState]) -> list[str]:
-    """One line per feed: last success, consecutive failures, next poll, last error."""
+    """One line per feed: last success, consecutive failures, next poll, last error
+    (labelled permanent or transient: see bot.errors.FeedError)."""
     width = max([4, *(len(feed.name) for feed in feeds)])
     lines = [f"{'feed':<{width}}  {'last success':<20}  {'fails':>5}  {'next poll':<20}  error"]
     for feed in feeds:
-        error = feed.last_error if feed.failures else ""
+        error = ""
+        if feed.failures and feed.last_error:
+            error = f"{failure_kind(feed.error_permanent)}: {feed.last_error}"
         lines.append(
             f"{feed.name:<{width}}  {_when(feed.last_success):<20}  {feed.failures:>5}  "
             f"{_when(feed.next_poll):<20}  {scrub_tokens(error or '')}".rstrip()

@@ -246,6 +246,7 @@ class Answers:
                 last_success=state.last_success,
                 last_error=state.last_error,
                 failures=state.failures,
+                permanent=state.error_permanent,
                 paused=tuple(
                     f"{c.name}: {c.pause_error or 'paused'}"
                     for c in paused

@@ -45,13 +45,14 @@ from bot.errors import (
     TelegramAuthError,
     TransientDeliveryError,
 )
-from bot.models import Delivery, RoutingView
+from bot.models import Delivery, RoutingView, StoredRelease
 from bot.render.changes import post_fingerprint
 from bot.render.chat_problems import problem_from_answer
 from bot.render.display import format_duration
 from bot.render.notices import channel_paused_notice, channel_resumed_notice
 from bot.render.post import Post, PostOptions, render_post
 from bot.render.telegram_html import Html
+from bot.services.backoff import Backoff
 from bot.services.edit_budget import EDITS_PER_DAY, after_edit, edit_wait
 from bot.services.pacing import Pacer
 from bot.services.routing import build_view
@@ -59,7 +60,7 @@ from bot.store import ChannelState, Store
 
 log = logging.getLogger(__name__)
 
-MAX_RETRY_DELAY = 600.0
+RETRY = Backoff(first=2.0, most=600.0)  # transient failures: 2, 4, 8 ... s, at most 10 min
 STORE_RETRY = 30.0  # seconds to wait after the store failed to record a send
 # A delivery's error while it waits to be sent once more after a lost answer; kept as a
 # prefix through later 429s and pauses, so that a second lost answer fails it.
@@ -85,11 +86,6 @@ class DrainReport:
     retrying: int = 0
     paused: list[str] = field(default_factory=list)
     interrupted: bool = False  # stopped by a signal before everything was sent
-
-
-def retry_delay(attempts: int) -> float:
-    """Exponential backoff for transient failures: 2, 4, 8 ... seconds, at most 10 minutes."""
-    return min(MAX_RETRY_DELAY, 2.0 ** max(1, attempts))
 
 
 class Dispatcher:
@@ -192,14 +188,13 @@ class Dispatcher:
                 batch = self.store.edits_for_channel(channel, self.clock(), limit=1)
             if not batch:
                 return
-            for delivery in batch:
+            for owed in batch:  # each delivery read with its release
                 # False: stop this batch and read the outbox again (a retry keeps its place)
-                if self.stopping or not await self._deliver(delivery, state):
+                if self.stopping or not await self._deliver(owed.delivery, state, owed.stored):
                     break
                 state = self.store.channel_state(channel)
 
-    def _post_for(self, delivery: Delivery) -> Post | None:
-        stored = self.store.release(delivery.release_id)
+    def _post_for(self, delivery: Delivery, stored: StoredRelease | None) -> Post | None:
         chat = self.view.chat(delivery.channel)
         feed = self.view.feed(stored.release.feed) if stored else None
         if stored is None or chat is None or feed is None:
@@ -220,11 +215,11 @@ class Dispatcher:
             accessed=(sent_at or self.clock()).date(),
         )
 
-    def _render(self, delivery: Delivery) -> Post | None:
+    def _render(self, delivery: Delivery, stored: StoredRelease | None) -> Post | None:
         """The post to send, or None (recorded) when the delivery can no longer be made."""
         editing = delivery.state == "sent"
         try:
-            post = self._post_for(delivery)
+            post = self._post_for(delivery, stored)
         except Exception as exc:  # a rendering bug must not stop this chat's other posts
             log.exception("delivery %d: cannot render the post", delivery.id)
             problem = f"internal error: {type(exc).__name__}: {exc}"
@@ -238,9 +233,11 @@ class Dispatcher:
             self.report.failed += 1
         return None
 
-    async def _deliver(self, delivery: Delivery, channel: ChannelState) -> bool:
+    async def _deliver(
+        self, delivery: Delivery, channel: ChannelState, stored: StoredRelease | None
+    ) -> bool:
         """Send or edit one delivery; False when this channel's batch should stop for now."""
-        post = self._render(delivery)
+        post = self._render(delivery, stored)
         if post is None or (delivery.state == "sent" and not self._edit_due(delivery, post)):
             return True
         target: int | str = channel.chat_id if channel.chat_id is not None else channel.chat
@@ -396,7 +393,7 @@ class Dispatcher:
         return True
 
     def _retry_later(self, delivery: Delivery, message: str, editing: bool) -> None:
-        delay = retry_delay(delivery.attempts + 1)
+        delay = RETRY.delay(delivery.attempts + 1)
         log.warning("delivery %d: %s; retrying in %.0f s", delivery.id, message, delay)
         not_before = self.clock() + timedelta(seconds=delay)
         if editing:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.config import FeedSettings, Settings
-from bot.errors import FeedFetchError, FeedParseError, ReleaseBotError, StoreError
+from bot.errors import FeedError, FeedFetchError, ReleaseBotError, StoreError
 from bot.feeds.backoff import next_poll_after_failure, next_poll_after_success
 from bot.fetch.client import Fetcher
 from bot.models import Feed, IngestResult, ParsedFeed, RoutingView
@@ -123,16 +123,21 @@ class Poller:
         return outcome
 
     async def _poll_recorded(self, feed: Feed) -> PollOutcome:
-        """Poll one feed and record a feed's own failure on its row; a store failure raises."""
+        """Poll one feed and record a feed's own failure on its row; a store failure raises.
+
+        A bug (any exception that is not a ReleaseBotError) is logged with its traceback and
+        recorded as an internal error, retried like a transient one: it must not stop the
+        other feeds, nor pass for the feed's fault.
+        """
         try:
             return await self.poll_one(feed)
-        except (FeedFetchError, FeedParseError) as exc:
+        except FeedError as exc:
             retry_after = exc.retry_after if isinstance(exc, FeedFetchError) else None
-            return self._record_failure(feed, exc.message, retry_after)
+            return self._record_failure(feed, exc.message, retry_after, permanent=exc.permanent)
         except StoreError:
             raise  # our outage, not the feed's fault: poll_guarded backs off
-        except Exception as exc:  # a bug must not stop the other feeds; keep it visible
-            log.exception("feed %s: unexpected error", feed.name)
+        except Exception as exc:  # a bug in our code: one feed's bug never stops the others
+            log.exception("feed %s: bug while polling (the other feeds go on)", feed.name)
             return self._record_failure(feed, f"internal error: {type(exc).__name__}: {exc}", None)
 
     async def _store_failed(self, feed: Feed, exc: StoreError) -> None:
@@ -224,7 +229,14 @@ class Poller:
             )
         return PollOutcome(feed.name, "ok", result=result, skipped=parsed.skipped)
 
-    def _record_failure(self, feed: Feed, message: str, retry_after: float | None) -> PollOutcome:
+    def _record_failure(
+        self,
+        feed: Feed,
+        message: str,
+        retry_after: float | None,
+        *,
+        permanent: bool = False,
+    ) -> PollOutcome:
         now = self.clock()
         failures = self.store.feed_state(feed.name).failures + 1
         next_poll = next_poll_after_failure(
@@ -233,9 +245,16 @@ class Poller:
             failures,
             retry_after=retry_after,
             jitter=self.rng.random(),
+            permanent=permanent,
         )
         self.store.record_fetch_failure(
-            feed.name, now=now, next_poll=next_poll, error=message, failures=failures
+            feed.name,
+            now=now,
+            next_poll=next_poll,
+            error=message,
+            failures=failures,
+            permanent=permanent,
         )
-        log.warning("feed %s: %s (failure %d)", feed.name, message, failures)
+        kind = "permanent" if permanent else "transient"
+        log.warning("feed %s: %s (failure %d, %s)", feed.name, message, failures, kind)
         return PollOutcome(feed.name, "error", error=message)

@@ -28,6 +28,7 @@ from bot.errors import (
     TransientDeliveryError,
 )
 from bot.render.display import format_duration
+from bot.services.backoff import Backoff as Backoff  # the start-up steps' policy
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +37,6 @@ Sleep = Callable[[float], Awaitable[None]]
 
 class TelegramUnreachableError(TransientDeliveryError):
     """Telegram did not answer within the patience given (`run --once`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Waits between attempts: first, 2 x first, 4 x first ... at most `most` seconds."""
-
-    first: float = 1.0
-    most: float = 60.0
-
-    def delay(self, failures: int) -> float:
-        return min(self.most, self.first * 2.0 ** max(0, failures - 1))
 
 
 @dataclass(frozen=True, slots=True)

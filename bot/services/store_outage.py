@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.services.backoff import Backoff
+
 FIRST_RETRY = 30.0  # seconds
 MAX_RETRY = 900.0  # seconds: a full disk freed by an admin is noticed within 15 minutes
 
@@ -37,8 +39,8 @@ class StoreOutage:
             self.since = now
         self.owed.add(feed)
         if not self.blocked(now):  # feeds failing in the same round count as one retry
-            delay = min(self.max_retry, self.first_retry * 2.0 ** min(self.retries, 32))
             self.retries += 1
+            delay = Backoff(self.first_retry, self.max_retry).delay(self.retries)
             self.retry_at = now + timedelta(seconds=delay)
         return beginning
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from bot.store.schema import migrations
 
 BUSY_TIMEOUT_MS = 10_000
 MAX_PROBLEMS = 20  # an integrity check of a badly damaged file can list thousands
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 # "quick": PRAGMA quick_check, every page read once (O(size): ~0.07 s for 100,000 releases);
 # "full": then PRAGMA integrity_check, which also matches every index against its table
@@ -270,30 +272,44 @@ def _unusable(path: Path, exc: sqlite3.Error | OSError) -> StoreError:
 
 
 class StoreBase:
-    """Holds the connection; the query mixins use `self.db`."""
+    """Holds the connection; the query mixins use `self.db`.
+
+    One transaction style: every write runs inside `writing()`. Outermost, that is one
+    transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on any error); nested (a `mark_*`
+    called inside another `writing()` block) it is a savepoint, so nothing is committed
+    until the outermost block ends, and a failure there rolls the inner write back too.
+    """
 
     def __init__(self, db: Database, *, read_only: bool = False) -> None:
         self.db = db
         self.read_only = read_only
 
-    def write_one(self, sql: str, params: list[Any]) -> int:
-        """One statement in its own transaction; returns the rows it changed.
+    def write_one(self, sql: str, params: Sequence[Any]) -> int:
+        """One statement in its own transaction (or the caller's); returns the rows it changed.
 
         On a failure (disk full, I/O error) the transaction is rolled back before the error
         goes up: left open, it would hold the write lock and be committed, or rolled back,
         by whichever write came next on this shared connection.
         """
-        try:
-            cursor = self.db.execute(sql, params)
-            self.db.conn.commit()
-        except sqlite3.Error:
-            self.db.conn.rollback()
-            raise
-        return cursor.rowcount
+        with self.writing():
+            return self.db.conn.execute(sql, params).rowcount
+
+    def _update(self, table: str, key: Mapping[str, Any], **values: Any) -> int:
+        """UPDATE `table` SET `values` WHERE every `key` column equals its value, through
+        `write_one`; returns the rows changed. Table and column names are ours, never input:
+        they are checked to be plain identifiers all the same."""
+        names = [table, *values, *key]
+        if not values or not key or not all(_IDENTIFIER.fullmatch(name) for name in names):
+            raise ValueError(f"not an update of our own columns: {names}")
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        condition = " AND ".join(f"{column} = ?" for column in key)
+        sql = f"UPDATE {table} SET {assignments} WHERE {condition}"  # noqa: S608 -- checked names
+        return self.write_one(sql, [*values.values(), *key.values()])
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[None]:
-        """One write transaction that takes the write lock at its start (BEGIN IMMEDIATE).
+        """One write transaction that takes the write lock at its start (BEGIN IMMEDIATE);
+        inside another, a savepoint (see the class docstring).
 
         A plain BEGIN reads first and asks for the lock at its first write; in WAL mode, if
         another process (`poll` or `status` beside `run`) committed in between, that write
@@ -309,7 +325,11 @@ class StoreBase:
         except BaseException:
             self.db.conn.rollback()
             raise
-        self.db.conn.commit()
+        try:
+            self.db.conn.commit()
+        except BaseException:  # e.g. a deferred foreign key broken, or the disk full
+            self.db.conn.rollback()
+            raise
 
     def close(self) -> None:
         self.db.close()

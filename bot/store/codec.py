@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
+from bot.feeds.order import instant_text as instant_text  # the store's one time format
+from bot.feeds.order import sort_key
 from bot.models import PubDate, Release, StoredRelease
 
 
@@ -22,24 +24,9 @@ def text_to_date(text: str | None) -> PubDate | None:
     return datetime.fromisoformat(text)
 
 
-def instant_text(moment: datetime) -> str:
-    """A sortable UTC instant: fixed width, so text order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def text_to_instant(text: str | None) -> datetime | None:
     """The inverse of instant_text (None stays None)."""
     return datetime.fromisoformat(text) if text else None
-
-
-def sort_instant(release: Release, first_seen: datetime) -> str:
-    """When a release counts as published: its date (a bare date at 00:00 UTC), else first seen."""
-    value = release.published or release.updated
-    if value is None:
-        return instant_text(first_seen)
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time(0, 0), tzinfo=UTC)
-    return instant_text(value)
 
 
 def content_hash(release: Release) -> str:
@@ -57,7 +44,7 @@ def release_row(release: Release, *, first_seen: datetime) -> dict[str, Any]:
         "url": release.url,
         "published": date_to_text(release.published),
         "updated": date_to_text(release.updated),
-        "sort_at": sort_instant(release, first_seen),
+        "sort_at": sort_key(release, first_seen),
         "author": release.author,
         "feed_author": release.feed_author,
         "feed_title": release.feed_title,

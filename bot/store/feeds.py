@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
@@ -68,20 +68,19 @@ class FeedQueries(StoreBase):
         return dict(zip((column[0] for column in cursor.description), row, strict=True))
 
     def _update_feed(self, name: str, values: dict[str, Any]) -> None:
-        assignments = ", ".join(f"{column} = ?" for column in values)
-        sql = f"UPDATE feeds SET {assignments} WHERE name = ?"  # noqa: S608 -- our column names
         try:
-            self.db.execute(sql, [*values.values(), name])
-            self.db.conn.commit()
+            self._update("feeds", {"name": name}, **values)
         except sqlite3.Error as exc:  # disk full, I/O error: the poller backs off on this
-            with contextlib.suppress(sqlite3.Error):
-                self.db.conn.rollback()
             raise StoreError(f"recording the state of feed {name!r} failed: {exc}") from exc
 
     def feed_state(self, name: str) -> FeedState:
         row = self._feed_row(name)
         if row is None:
             raise KeyError(name)
+        return self._feed_state(row)
+
+    @staticmethod
+    def _feed_state(row: dict[str, Any]) -> FeedState:
         return FeedState(
             name=row["name"],
             url=row["current_url"],
@@ -92,20 +91,25 @@ class FeedQueries(StoreBase):
             last_error=row["last_error"],
             failures=row["failures"],
             next_poll=text_to_instant(row["next_poll"]),
+            error_permanent=bool(row["last_error_permanent"]),
         )
 
     def feed_states(self) -> list[FeedState]:
-        names = [row["name"] for row in self.db.query("SELECT name FROM feeds ORDER BY name")]
-        return [self.feed_state(name) for name in names]
+        """Every feed's state, by name: one query (`status` and /feeds read them all)."""
+        cursor = self.db.execute("SELECT * FROM feeds ORDER BY name")
+        columns = [column[0] for column in cursor.description]
+        return [self._feed_state(dict(zip(columns, row, strict=True))) for row in cursor]
 
     def due_feeds(self, names: Iterable[str], now: datetime) -> list[str]:
-        """Of `names`, those whose next poll time has come (or was never set)."""
-        due = []
-        for name in names:
-            row = self._feed_row(name)
-            if row is None or row["next_poll"] is None or row["next_poll"] <= instant_text(now):
-                due.append(name)
-        return due
+        """Of `names`, in their order, those whose next poll time has come (or was never
+        set, or that have no row yet). One query however many feeds: it runs every tick."""
+        rows = self.db.execute(
+            "SELECT wanted.value FROM json_each(?) AS wanted"
+            " LEFT JOIN feeds ON feeds.name = wanted.value"
+            " WHERE feeds.next_poll IS NULL OR feeds.next_poll <= ? ORDER BY wanted.key",
+            [json.dumps(list(names)), instant_text(now)],
+        )
+        return [row[0] for row in rows]
 
     def record_fetch_success(
         self,
@@ -123,6 +127,7 @@ class FeedQueries(StoreBase):
             "last_success": instant_text(now),
             "last_error": None,
             "last_error_at": None,
+            "last_error_permanent": 0,
             "failures": 0,
             "next_poll": instant_text(next_poll),
             "etag": etag,
@@ -136,14 +141,23 @@ class FeedQueries(StoreBase):
         self._update_feed(name, values)
 
     def record_fetch_failure(
-        self, name: str, *, now: datetime, next_poll: datetime, error: str, failures: int
+        self,
+        name: str,
+        *,
+        now: datetime,
+        next_poll: datetime,
+        error: str,
+        failures: int,
+        permanent: bool = False,
     ) -> None:
-        """Record a failed poll; `failures` is the consecutive count including this one."""
+        """Record a failed poll; `failures` is the consecutive count including this one,
+        `permanent` whether this error needs someone to act (see bot.errors.FeedError)."""
         self._update_feed(
             name,
             {
                 "last_error": error,
                 "last_error_at": instant_text(now),
+                "last_error_permanent": int(permanent),
                 "failures": failures,
                 "next_poll": instant_text(next_poll),
             },

@@ -6,15 +6,25 @@ from datetime import datetime
 from typing import Any
 
 from bot.errors import StoreError
-from bot.models import ChannelState, Delivery, EditBudget
+from bot.models import ChannelState, Delivery, EditBudget, OwedPost
 from bot.store.base import StoreBase
-from bot.store.codec import instant_text, text_to_instant
+from bot.store.codec import instant_text, row_to_stored, text_to_instant
 
 # A pending delivery `d` is ready when no older pending delivery of its channel is still
 # waiting out a retry delay (nor itself): retries never reorder a chat's posts.
 _BEFORE_FIRST_WAITING = (
     "d.id < coalesce((SELECT min(w.id) FROM deliveries w WHERE w.channel = d.channel"
     " AND w.state = 'pending' AND w.not_before > ?), 9223372036854775807)"
+)
+# A delivery with its release in one row: the release's columns as r_<column>.
+_WITH_RELEASE = (
+    "SELECT d.*, r.id AS r_id, r.feed AS r_feed, r.key AS r_key, r.title AS r_title,"
+    " r.link AS r_link, r.url AS r_url, r.published AS r_published, r.updated AS r_updated,"
+    " r.sort_at AS r_sort_at, r.author AS r_author, r.feed_author AS r_feed_author,"
+    " r.feed_title AS r_feed_title, r.summary AS r_summary, r.language AS r_language,"
+    " r.content_hash AS r_content_hash, r.first_seen AS r_first_seen,"
+    " r.changed_at AS r_changed_at"
+    " FROM deliveries d LEFT JOIN releases r ON r.id = d.release_id"
 )
 
 
@@ -27,7 +37,6 @@ def _delivery(row: dict[str, Any]) -> Delivery:
         message_id=row["message_id"],
         error=row["error"],
         attempts=row["attempts"],
-        needs_edit=row["needs_edit"] > 0,
         changes=row["needs_edit"],
         sent_at=text_to_instant(row["sent_at"]),
         shown=row.get("shown_hash"),
@@ -35,6 +44,12 @@ def _delivery(row: dict[str, Any]) -> Delivery:
         edit_window=text_to_instant(row.get("edit_window")),
         edits_in_window=row.get("edits_in_window") or 0,
     )
+
+
+def _owed(row: dict[str, Any]) -> OwedPost:
+    release = {name[2:]: value for name, value in row.items() if name.startswith("r_")}
+    stored = row_to_stored(release) if release["id"] is not None else None
+    return OwedPost(_delivery(row), stored)
 
 
 def _chat_ref(text: str | None) -> int | str | None:
@@ -49,56 +64,45 @@ class OutboxQueries(StoreBase):
         """After a crash, sends that were in flight are owed again (at least once)."""
         return self.write_one("UPDATE deliveries SET state = 'pending' WHERE state = 'sending'", [])
 
-    def pending_deliveries(self, now: datetime, limit: int = 500) -> list[Delivery]:
-        """Oldest first; skips paused channels and deliveries waiting out a retry delay."""
-        rows = self.db.query(
-            "SELECT d.* FROM deliveries d JOIN channels c ON c.name = d.channel"
-            " WHERE d.state = 'pending' AND c.paused = 0"
-            " AND (d.not_before IS NULL OR d.not_before <= ?) ORDER BY d.id LIMIT ?",
-            [instant_text(now), limit],
-        )
-        return [_delivery(row) for row in rows]
-
     def channels_with_work(self, now: datetime, *, edits: bool = True) -> list[str]:
         """Unpaused channels whose oldest pending delivery is ready, or (unless `edits` is
         False) with a sent post to edit."""
+        # Posts to edit are looked up per channel, through the small index of the posts
+        # owed an edit (m009), not among every post ever sent.
         rows = self.db.execute(
-            "SELECT DISTINCT d.channel FROM deliveries d JOIN channels c ON c.name = d.channel"  # noqa: S608
-            f" WHERE c.paused = 0 AND ((d.state = 'pending' AND {_BEFORE_FIRST_WAITING})"
-            " OR (? AND d.state = 'sent' AND d.needs_edit > 0"
-            " AND (d.not_before IS NULL OR d.not_before <= ?))) ORDER BY d.channel",
+            "SELECT d.channel FROM deliveries d JOIN channels c ON c.name = d.channel"  # noqa: S608
+            f" WHERE c.paused = 0 AND d.state = 'pending' AND {_BEFORE_FIRST_WAITING}"
+            " UNION SELECT c.name FROM channels c WHERE ? AND c.paused = 0 AND EXISTS"
+            " (SELECT 1 FROM deliveries d WHERE d.channel = c.name AND d.state = 'sent'"
+            " AND d.needs_edit > 0 AND (d.not_before IS NULL OR d.not_before <= ?))"
+            " ORDER BY 1",
             [instant_text(now), int(edits), instant_text(now)],
         )
         return [row[0] for row in rows]
 
-    def pending_for_channel(self, channel: str, now: datetime, limit: int = 50) -> list[Delivery]:
-        """The channel's pending deliveries, oldest first, up to the first one waiting out a
-        retry delay: a chat's posts keep their order even when one of them must wait."""
-        rows = self.db.query(
-            "SELECT * FROM deliveries d WHERE d.channel = ? AND d.state = 'pending'"  # noqa: S608
+    def pending_for_channel(self, channel: str, now: datetime, limit: int = 50) -> list[OwedPost]:
+        """The channel's pending deliveries with their releases, oldest first, up to the first
+        one waiting out a retry delay: a chat's posts keep their order even when one of them
+        must wait."""
+        return self._owed(
+            f"{_WITH_RELEASE} WHERE d.channel = ? AND d.state = 'pending'"
             f" AND {_BEFORE_FIRST_WAITING} ORDER BY d.id LIMIT ?",
             [channel, instant_text(now), limit],
         )
-        return [_delivery(row) for row in rows]
 
-    def edits_for_channel(self, channel: str, now: datetime, limit: int = 50) -> list[Delivery]:
-        """Sent posts whose release changed, oldest first, but not those waiting (out a retry
-        delay, or for their next day of edits)."""
-        rows = self.db.query(
-            "SELECT * FROM deliveries WHERE channel = ? AND state = 'sent' AND needs_edit > 0"
-            " AND (not_before IS NULL OR not_before <= ?) ORDER BY id LIMIT ?",
+    def edits_for_channel(self, channel: str, now: datetime, limit: int = 50) -> list[OwedPost]:
+        """Sent posts whose release changed, with their releases, oldest first, but not those
+        waiting (out a retry delay, or for their next day of edits)."""
+        return self._owed(
+            f"{_WITH_RELEASE} WHERE d.channel = ? AND d.state = 'sent' AND d.needs_edit > 0"
+            " AND (d.not_before IS NULL OR d.not_before <= ?) ORDER BY d.id LIMIT ?",
             [channel, instant_text(now), limit],
         )
-        return [_delivery(row) for row in rows]
 
-    def edits_due(self, limit: int = 100) -> list[Delivery]:
-        rows = self.db.query(
-            "SELECT d.* FROM deliveries d JOIN channels c ON c.name = d.channel"
-            " WHERE d.needs_edit > 0 AND d.state = 'sent' AND c.paused = 0"
-            " ORDER BY d.id LIMIT ?",
-            [limit],
-        )
-        return [_delivery(row) for row in rows]
+    def _owed(self, sql: str, params: list[Any]) -> list[OwedPost]:
+        cursor = self.db.execute(sql, params)
+        columns = [column[0] for column in cursor.description]
+        return [_owed(dict(zip(columns, row, strict=True))) for row in cursor]
 
     def delivery_counts(self) -> dict[str, dict[str, int]]:
         """Per channel, how many deliveries are in each state."""
@@ -116,11 +120,7 @@ class OutboxQueries(StoreBase):
         Every state change is conditional, so that two writers (a second process, a late
         answer) can never both take a row, nor re-queue a post already sent.
         """
-        # Plain SQL: sqlite-utils' update() reads the table's schema on every call, and the
-        # dispatcher writes twice per send.
-        columns = ", ".join(f"{column} = ?" for column in values)
-        sql = f"UPDATE deliveries SET {columns} WHERE id = ? AND state = ?"  # noqa: S608 -- our own names
-        return self.write_one(sql, [*values.values(), delivery_id, expected]) == 1
+        return self._update("deliveries", {"id": delivery_id, "state": expected}, **values) == 1
 
     def mark_sending(self, delivery_id: int) -> bool:
         """Take a pending delivery for one send; False when it is no longer pending (taken)."""
@@ -245,8 +245,14 @@ class OutboxQueries(StoreBase):
         )
 
     def channel_states(self) -> list[ChannelState]:
-        names = [row[0] for row in self.db.execute("SELECT name FROM channels ORDER BY name")]
-        return [self.channel_state(name) for name in names]
+        """Every channel's state, by name: one query."""
+        rows = self.db.execute(
+            "SELECT name, chat, chat_id, paused, pause_error FROM channels ORDER BY name"
+        )
+        return [
+            ChannelState(name=name, chat=chat, chat_id=chat_id, paused=bool(paused), pause_error=e)
+            for name, chat, chat_id, paused, e in rows
+        ]
 
     def set_chat_id(self, name: str, chat_id: int) -> None:
         self._set_channel(name, chat_id=chat_id)
@@ -258,18 +264,19 @@ class OutboxQueries(StoreBase):
         self._set_channel(name, paused=0, pause_error=None)
 
     def _set_channel(self, name: str, **values: Any) -> None:
-        columns = ", ".join(f"{column} = ?" for column in values)
-        sql = f"UPDATE channels SET {columns} WHERE name = ?"  # noqa: S608 -- our own names
-        self.write_one(sql, [*values.values(), name])
+        self._update("channels", {"name": name}, **values)
 
     # Failed posts, for `releasebot retry` and /retry
 
     def failed_deliveries(
         self, channel: str | None = None, delivery_id: int | None = None
     ) -> list[Delivery]:
-        """Failed deliveries (of one channel, or one by id), oldest first."""
-        where, params = _failed_filter(channel, delivery_id)
-        rows = self.db.query(f"SELECT * FROM deliveries WHERE {where} ORDER BY id", params)  # noqa: S608
+        """Failed deliveries (of one channel, or one by id, when given), oldest first."""
+        rows = self.db.query(
+            "SELECT * FROM deliveries WHERE state = 'failed'"
+            " AND (? IS NULL OR channel = ?) AND (? IS NULL OR id = ?) ORDER BY id",
+            [channel, channel, delivery_id, delivery_id],
+        )
         return [_delivery(row) for row in rows]
 
     def requeue_failed(
@@ -279,26 +286,14 @@ class OutboxQueries(StoreBase):
 
         Returns how many were re-queued per channel. They keep their place (oldest first).
         """
-        where, params = _failed_filter(channel, delivery_id)
-        with self.db.conn:
+        with self.writing():
             rows = self.db.execute(
-                "UPDATE deliveries SET state = 'pending', attempts = 0, not_before = NULL"  # noqa: S608
-                f" WHERE {where} RETURNING channel",
-                params,
+                "UPDATE deliveries SET state = 'pending', attempts = 0, not_before = NULL"
+                " WHERE state = 'failed' AND (? IS NULL OR channel = ?) AND (? IS NULL OR id = ?)"
+                " RETURNING channel",
+                [channel, channel, delivery_id, delivery_id],
             ).fetchall()
         counts: dict[str, int] = {}
         for (name,) in rows:
             counts[name] = counts.get(name, 0) + 1
         return dict(sorted(counts.items()))
-
-
-def _failed_filter(channel: str | None, delivery_id: int | None) -> tuple[str, list[Any]]:
-    where: list[str] = ["state = 'failed'"]
-    params: list[Any] = []
-    if channel is not None:
-        where.append("channel = ?")
-        params.append(channel)
-    if delivery_id is not None:
-        where.append("id = ?")
-        params.append(delivery_id)
-    return " AND ".join(where), params

@@ -7,13 +7,15 @@ import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from bot.errors import StoreError
+from bot.feeds.order import sort_key
 from bot.feeds.urls import canonical_url
 from bot.models import IngestResult, Release, StoredRelease
 from bot.render.changes import noticeable_change
+from bot.render.command_args import release_id_ref
 from bot.store.base import StoreBase
 from bot.store.codec import (
     content_hash,
@@ -21,7 +23,6 @@ from bot.store.codec import (
     instant_text,
     release_row,
     row_to_stored,
-    sort_instant,
 )
 
 _NEWEST_FIRST = "ORDER BY releases.sort_at DESC, releases.id DESC"
@@ -42,8 +43,8 @@ def fts_query(text: str, *, any_word: bool = False) -> str:
 
 
 def _oldest_first(releases: list[tuple[int, Release]], now: datetime) -> list[tuple[int, Release]]:
-    """Chronological order; undated ties keep the feed's convention that earlier means newer."""
-    return sorted(releases, key=lambda item: (sort_instant(item[1], now), -item[0]))
+    """Chronological order; ties keep the feed's convention that earlier means newer."""
+    return sorted(releases, key=lambda item: (sort_key(item[1], now), -item[0]))
 
 
 def _match(known: _Known, release: Release) -> tuple[int, str] | None:
@@ -68,11 +69,14 @@ def _dated_since(release: Release, stored_at: str | None, now: datetime) -> bool
     """Published after the feed's last store and not in the future. Only `published`
     counts: an archive moved to new links often carries the move's time as `updated`
     (Atom), so an update date cannot show a release is new. An undated release cannot
-    show it is recent either; a bare date counts from 00:00 UTC."""
+    show it is recent either. A bare date counts from 00:00 UTC (its earliest instant, not
+    where it sorts): a release dated today is not held back this morning."""
     if stored_at is None or release.published is None:
         return False
-    published = sort_instant(replace(release, updated=None), now)
-    return stored_at < published <= instant_text(now)
+    published = release.published
+    if not isinstance(published, datetime):
+        published = datetime.combine(published, time(0), UTC)
+    return stored_at < instant_text(published) <= instant_text(now)
 
 
 class ReleaseQueries(StoreBase):
@@ -365,8 +369,9 @@ class ReleaseQueries(StoreBase):
     def find_release(self, ref: str, feeds: Sequence[str] | None = None) -> StoredRelease | None:
         """A release by id ('42' or '#42'), URL (original or canonical), key, or best text match."""
         ref = ref.strip()
-        if re.fullmatch(r"#?\d{1,18}", ref):
-            found = self.release(int(ref.lstrip("#")))
+        release_id = release_id_ref(ref)
+        if release_id is not None:
+            found = self.release(release_id)
             if found and (feeds is None or found.release.feed in feeds):
                 return found
         # A pasted link may carry other tracking parameters than the feed's: compare canonically.
@@ -386,9 +391,6 @@ class ReleaseQueries(StoreBase):
                 return row_to_stored(rows[0])
         matches = self.search(ref, 1, feeds)
         return matches[0] if matches else None
-
-    def release_count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM releases").fetchone()[0])
 
 
 def _feed_filter(feeds: Sequence[str] | None, prefix: str = "WHERE") -> tuple[str, list[Any]]:

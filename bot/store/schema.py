@@ -158,3 +158,48 @@ def m006_delivery_edit_budget(db: Database) -> None:
     db.execute("ALTER TABLE deliveries ADD COLUMN sent_chat TEXT")
     db.execute("ALTER TABLE deliveries ADD COLUMN edit_window TEXT")
     db.execute("ALTER TABLE deliveries ADD COLUMN edits_in_window INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m007_feed_error_permanent(db: Database) -> None:
+    """Whether a feed's last error is permanent (404, not a feed...: someone must act) or may
+    pass (503, a timeout), so `status` and /feeds can say which. Errors stored before it are
+    classified by their text, as the versions that stored them wrote it."""
+    db.execute("ALTER TABLE feeds ADD COLUMN last_error_permanent INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "UPDATE feeds SET last_error_permanent = 1 WHERE last_error IN"
+        " ('HTTP 401', 'HTTP 403', 'HTTP 404', 'HTTP 410', 'entity declarations refused')"
+        " OR last_error LIKE 'not a feed: %' OR last_error LIKE 'body larger than %'"
+        " OR last_error LIKE '% resolves to the non-public address %'"
+        " OR last_error LIKE 'unsupported Content-Encoding %'"
+        " OR last_error LIKE 'invalid URL: %' OR last_error LIKE 'file not found: %'"
+        " OR last_error LIKE 'redirect to a non-HTTP URL: %'"
+        " OR last_error = 'too many redirects'"
+    )
+
+
+@migrations()
+def m008_one_sort_key(db: Database) -> None:
+    """Releases sort by `bot.feeds.order.sort_key`, as `preview` does: a date-only value at
+    noon UTC (it was 00:00, so `/latest` and `preview` disagreed), and an undated release
+    below every dated one, by first seen ('-' before the instant; it was the first-seen
+    instant itself, so an old undated page from a backlog headed every list)."""
+    db.execute(
+        "UPDATE releases SET sort_at = coalesce(published, updated) || 'T12:00:00.000000Z'"
+        " WHERE length(coalesce(published, updated)) = 10"
+    )
+    db.execute(
+        "UPDATE releases SET sort_at = '-' || first_seen"
+        " WHERE published IS NULL AND updated IS NULL"
+    )
+
+
+@migrations()
+def m009_deliveries_to_edit(db: Database) -> None:
+    """The sent posts owed an edit, by channel. Every round looks for them (which channels
+    have work, then each working channel's edits); without this index each look reads every
+    post ever sent, so a tick would slow down as the outbox grows, however little is owed."""
+    db.execute(
+        "CREATE INDEX deliveries_to_edit ON deliveries (channel, id)"
+        " WHERE state = 'sent' AND needs_edit > 0"
+    )

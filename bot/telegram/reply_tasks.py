@@ -88,11 +88,6 @@ class ReplyTasks:
         finally:
             self._sending.discard(task)
 
-    async def idle(self) -> None:
-        """Wait until every reply admitted so far has finished."""
-        while tasks := [task for tasks in self._by_reader.values() for task in tasks]:
-            await asyncio.wait(tasks)
-
     @property
     def pending(self) -> int:
         """Replies admitted and not yet finished."""
