@@ -59,7 +59,7 @@ from bot.services.config_sync import sync_config  # noqa: E402
 from bot.services.dispatcher import Dispatcher  # noqa: E402
 from bot.services.pacing import Pacer  # noqa: E402
 from bot.store import Store  # noqa: E402
-from bot.telegram.app import build_application  # noqa: E402
+from bot.telegram.application import build_application  # noqa: E402
 from bot.telegram.sender import TelegramSender, _markup  # noqa: E402
 from tests.factories import make_release  # noqa: E402
 

@@ -465,13 +465,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run_locked(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: python-telegram-bot costs every other command ~0.1 s of start-up.
-    from bot.telegram.app import run_dry_forever, run_forever, run_once
+    from bot.telegram.run import run
 
     token = os.environ.get(TOKEN_VARIABLE, "").strip() or None
     if args.dry_run:
-        if args.once:
-            return asyncio.run(run_once(settings, token=None, clock=utc_now))
-        return asyncio.run(run_dry_forever(settings, clock=utc_now))
+        return run(settings, token=None, once=args.once, clock=utc_now)
     if token is None:
         print(
             f"releasebot: set {TOKEN_VARIABLE} to the bot's token from @BotFather"
@@ -479,9 +477,7 @@ def _run_locked(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if args.once:
-        return asyncio.run(run_once(settings, token=token, clock=utc_now))
-    return run_forever(settings, token=token, clock=utc_now)
+    return run(settings, token=token, once=args.once, clock=utc_now)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -172,9 +172,12 @@ class ChatInfo:
     chat_id: int
     kind: str  # channel, supergroup, group, private
     title: str
-    can_post: bool
+    status: str  # the bot's getChatMember status: administrator, member, left, kicked...
     problem: str  # why the bot cannot post, "" when it can
-    status: str = ""  # the bot's getChatMember status: administrator, member, left, kicked...
+
+    @property
+    def can_post(self) -> bool:
+        return not self.problem
 
 
 # The routing view: which feeds, chats and routes exist, with their options (built by

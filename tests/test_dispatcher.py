@@ -27,7 +27,7 @@ from bot.services.config_sync import sync_config
 from bot.services.dispatcher import Dispatcher
 from bot.services.pacing import Pacer
 from bot.store import Store
-from bot.telegram.sender import TelegramSender
+from bot.telegram.sender import TelegramSender, make_bot
 from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.bot_api_objects import NOT_MODIFIED
@@ -162,7 +162,7 @@ def api(vclock: VirtualClock) -> Iterator[FakeBotAPI]:
 
 @pytest.fixture
 async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
-    async with Bot(api.token, base_url=api.base_url) as client:
+    async with make_bot(api.token, base_url=api.base_url) as client:
         yield client
 
 
@@ -355,7 +355,7 @@ async def test_a_slow_answer_times_out_and_is_retried(
 ) -> None:
     """A send that times out is retried later and ends `sent`; a late copy is the only extra."""
     request = HTTPXRequest(read_timeout=0.3)
-    async with Bot(api.token, base_url=api.base_url, request=request) as slow_bot:
+    async with make_bot(api.token, base_url=api.base_url, request=request) as slow_bot:
         channels = [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}]
         h = Harness(tmp_path, slow_bot, channels, vclock)
         try:
@@ -447,7 +447,7 @@ async def test_pacing_keeps_within_telegrams_real_windows(
     with FakeBotAPI(time_scale=1.0, clock=vclock) as strict:
         for chat in chats:
             strict.add_chat(chat, "channel")
-        async with Bot(strict.token, base_url=strict.base_url) as client:
+        async with make_bot(strict.token, base_url=strict.base_url) as client:
             channels = [
                 {"name": f"c{i}", "chat": chat, "feeds": ["nida"]} for i, chat in enumerate(chats)
             ]

@@ -23,7 +23,7 @@ from bot.render.post import Post
 from bot.services.config_sync import sync_config
 from bot.services.dispatcher import Dispatcher
 from bot.store import Store
-from bot.telegram.sender import TelegramSender
+from bot.telegram.sender import TelegramSender, make_bot
 from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI
 
@@ -102,7 +102,7 @@ def api() -> Iterator[FakeBotAPI]:
 
 @pytest.fixture
 async def harness(tmp_path: Path, api: FakeBotAPI) -> AsyncIterator[Harness]:
-    async with Bot(api.token, base_url=api.base_url) as bot:
+    async with make_bot(api.token, base_url=api.base_url) as bot:
         h = Harness(tmp_path, bot, api)
         try:
             yield h
@@ -221,7 +221,7 @@ async def test_a_real_title_change_is_edited_once(harness: Harness) -> None:
 async def test_a_change_past_the_summary_cut_costs_no_call(tmp_path: Path, api: FakeBotAPI) -> None:
     """A sentence added beyond what the post shows of the summary changes nothing a reader
     sees: no edit is sent at all (before, the call was made and answered 'not modified')."""
-    async with Bot(api.token, base_url=api.base_url) as bot:
+    async with make_bot(api.token, base_url=api.base_url) as bot:
         h = Harness(tmp_path, bot, api, summary_length=40)
         try:
             long = "The first sentence is short. " + "More words follow here. " * 20
@@ -266,7 +266,7 @@ async def test_a_post_sent_before_its_group_became_a_supergroup_is_not_edited_th
     the supergroup, where that message id now belongs to another post."""
     group, supergroup = -4001, -1004001
     api.add_chat(group, "group", title="Editors")
-    async with Bot(api.token, base_url=api.base_url) as bot:
+    async with make_bot(api.token, base_url=api.base_url) as bot:
         h = Harness(tmp_path, bot, api, chat=group)
         try:
             h.poll("nida", [make_release(1), make_release(2)])

@@ -1,9 +1,13 @@
-"""Notices for the admins about the bot's own health, as Telegram HTML (pure)."""
+"""Notices for the admins about the bot's own health, as Telegram HTML (pure).
+
+Each returns `Html`: what goes in from outside (Telegram's or SQLite's error text, names from
+the config) is escaped here, so a `<` or `&` in it reads as written.
+"""
 
 from __future__ import annotations
 
 from bot.render.chat_problems import ChatProblem, how_to_fix, what_happened
-from bot.render.telegram_html import bold, escape
+from bot.render.telegram_html import Html, bold, escape
 
 MAX_ERROR = 300  # characters of the engine's error quoted in a notice
 
@@ -19,11 +23,11 @@ def _about(seconds: float) -> str:
     return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
-def store_unwritable_notice(database: str, error: str, retry_in: float) -> str:
+def store_unwritable_notice(database: str, error: str, retry_in: float) -> Html:
     """The database cannot be written: polling waits, and nothing published meanwhile is lost."""
     if len(error) > MAX_ERROR:
         error = error[: MAX_ERROR - 1] + "…"
-    return (
+    return Html(
         f"release-bot cannot write to its database {bold(database)}: {escape(error)}\n"
         f"Polling waits and tries again with backoff (next try in {_about(retry_in)}). "
         "Free disk space there (or fix the file's permissions): every release published "
@@ -31,9 +35,9 @@ def store_unwritable_notice(database: str, error: str, retry_in: float) -> str:
     )
 
 
-def store_recovered_notice(database: str, lasted: float) -> str:
+def store_recovered_notice(database: str, lasted: float) -> Html:
     """The database can be written again after `lasted` seconds; what was missed is owed."""
-    return (
+    return Html(
         f"release-bot can write to its database {bold(database)} again "
         f"(after {_about(lasted)}). Polling has resumed; the releases published meanwhile "
         "are being posted."
@@ -42,10 +46,10 @@ def store_recovered_notice(database: str, lasted: float) -> str:
 
 def channel_paused_notice(
     channel: str, problem: ChatProblem, *, bot_username: str, recheck_every: str
-) -> str:
+) -> Html:
     """The bot cannot post to `channel`: why, in plain words, and the fix. Sent once per
     incident, whether a send or a check found it first."""
-    return (
+    return Html(
         f"release-bot cannot post to {bold(channel)}: {escape(_clip(what_happened(problem)))}.\n"
         f"To fix it: {escape(how_to_fix(problem, bot_username))}.\n"
         "Its posts wait and go out by themselves once the bot can post there "
@@ -53,12 +57,12 @@ def channel_paused_notice(
     )
 
 
-def channel_resumed_notice(channel: str, chat: str, waiting: int) -> str:
+def channel_resumed_notice(channel: str, chat: str, waiting: int) -> Html:
     """The bot can post to `channel` again; the posts that waited are going out."""
     owed = {0: "nothing was waiting", 1: "its 1 waiting post is going out now"}.get(
         waiting, f"its {waiting} waiting posts are going out now"
     )
-    return f"release-bot can post to {bold(channel)} ({escape(chat)}) again: {owed}."
+    return Html(f"release-bot can post to {bold(channel)} ({escape(chat)}) again: {owed}.")
 
 
 def _clip(text: str) -> str:

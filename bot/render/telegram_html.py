@@ -3,6 +3,10 @@
 Every helper takes plain text and escapes it, so a caller cannot forget to. Text that is
 already markup (the result of another helper) is an `Html` instance and passes through
 unescaped, which is how helpers nest: `bold(link(url, title))`.
+
+`Html` is also the type the senders take (`Sender.send_text`, `Dispatcher.notify_admins`):
+mypy rejects a plain `str` there, so a message sent with parse_mode HTML is always built
+here in bot/render/, never as an f-string beside the call.
 """
 
 from __future__ import annotations
@@ -17,14 +21,14 @@ class Html(str):
     __slots__ = ()
 
 
-def escape(text: str) -> str:
+def escape(text: str) -> Html:
     """Escape `&`, `<` and `>` so Telegram shows `text` literally; `Html` is returned as is."""
     if isinstance(text, Html):
         return text
     return Html(text.translate(_TEXT_ESCAPES))
 
 
-def escape_attribute(text: str) -> str:
+def escape_attribute(text: str) -> Html:
     """Escape a value for a double-quoted attribute (also `"`)."""
     return Html(str(text).translate(_ATTRIBUTE_ESCAPES))
 

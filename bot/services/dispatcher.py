@@ -51,6 +51,7 @@ from bot.render.chat_problems import problem_from_answer
 from bot.render.display import format_duration
 from bot.render.notices import channel_paused_notice, channel_resumed_notice
 from bot.render.post import Post, PostOptions, render_post
+from bot.render.telegram_html import Html
 from bot.services.backoff import Backoff
 from bot.services.edit_budget import EDITS_PER_DAY, after_edit, edit_wait
 from bot.services.pacing import Pacer
@@ -73,7 +74,7 @@ SENT_TWICE = (
 class Sender(Protocol):
     async def send(self, chat: int | str, post: Post) -> int: ...
     async def edit(self, chat: int | str, message_id: int, post: Post) -> None: ...
-    async def send_text(self, chat: int | str, text: str) -> None: ...
+    async def send_text(self, chat: int | str, text: Html) -> None: ...
 
 
 @dataclass(slots=True)
@@ -256,7 +257,7 @@ class Dispatcher:
                 go_on, notice = await self._attempt(delivery, channel, target, post)
             finally:
                 self._in_flight.discard(delivery.channel)
-        if notice:  # outside the turn: the notices wait for turns of their own
+        if notice is not None:  # outside the turn: the notices wait for turns of their own
             await self.notify_admins(notice)
         return go_on
 
@@ -274,16 +275,16 @@ class Dispatcher:
 
     async def _attempt(
         self, delivery: Delivery, channel: ChannelState, target: int | str, post: Post
-    ) -> tuple[bool, str]:
+    ) -> tuple[bool, Html | None]:
         """One call to Telegram, recorded: `sending` before it, `sent` with its message_id after.
 
-        Returns whether this chat's batch may go on, and a notice for the admins ("" if none).
+        Returns whether this chat's batch may go on, and a notice for the admins (None if none).
         """
         editing = delivery.state == "sent" and delivery.message_id is not None
         if not editing and not self.store.mark_sending(delivery.id):
             # No longer pending: another process took it (or recorded it) since we read it.
             log.info("delivery %d: taken elsewhere; not sending it", delivery.id)
-            return True, ""
+            return True, None
         try:
             if editing and delivery.message_id is not None:
                 await self.sender.edit(target, delivery.message_id, post)
@@ -292,12 +293,12 @@ class Dispatcher:
         except (RateLimitedError, ChatMigratedError, ChatUnavailableError) as exc:
             return False, self._chat_refused(delivery, channel, target, exc, editing)
         except MessageRejectedError as exc:
-            return self._rejected(delivery, exc.message, editing), ""
+            return self._rejected(delivery, exc.message, editing), None
         except TransientDeliveryError as exc:
             if isinstance(exc, AnswerLostError) and not editing:  # an edit is safe to repeat
-                return self._unanswered(delivery, exc.message), ""
+                return self._unanswered(delivery, exc.message), None
             self._retry_later(delivery, exc.message, editing)
-            return False, ""
+            return False, None
         except (TelegramAuthError, asyncio.CancelledError):
             if not editing:
                 error = self._error(delivery, "interrupted")
@@ -338,7 +339,7 @@ class Dispatcher:
         target: int | str,
         exc: RateLimitedError | ChatMigratedError | ChatUnavailableError,
         editing: bool,
-    ) -> str:
+    ) -> Html | None:
         """Record a refusal that concerns the whole chat; returns a notice for the admins."""
         if not editing:
             self.store.mark_retry(delivery.id, self._error(delivery, exc.message), self.clock())
@@ -346,19 +347,19 @@ class Dispatcher:
             log.warning("channel %s: 429, waiting %.0f s", channel.name, exc.retry_after)
             if self.pacer is not None:
                 self.pacer.pause(target, min(exc.retry_after, 3600.0))
-            return ""
+            return None
         if isinstance(exc, ChatMigratedError):
             log.warning("channel %s moved to chat %d", channel.name, exc.new_chat_id)
             self.store.set_chat_id(channel.name, exc.new_chat_id)
             if editing:  # its message stays in the old group, which takes no edits any more
                 log.warning("delivery %d: not edited: its group is now a supergroup", delivery.id)
                 self.store.skip_edit(delivery)
-            return ""
+            return None
         self.store.pause_channel(channel.name, exc.message)
         self.report.paused.append(channel.name)
         log.error("channel %s paused: %s", channel.name, exc.message)
         if not self.open_incident(channel.name):
-            return ""
+            return None
         return channel_paused_notice(
             channel.name,
             problem_from_answer(exc.message, channel.chat),
@@ -373,10 +374,10 @@ class Dispatcher:
         self._incidents.add(channel)
         return True
 
-    def _close_incident(self, channel: ChannelState) -> str:
-        """A post went through: the incident is over; the notice saying so ("" if none)."""
+    def _close_incident(self, channel: ChannelState) -> Html | None:
+        """A post went through: the incident is over; the notice saying so (None if none)."""
         if channel.name not in self._incidents:
-            return ""
+            return None
         self._incidents.discard(channel.name)
         waiting = self.store.delivery_counts().get(channel.name, {}).get("pending", 0)
         log.info("channel %s: posting again", channel.name)
@@ -432,8 +433,9 @@ class Dispatcher:
             return f"{UNANSWERED} earlier; then: {message}"
         return message
 
-    async def notify_admins(self, text: str) -> None:
-        """Tell each admin privately; an admin who never pressed Start can only be logged."""
+    async def notify_admins(self, text: Html) -> None:
+        """Tell each admin privately (a notice from bot.render.notices); an admin who never
+        pressed Start can only be logged."""
         if self.dry_run:
             return
         for admin in self.settings.bot.admins:

@@ -17,6 +17,7 @@ from bot.feeds.backoff import next_poll_after_failure, next_poll_after_success
 from bot.fetch.client import Fetcher
 from bot.models import Feed, IngestResult, ParsedFeed, RoutingView
 from bot.render.notices import store_recovered_notice, store_unwritable_notice
+from bot.render.telegram_html import Html
 from bot.services.parse_pool import ParsePool
 from bot.services.routing import build_view
 from bot.services.store_outage import StoreOutage
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 PollStatus = Literal["ok", "not_modified", "unchanged", "error"]
 Clock = Callable[[], datetime]
-Notify = Callable[[str], Awaitable[None]]
+Notify = Callable[[Html], Awaitable[None]]  # tells the admins; see bot.render.notices
 
 STORE_WAITING = "not polled: the database cannot be written yet"
 
@@ -158,7 +159,7 @@ class Poller:
         elif self.outage.retries > retries:
             log.info("the database still cannot be written; next try in %.0f s", retry_in)
 
-    async def _tell_admins(self, text: str) -> None:
+    async def _tell_admins(self, text: Html) -> None:
         if self.notify is None:
             return
         try:

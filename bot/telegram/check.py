@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
 from bot.config import ChannelSettings, Settings
@@ -28,7 +27,7 @@ from bot.render.chat_problems import (
     problem_from_status,
     what_happened,
 )
-from bot.telegram.sender import TelegramSender, token_rejected, translate
+from bot.telegram.sender import TelegramSender, make_bot, token_rejected, translate
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +41,7 @@ class CheckLine:
 async def check_telegram(settings: Settings, token: str) -> list[CheckLine]:
     """The token (getMe), then each channel. Raises TelegramAuthError for a rejected token."""
     redact = Redactor(token)
-    bot = Bot(token, base_url=settings.bot.api_base_url)
+    bot = make_bot(token, base_url=settings.bot.api_base_url)
     try:
         await bot.initialize()  # getMe
     except InvalidToken as exc:

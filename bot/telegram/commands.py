@@ -7,9 +7,12 @@ replies per reader, dropped at a stop), ask `Answers` in a worker thread (`ReadT
 its own read-only connection, a time budget), send or edit the reply (retried after a
 429 or a transient failure). PTB objects never leave this module.
 
-Commands arrive as messages (private chats, groups, `/cmd@botname`) and as channel posts,
-which `CommandHandler` does not see; so one MessageHandler takes both and the pure
-`parse_command` drops commands addressed to another bot.
+Commands arrive as messages (private chats, groups, `/cmd@botname`) and as channel posts
+(`CHATS`: CommandHandler sees channel posts given that filter). A `CommandHandler` takes the
+commands the bot knows, and PTB drops those addressed to another bot (`/latest@otherbot`);
+a MessageHandler after it takes any other command, which the pure `parse_command` reads:
+an unknown one gets a hint in a private chat or when addressed to this bot, and a command
+for another bot is ignored.
 """
 
 from __future__ import annotations
@@ -24,14 +27,19 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    LinkPreviewOptions,
     Message,
     ReplyParameters,
     Update,
 )
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    BaseHandler,
+    CallbackContext,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.errors import RateLimitedError, TransientDeliveryError
 from bot.render import command_args, replies
@@ -52,9 +60,10 @@ MAX_RETRY_AFTER = 30.0  # a reply that would wait longer than this after a 429 i
 REPLY_ATTEMPTS = 3  # a reply is sent at most this many times (after 429s, transient failures)
 TRANSIENT_WAITS = (0.5, 2.0)  # seconds before the 2nd and 3rd attempt after a network failure
 SLOW_DOWN_NOTICE = "Slow down, please: one press at a time."
-READERS = "readers"  # bot_data key of the ReaderCommands, for stop_readers
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-COMMAND_UPDATES = filters.COMMAND & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST)
+CHATS = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST  # not edits
+KNOWN = (*command_args.COMMANDS, "retry")
+# The handlers need only the bot and the Application, whatever the context's data types.
+AnyContext = CallbackContext[Any, Any, Any, Any]
 
 
 def _markup(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -89,7 +98,15 @@ class ReaderCommands:
         self.reads = reads
         self.tasks = tasks or ReplyTasks()
 
-    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    def handlers(self) -> list[BaseHandler[Update, AnyContext, None]]:
+        """The known commands, then any other command, then the style buttons."""
+        return [
+            CommandHandler(KNOWN, self.on_command, filters=CHATS),
+            MessageHandler(filters.COMMAND & CHATS, self.on_command),
+            CallbackQueryHandler(self.on_callback),
+        ]
+
+    async def on_command(self, update: Update, context: AnyContext) -> None:
         message, chat = update.effective_message, update.effective_chat
         if message is None or chat is None or not message.text:
             return
@@ -117,7 +134,7 @@ class ReaderCommands:
 
         self.tasks.start(reader, chat.id, make)
 
-    async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def on_callback(self, update: Update, context: AnyContext) -> None:
         query = update.callback_query
         if query is None or not context.application.running:
             return
@@ -216,9 +233,7 @@ class ReaderCommands:
                         await bot.send_message(
                             chat_id=chat_id,
                             text=reply.text,
-                            parse_mode=ParseMode.HTML,
                             reply_markup=_markup(reply),
-                            link_preview_options=NO_PREVIEW,
                             reply_parameters=(
                                 ReplyParameters(reply_to, allow_sending_without_reply=True)
                                 if reply_to is not None
@@ -259,43 +274,10 @@ class ReaderCommands:
                 chat_id=chat_id,
                 message_id=message_id,
                 text=reply.text,
-                parse_mode=ParseMode.HTML,
                 reply_markup=_markup(reply),
-                link_preview_options=NO_PREVIEW,
             )
         except BadRequest as exc:
             if NOT_MODIFIED not in exc.message.lower():
                 log.warning("editing message %s in chat %s failed: %s", message_id, chat_id, exc)
         except TelegramError as exc:
             log.warning("editing message %s in chat %s failed: %s", message_id, chat_id, exc)
-
-
-def register(application: Application) -> ReaderCommands:  # type: ignore[type-arg]
-    """Add the reader commands to a running Application (after post_init built the runtime).
-
-    The handlers block PTB only to admit a command: each reply runs as a task of
-    `ReplyTasks` (not PTB's), so a stop drops the queued ones instead of waiting for them
-    (`stop_readers`, from post_stop).
-    """
-    runtime = application.bot_data["runtime"]
-    answers = Answers(
-        runtime.settings,
-        runtime.store,
-        runtime.clock,
-        application.bot.username,
-        wake=runtime.dispatcher.start_workers,
-        view=runtime.view,
-    )
-    reads = ReadThreads(runtime.settings.database_path)
-    handlers = ReaderCommands(answers, runtime.dispatcher.pacer, reads)
-    application.add_handler(MessageHandler(COMMAND_UPDATES, handlers.on_command))
-    application.add_handler(CallbackQueryHandler(handlers.on_callback))
-    application.bot_data[READERS] = handlers
-    return handlers
-
-
-async def stop_readers(application: Application) -> None:  # type: ignore[type-arg]
-    """At a stop: drop the queued replies, finish those under way (see ReaderCommands.stop)."""
-    handlers = application.bot_data.get(READERS)
-    if isinstance(handlers, ReaderCommands):
-        await handlers.stop()

@@ -7,6 +7,7 @@ import re
 from typing import TextIO
 
 from bot.render.post import Post
+from bot.render.telegram_html import Html
 
 _TAG = re.compile(r"<[^>]*>")
 
@@ -37,5 +38,5 @@ class DryRunSender:
         print(as_reader_sees_it(post.text), file=self.out)
         print(file=self.out)
 
-    async def send_text(self, chat: int | str, text: str) -> None:
+    async def send_text(self, chat: int | str, text: Html) -> None:
         print(f"──── message to {chat} ────\n{as_reader_sees_it(text)}\n", file=self.out)

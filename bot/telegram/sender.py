@@ -3,11 +3,15 @@
 PTB objects never leave this module: callers get ints and our own error classes, whose
 messages never carry the bot token (Telegram may echo it; PTB may lower-case it).
 `BadRequest` and `TimedOut` are subclasses of `NetworkError`, so they are caught first.
+
+Every bot the program talks through carries `DEFAULTS` (the Application's, or `make_bot`'s):
+messages are Telegram HTML and show no link preview unless a post asks for one, so no call
+repeats it.
 """
 
 from __future__ import annotations
 
-import warnings
+import os
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -31,7 +35,8 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.warnings import PTBDeprecationWarning
+from telegram.ext import Defaults, ExtBot
+from telegram.request import BaseRequest
 
 from bot.errors import (
     AnswerLostError,
@@ -46,13 +51,11 @@ from bot.errors import (
 from bot.logs import Redactor
 from bot.models import ChatInfo
 from bot.render.post import Post
+from bot.render.telegram_html import Html
 
 NOT_MODIFIED = "message is not modified"
-
-# PTB 22 warns at every 429 that RetryAfter.retry_after will become a timedelta;
-# `translate` reads either type, so the warning is only noise on stderr.
-warnings.filterwarnings(
-    "ignore", message=r".*`retry_after` will be of type", category=PTBDeprecationWarning
+DEFAULTS = Defaults(
+    parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
 )
 POSTING_STATUSES = {"creator", "administrator"}
 
@@ -75,6 +78,20 @@ CHAT_LEVEL_400 = (
 )
 # httpx failures that prove the request never reached Telegram: retrying cannot double a post.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def use_timedelta_periods() -> None:
+    """Take PTB 23's durations now: PTB 22 warns at every 429 (as it builds RetryAfter) that
+    `retry_after` will become a timedelta, unless PTB_TIMEDELTA opts in, which the warning
+    itself suggests. `translate` reads either type. Called as a bot is built, not at import."""
+    os.environ["PTB_TIMEDELTA"] = "true"
+
+
+def make_bot(token: str, *, base_url: str, request: BaseRequest | None = None) -> ExtBot[None]:
+    """A bot with `DEFAULTS`, as the Application's is, for a sender without an Application
+    (`check --network`, tests)."""
+    use_timedelta_periods()
+    return ExtBot(token, base_url=base_url, request=request, defaults=DEFAULTS)
 
 
 def _seconds(value: int | timedelta) -> float:
@@ -119,10 +136,7 @@ def translate(exc: TelegramError, redact: Callable[[str], str] = _as_is) -> Exce
     """
     exc.message = redact(exc.message)
     if isinstance(exc, RetryAfter):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            retry_after = _seconds(exc.retry_after)
-        return RateLimitedError(exc.message, retry_after)
+        return RateLimitedError(exc.message, _seconds(exc.retry_after))
     if isinstance(exc, ChatMigrated):
         return ChatMigratedError(exc.message, int(exc.new_chat_id))
     if isinstance(exc, Forbidden):
@@ -149,7 +163,8 @@ def _markup(post: Post) -> InlineKeyboardMarkup | None:
 
 
 class TelegramSender:
-    """Sends and edits posts through one PTB `Bot`; errors it raises never carry its token."""
+    """Sends and edits posts through one PTB bot carrying `DEFAULTS`; errors it raises never
+    carry its token."""
 
     def __init__(self, bot: Bot, redact: Callable[[str], str] | None = None) -> None:
         self.bot = bot
@@ -161,7 +176,6 @@ class TelegramSender:
             message = await self.bot.send_message(
                 chat_id=chat,
                 text=post.text,
-                parse_mode=ParseMode.HTML,
                 reply_markup=_markup(post),
                 link_preview_options=LinkPreviewOptions(is_disabled=not post.link_preview),
             )
@@ -176,7 +190,6 @@ class TelegramSender:
                 chat_id=chat,
                 message_id=message_id,
                 text=post.text,
-                parse_mode=ParseMode.HTML,
                 reply_markup=_markup(post),
                 link_preview_options=LinkPreviewOptions(is_disabled=not post.link_preview),
             )
@@ -187,10 +200,10 @@ class TelegramSender:
         except TelegramError as exc:
             raise translate(exc, self.redact) from exc
 
-    async def send_text(self, chat: int | str, text: str) -> None:
-        """A plain HTML notice (e.g. to an admin)."""
+    async def send_text(self, chat: int | str, text: Html) -> None:
+        """A notice (e.g. to an admin), rendered by bot.render.notices."""
         try:
-            await self.bot.send_message(chat_id=chat, text=text, parse_mode=ParseMode.HTML)
+            await self.bot.send_message(chat_id=chat, text=text)
         except TelegramError as exc:
             raise translate(exc, self.redact) from exc
 
@@ -217,15 +230,6 @@ class TelegramSender:
             chat_id=int(found.id),
             kind=str(found.type),
             title=found.title or found.username or str(found.id),
-            can_post=can_post,
-            problem=problem,
             status=status,
+            problem=problem,
         )
-
-    async def username(self) -> str:
-        """The bot's @username, from getMe (cached by PTB after initialize)."""
-        try:
-            me = await self.bot.get_me()
-        except TelegramError as exc:
-            raise translate(exc, self.redact) from exc
-        return me.username or ""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from telegram import Bot, BotCommand, Update
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import CallbackContext
 
 from bot.services.startup import Step
 from bot.telegram.sender import translate
@@ -49,7 +50,7 @@ def startup_steps(bot: Bot, redact: Callable[[str], str]) -> list[Step]:
     return [Step("getMe", get_me), Step("setMyCommands", set_commands, required=False)]
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
     """Log what PTB caught: a failed getUpdates is one line (PTB tries again, waiting up to
     30 s); anything else is unexpected and logged with its traceback."""
     error = context.error

@@ -1,0 +1,109 @@
+"""The PTB Application of the live bot: built once, typed, with its hooks on the builder.
+
+`build_application` sets what every call shares (`DEFAULTS`: HTML, no link preview), the
+timeouts, a typed `bot_data` (`BotData`: the Runtime and the reader commands, instead of
+string keys), and the hooks run_polling calls: `post_init` adds the handlers and the tick,
+`post_stop` lets the sends under way finish before PTB closes the bot's connections.
+Opening and closing the runtime is not theirs: bot/telegram/run.py does it the same way
+for every form of `run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackContext,
+    ContextTypes,
+    ExtBot,
+    JobQueue,
+)
+
+from bot.config import Settings
+from bot.services.commands import Answers
+from bot.store.reading import ReadThreads
+from bot.telegram.app import Runtime
+from bot.telegram.commands import ReaderCommands
+from bot.telegram.rounds import run_round, start_round
+from bot.telegram.sender import DEFAULTS, TelegramSender, use_timedelta_periods
+from bot.telegram.startup import on_error
+
+
+class BotData:
+    """What the Application holds for its hooks, handlers and jobs (PTB's `bot_data`)."""
+
+    runtime: Runtime  # set by bot/telegram/run.py before run_polling
+    readers: ReaderCommands | None = None  # set by post_init
+    stopping = False  # set at SIGINT/SIGTERM: no new round
+
+
+Context = CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]
+App = Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Context]]
+# run_polling asks Telegram only for these (PTB's default leaves channel posts out).
+ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
+
+
+def build_application(settings: Settings, token: str) -> App:
+    use_timedelta_periods()
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .defaults(DEFAULTS)
+        .context_types(ContextTypes(bot_data=BotData))
+        .job_queue(JobQueue[Context]())
+        .base_url(settings.bot.api_base_url)
+        .connection_pool_size(64)
+        .pool_timeout(30.0)
+        .connect_timeout(10.0)
+        .read_timeout(settings.bot.request_timeout)
+        .write_timeout(settings.bot.request_timeout)
+        .post_init(add_handlers_and_tick)
+        .post_stop(finish_sends)
+        .build()
+    )
+
+
+async def add_handlers_and_tick(app: App) -> None:
+    """Once the bot is online: the readers' commands, the error handler, a round, the tick."""
+    runtime = app.bot_data.runtime
+    answers = Answers(
+        runtime.settings,
+        runtime.store,
+        runtime.clock,
+        app.bot.username,
+        wake=runtime.dispatcher.start_workers,
+        view=runtime.view,
+    )
+    readers = ReaderCommands(
+        answers, runtime.dispatcher.pacer, ReadThreads(runtime.settings.database_path)
+    )
+    app.add_handlers(readers.handlers())
+    app.add_error_handler(on_error)
+    app.bot_data.readers = readers
+    # The first round now, not a tick from now. It cannot be a job: the JobQueue starts
+    # later, and APScheduler skips a run more than a second late.
+    start_round(runtime, lambda: run_round(runtime, TelegramSender(app.bot)))
+    assert app.job_queue is not None  # noqa: S101 -- the job-queue extra is a dependency
+    every = runtime.settings.bot.tick
+    app.job_queue.run_repeating(tick, interval=every, first=every)
+
+
+async def finish_sends(app: App) -> None:
+    """At a stop, before PTB closes the bot's connections: the posts and replies under way
+    finish (and are recorded); the replies not yet sent are dropped."""
+    readers = app.bot_data.readers
+    await asyncio.gather(
+        app.bot_data.runtime.dispatcher.stop(), *([readers.stop()] if readers else [])
+    )
+
+
+async def tick(context: Context) -> None:
+    """The one scheduled job: start a round, as a task PTB tracks (a stop cancels it first,
+    bot/telegram/run.py, so PTB's wait for its tasks never waits for a slow feed)."""
+    if context.bot_data.stopping:
+        return
+    runtime, sender = context.bot_data.runtime, TelegramSender(context.bot)
+    start_round(runtime, lambda: run_round(runtime, sender), spawn=context.application.create_task)
