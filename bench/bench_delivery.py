@@ -46,10 +46,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `python bench/x.py` puts bench/, not the repo, on the path
     sys.path.insert(0, str(REPO))
 
-from aiolimiter import AsyncLimiter  # noqa: E402
 from telegram import Bot  # noqa: E402
 from telegram.error import RetryAfter  # noqa: E402
-from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
+from telegram.ext import ApplicationBuilder  # noqa: E402
 
 from bench.common import RUNS, Spread, check_runs, header, load, table  # noqa: E402
 from bot.config import Settings, settings_from_dict  # noqa: E402
@@ -242,6 +241,8 @@ async def _send_with(bot: Bot, chat: int, post: Post) -> None:
 
 
 async def run_aioratelimiter(scenario: Scenario, fake: FakeProcess, chats: list[int]) -> float:
+    from telegram.ext import AIORateLimiter  # the `bench` extra (aiolimiter); baselines only
+
     app = (
         ApplicationBuilder()
         .token(fake.token)
@@ -258,6 +259,8 @@ async def run_aioratelimiter(scenario: Scenario, fake: FakeProcess, chats: list[
 
 
 async def run_tight_buckets(scenario: Scenario, fake: FakeProcess, chats: list[int]) -> float:
+    from aiolimiter import AsyncLimiter  # the `bench` extra; baselines only
+
     overall = AsyncLimiter(1, 1 / 30)
     per_chat = {chat: AsyncLimiter(1, 1) for chat in chats}
     per_channel = {chat: AsyncLimiter(1, 3) for chat in chats}
