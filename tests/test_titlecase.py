@@ -82,6 +82,7 @@ ISSUE_11_CASES = [
     ("Staphylococcus Aureus infections", "Staphylococcus Aureus Infections"),
     ("Zika virus spreads as Florida data show famous Ohio physicians agree",
      "Zika Virus Spreads as Florida Data Show Famous Ohio Physicians Agree"),
+    ("Arctic tundra and the Crab nebula", "Arctic Tundra and the Crab Nebula"),
     # addresses keep their case
     ("report at www.nih.gov/news or https://nih.gov/a",
      "Report at www.nih.gov/news or https://nih.gov/a"),

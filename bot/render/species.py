@@ -35,6 +35,7 @@ _LOOKALIKE_WORDS = """
     fauna lava gala saga visa diva yoga soda cola aroma stigma dogma enigma dilemma karma
     magma cinema panorama marina vagina angina replica vanilla umbrella propaganda plaza
     stanza veranda tortilla paprika guerrilla salsa area data media era idea sea tea pea
+    tundra savanna sierra mesa peninsula nebula supernova nova aurora corona lacuna
     camera drama trauma asthma
     plasma agenda formula vodka pizza sofa arena opera tuna banana quota extra via circa
     mania nausea malaria anemia anaemia leukemia leukaemia dementia insomnia hernia

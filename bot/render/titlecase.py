@@ -72,7 +72,7 @@ def title_case(text: str) -> str:
     tokens = list(_TOKEN.finditer(text))
     if not tokens:
         return text
-    words = [_CORE.match(m.group()).group(2) for m in tokens]  # type: ignore[union-attr]
+    words = [_word_of(match.group()) for match in tokens]
     last = len(tokens) - 1
     out: list[str] = []
     position = 0
@@ -94,6 +94,12 @@ def title_case(text: str) -> str:
     return "".join(out)
 
 
+def _word_of(token: str) -> str:
+    """The token without its leading and trailing punctuation."""
+    match = _CORE.match(token)
+    return match.group(2) if match else token
+
+
 def _role(tokens: list[re.Match[str]], words: list[str], index: int) -> str:
     """What the word at `index` is in its sentence: "small" (lowercase unless first or last),
     "keep" (a species epithet, as written) or "" (decided by the word alone)."""
@@ -104,7 +110,7 @@ def _role(tokens: list[re.Match[str]], words: list[str], index: int) -> str:
         return "small"
     if (word, after) in COMPOUND_PREPOSITIONS:
         return "small"
-    if index and _is_epithet_here(tokens, words, index):
+    if index and words[index][:1].islower() and _is_epithet_here(tokens, words, index):
         return "keep"
     return ""
 
@@ -125,7 +131,7 @@ def _case_token(token: str, *, force: bool, is_last: bool, small: bool = False) 
     if match is None:  # pragma: no cover - the pattern matches every string
         return token
     lead, word, trail = match.groups()
-    if not word or _ADDRESS.search(word):
+    if not word or (("/" in word or "@" in word or "." in word) and _ADDRESS.search(word)):
         return token
     pieces = _JOINER.split(word)
     cased: list[str] = []
