@@ -164,6 +164,54 @@ def test_csl_json_validates_against_the_csl_data_schema(
     assert item["author"] == [{"literal": citation_author(release, publisher)}]
 
 
+# --- issue 11: the title's own punctuation -----------------------------------------------
+
+NIDA = Publisher(name="National Institute on Drug Abuse", short_name="NIDA")
+PROSE_STYLES = ("apa", "apa6", "mla", "chicago", "chicago-note", "chicago-author-date")
+
+
+def _nida_release(title: str) -> Release:
+    return Release(
+        feed="nida", key="k", title=title, link="https://nida.nih.gov/a",
+        url="https://nida.nih.gov/a", published=date(2014, 4, 3), updated=None, author="",
+        feed_author="", feed_title="NIDA", summary="", language="en",
+    )  # fmt: skip
+
+
+# Sentences of plain words (five letters or more, so never an abbreviation like "Inc.").
+sentences = st.lists(st.from_regex(r"[A-Za-z]{5,9}", fullmatch=True), min_size=1, max_size=6)
+
+
+@given(sentences.map(lambda words: " ".join(words) + "."))
+def test_a_titles_final_period_is_never_doubled(title: str) -> None:
+    """Issue 11 point 5: whatever the words, no style prints "..", ".," or ". [" after the
+    title; the machine formats keep the period."""
+    release = _nida_release(title)
+    for style in PROSE_STYLES:
+        text = cite(release, NIDA, style)
+        assert ".." not in text
+        assert ".," not in text
+        assert ". [" not in text
+    assert f"TI  - {title}\n" in cite(release, NIDA, "ris")
+
+
+@given(texts)
+def test_apa_has_only_typographic_quotes_and_machine_formats_the_publishers(title: str) -> None:
+    """Issue 11 point 9: APA 7 and 6 print no straight quotation mark or apostrophe, whatever
+    the title holds; RIS and CSL-JSON keep the publisher's text exactly."""
+    release = _nida_release(title)
+    for style in ("apa", "apa6"):
+        text = cite(release, NIDA, style)
+        assert '"' not in text
+        assert "'" not in text
+    [item] = json.loads(cite(release, NIDA, "csl-json"))
+    assert item.get("title", "") == clean(title)
+    ris_titles = [
+        line for line in cite(release, NIDA, "ris").split("\n") if line.startswith("TI  - ")
+    ]
+    assert ris_titles == ([f"TI  - {clean(title)}"] if clean(title) else [])
+
+
 # The HTML helpers themselves (bot/render/telegram_html.py): what they wrap reads back as
 # the exact text, whatever it holds. Texts that Telegram would reject for other reasons
 # (NUL ends its C string) are what feeds never carry after cleaning, so they are left out.

@@ -107,37 +107,23 @@ def _ascii_words(text: str) -> list[str]:
     return _WORD.findall(folded.lower().replace("'", "").replace("’", ""))
 
 
-def with_terminal(text: str, mark: str) -> str:
+def with_terminal(text: str, mark: str, *, after_question: bool = False) -> str:
     """`text` followed by `mark` ("." or ","), as the manuals punctuate element ends.
 
-    A closing `?` or `!` replaces the mark (CMOS 17 §6.119, multiple punctuation marks: no
-    "Why?." or "Why?,"); a final period is not doubled; the mark goes inside closing
-    quotation marks, American style (CMOS 17 §6.9): `‘Gray Death.’`.
+    A closing `?` or `!` replaces the mark (CMOS 17 §6.119 and MLA 9: no "Why?."), except
+    that with `after_question` a comma is kept after it, as CMOS 17 §6.119 keeps it after a
+    title in a source citation ("Why?,"); a final period is not doubled; the mark goes inside
+    closing quotation marks, American style (CMOS 17 §6.9): `‘Gray Death.’`.
     """
     core = text.rstrip(_CLOSING_QUOTES)
     tail = text[len(core) :]
-    if not core or core.endswith(_TERMINAL) or (mark == "." and core.endswith((".", "…"))):
+    if not core:
+        return text
+    if core.endswith(_TERMINAL) and not (after_question and mark == ","):
+        return text
+    if mark == "." and core.endswith((".", "…")):
         return text
     return core + mark + tail
-
-
-def inner_quotes(title: str) -> str:
-    """Double quotation marks inside a quoted title become single ones (CMOS 17 §14.94,
-    quoted matter within titles; MLA 9 likewise)."""
-    if '"' not in title and "“" not in title and "”" not in title:
-        return title
-    out: list[str] = []
-    for i, ch in enumerate(title):
-        if ch == "“":
-            out.append("‘")
-        elif ch == "”":
-            out.append("’")
-        elif ch == '"':
-            before = title[i - 1] if i else " "
-            out.append("‘" if before.isspace() or before in "([{‘—–-/" else "’")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def is_english(data: CitationData) -> bool:

@@ -101,12 +101,17 @@ def _ris_date(day: date) -> str:
     return f"{day.year:04d}/{day.month:02d}/{day.day:02d}"
 
 
+# CSL-JSON's genre is lowercase: CSL styles capitalise it where a sentence starts with it,
+# and print it as given mid-sentence (the Chicago note's "press release").
+CSL_GENRE = GENRE.lower()
+
+
 def csl_json(data: CitationData) -> str:
     """An array of one CSL 1.0.2 item, keyed by the citation key."""
     item: dict[str, Any] = {
         "id": data.key,
         "type": "webpage",
-        "genre": GENRE,
+        "genre": CSL_GENRE,
         "author": [{"literal": data.author}],
     }
     if data.title:

@@ -13,10 +13,10 @@ from bot.render.cite_data import (
     GENRE,
     MLA_MONTHS,
     CitationData,
-    inner_quotes,
     is_english,
     with_terminal,
 )
+from bot.render.title_text import requote, without_final_period
 from bot.render.titlecase import title_case
 
 Piece = tuple[str, bool]  # (text, italic)
@@ -49,12 +49,17 @@ def long_date(day: date) -> str:
     return f"{MONTHS[day.month - 1]} {day.day}, {day.year}"
 
 
-def _quoted(title: str) -> str:
-    return f"“{inner_quotes(title)}”"
+def _apa_title(data: CitationData) -> str:
+    """The title as written, with typographic quotation marks (issue 11: as citeproc-js)."""
+    return requote(without_final_period(data.title), depth=0)
 
 
-def _headline(data: CitationData) -> str:
-    return title_case(data.title) if is_english(data) else data.title
+def _quoted_headline(data: CitationData) -> str:
+    """The title in headline style inside quotation marks, its own quotations made single
+    (CMOS 17 §14.94; MLA 9 likewise)."""
+    title = without_final_period(data.title)
+    headline = title_case(title) if is_english(data) else title
+    return f"“{requote(headline, depth=1)}”"
 
 
 def apa7(data: CitationData) -> list[Piece]:
@@ -63,7 +68,7 @@ def apa7(data: CitationData) -> list[Piece]:
     out.add(with_terminal(data.author, ".") + " ")
     out.add(f"({_apa_date(data.issued)}). ")
     if data.title:
-        out.add(data.title, italic=True)
+        out.add(_apa_title(data), italic=True)
         out.add(f" [{GENRE}].")
     else:
         out.add(f"[{GENRE}].")  # §9.19: an untitled work is described in brackets
@@ -81,7 +86,7 @@ def apa6(data: CitationData) -> list[Piece]:
     out = _Pieces()
     out.add(with_terminal(data.author, ".") + " ")
     out.add(f"({_apa_date(data.issued)}). ")
-    out.add(f"{data.title} [{GENRE}]." if data.title else f"[{GENRE}].")
+    out.add(f"{_apa_title(data)} [{GENRE}]." if data.title else f"[{GENRE}].")
     if data.url and data.issued is None:
         out.add(f" Retrieved {long_date(data.accessed)}, from {data.url}")
     elif data.url:
@@ -103,7 +108,7 @@ def mla(data: CitationData) -> list[Piece]:
     if data.site_differs:
         out.add(with_terminal(data.author, ".") + " ")
     if data.title:
-        out.add(with_terminal(_quoted(_headline(data)), ".") + " ")
+        out.add(with_terminal(_quoted_headline(data), ".") + " ")
     else:
         out.add(f"{GENRE}. ")  # an untitled work is described in the title's place
     out.add(data.site, italic=True)
@@ -143,21 +148,27 @@ def chicago_bibliography(data: CitationData) -> list[Piece]:
 
 def chicago_note(data: CitationData) -> list[Piece]:
     """CMOS 17 full note: the same elements joined by commas, lowercase "press release"
-    (§14.20), ending with a period."""
-    elements = [data.author, *_chicago_title_and_site(data), GENRE.lower()]
+    (§14.20), ending with a period. A title ending in ? or ! keeps the comma after it
+    (CMOS 17 §6.119: "…Patterns?,” press release"), as the CSL Chicago styles print it."""
+    titles = [part for part in _chicago_title_and_site(data) if part]
+    elements = [data.author, *titles, GENRE.lower()]
     elements += [_chicago_date(data, capital=False), data.url]
     present = [part for part in elements if part]
-    text = " ".join(with_terminal(part, ",") for part in present[:-1])
+    text = " ".join(
+        with_terminal(part, ",", after_question=part in titles) for part in present[:-1]
+    )
     return [(f"{text} {with_terminal(present[-1], '.')}", False)]
 
 
 def chicago_author_date(data: CitationData) -> list[Piece]:
     """CMOS 17 author-date reference (ch. 15): year after the author ("n.d." when undated),
-    month and day after the description; undated online works add the access date."""
+    the full date again after the description (the 17th edition repeats the year with month
+    and day, §15.14 and §15.49-15.50; the 18th drops it); undated online works add the
+    access date."""
     issued = data.issued
     year = str(issued.year) if issued else "n.d."
     if issued:
-        when = f"{MONTHS[issued.month - 1]} {issued.day}"
+        when = long_date(issued)
     else:
         when = f"Accessed {long_date(data.accessed)}" if data.url else ""
     elements = [data.author, year, *_chicago_title_and_site(data), GENRE, when, data.url]
@@ -165,7 +176,7 @@ def chicago_author_date(data: CitationData) -> list[Piece]:
 
 
 def _chicago_title_and_site(data: CitationData) -> list[str]:
-    title = _quoted(_headline(data)) if data.title else ""
+    title = _quoted_headline(data) if data.title else ""
     return [title, data.site if data.site_differs else ""]
 
 
