@@ -45,7 +45,7 @@ async def check_channels(
     blocked: list[str] = []
     every = format_duration(settings.bot.recheck_paused)
     bot_username = dispatcher.bot_username
-    for channel in settings.channels:
+    for channel in dispatcher.view.chats:  # the routing view: config- and (later) chat-made
         state = store.channel_state(channel.name)
         if only_paused and not state.paused:
             continue
