@@ -142,8 +142,9 @@ def _folded(word: str) -> str:
 
 
 def _in_english(text: str) -> str:
-    """An RFC 822-shaped date with foreign day and month names, with English ones instead
-    (the weekday dropped, as RFC 822 readers ignore it); any other text as it is.
+    """An RFC 822-shaped date with foreign (or dotted: "Jan.") day and month names, with
+    English ones instead (the weekday dropped, as RFC 822 readers ignore it); any other text
+    as it is.
 
     Unknown names are left for the parser to refuse: a date is not guessed.
     """
@@ -151,8 +152,6 @@ def _in_english(text: str) -> str:
     if not match:
         return text
     weekday, month = _folded(match["weekday"] or ""), _folded(match["month"])
-    if month in _ENGLISH_MONTH_WORDS and (not weekday or weekday in _ENGLISH_DAYS):
-        return text  # English already: left exactly as email.utils has always read it
     if weekday and weekday not in _FOREIGN_DAY_NAMES and weekday not in _ENGLISH_DAYS:
         return text
     number = _FOREIGN_MONTH_NUMBERS.get(month)

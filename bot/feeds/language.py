@@ -56,6 +56,8 @@ _TOKEN = re.compile(r"[^\W\d_]+")
 # A path segment that is a language tag of a detected language: "es", "pt-br", "en_us".
 _PATH_TAG = re.compile(r"^(en|es|pt|fr|de|it)(?:[-_][a-z]{2})?$", re.IGNORECASE)
 _PATH_SEGMENTS_LOOKED_AT = 2
+# Enough words to be sure, and a bound on the work a 10,000-character summary costs.
+_TEXT_LOOKED_AT = 2_000
 
 
 def release_language(*, url: str, declared: tuple[str, ...], title: str, summary: str) -> str:
@@ -68,7 +70,7 @@ def release_language(*, url: str, declared: tuple[str, ...], title: str, summary
     if from_path:
         return from_path
     tag = next((candidate for candidate in declared if candidate), "")
-    detected = detect_language(f"{title}\n{summary}")
+    detected = detect_language(f"{title}\n{summary}"[:_TEXT_LOOKED_AT])
     if detected and detected != primary(tag):
         return detected
     return tag
