@@ -149,11 +149,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
     try:
         feed = settings.feed(args.source)
         source, name, zone = settings.feed_source(feed), feed.name, feed.zone
+        language = feed.language
         fetch, publisher = settings.fetch, publisher_of(feed)
     except KeyError:
         # A URL the operator typed is trusted: the private-address guard is for URLs that
         # come from chats and the config, so a feed on localhost can be previewed.
         source, name, zone, publisher = args.source, "preview", None, NO_PUBLISHER
+        language = ""
         fetch = settings.fetch.model_copy(update={"allow_private_addresses": True})
     fetched = asyncio.run(_fetch_once(fetch, source))
     try:
@@ -163,6 +165,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
             base_url=fetched.url,
             timezone=zone,
             content_type=fetched.content_type,
+            language=language,
         )
     except FeedParseError as exc:  # name what was read, keeping the kind of error
         raise type(exc)(f"{source}: {exc.message}") from exc
@@ -195,6 +198,7 @@ def preview_record(release: Release, publisher: Publisher) -> dict[str, str | li
         "summary": release.summary,
         "feed_title": release.feed_title,
         "truncated": list(release.truncated),  # fields the feed overfilled: cut or dropped
+        "language": release.language,  # as stored: declared, corrected by URL and text
     }
 
 
@@ -348,6 +352,7 @@ async def _check_feed(settings: Settings, fetcher: Fetcher, feed: FeedSettings) 
             base_url=fetched.url,
             timezone=feed.zone,
             content_type=fetched.content_type,
+            language=feed.language,
         )
     except FeedError as exc:  # the feed's fault; a bug in ours escapes with its traceback
         return f"feed {feed.name}: FAILED: {exc.message}", True
