@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.config import settings_from_dict
 from bot.models import Release
@@ -71,6 +73,13 @@ def test_a_number_that_is_no_release_says_so(answers: Answers, ref: str) -> None
     text = ask(answers, "cite", ref)
     number = ref.removeprefix("#")
     assert text == f"There is no release #{number} here. /latest shows the ids."
+
+
+@given(number=st.integers(min_value=0, max_value=10**30), hashed=st.booleans())
+def test_any_number_cites_that_release_or_none(answers: Answers, number: int, hashed: bool) -> None:
+    """Whatever number is typed, the reply is that release's citation or "no release"."""
+    text = ask(answers, "cite", f"{'#' if hashed else ''}{number}")
+    assert text.startswith((f"#{number} · ", f"There is no release #{number} "))
 
 
 def test_an_id_with_more_words_is_refused_not_searched(answers: Answers) -> None:

@@ -244,7 +244,7 @@ def citation_reply(
 
 def not_found_reply(ref: str) -> Reply:
     if release_id_ref(ref) is not None:  # echo the number typed: a huge one is no id of ours
-        number = echo(ref.strip().removeprefix("#"), 24)
+        number = echo(ref.strip().removeprefix("#"))
         return _message(f"There is no release #{number} here. /latest shows the ids.")
     return _message(f"No release here matches “{echo(ref)}”. Try /search with other words.")
 
