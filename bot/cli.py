@@ -31,6 +31,8 @@ from bot.logs import Redactor, configure_logging
 from bot.models import NO_PUBLISHER, FetchResult, Publisher, Release, RoutingView
 from bot.render.authors import citation_author
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
+from bot.render.cite_data import accessed_problem
+from bot.render.command_args import CommandArgumentError, parse_reference
 from bot.render.display import iso_day
 from bot.render.retry import failed_lines, requeued_summary
 from bot.render.status import channel_lines, feed_lines, needs_attention
@@ -367,19 +369,32 @@ def cmd_cite(args: argparse.Namespace) -> int:
         for style in STYLES:
             print(f"{style:<20} {STYLE_LABELS[style]}")
         return EXIT_OK
+    try:
+        reference = parse_reference(args.ref or "")
+    except CommandArgumentError as exc:
+        raise UsageError(exc.message) from exc
     settings = load_config(args)
     store = open_store(settings, write=False)
     try:
-        found = store.find_release(args.ref) if args.ref else next(iter(store.latest(1)), None)
+        found = (
+            next(iter(store.latest(1)), None)
+            if reference.newest
+            else store.find_release(reference.text)
+        )
         view = build_view(store, settings)
     finally:
         store.close()
     if found is None:
+        if reference.release_id is not None:
+            raise NotFoundError(f"no stored release has the id {reference.text.lstrip('#')}")
         raise NotFoundError(f"no stored release matches {args.ref!r}")
     style = args.style or (
         settings.defaults.citation_style if settings.defaults.citation_style != "none" else "apa"
     )
     accessed = args.accessed or utc_now().date()
+    problem = accessed_problem(found.release, accessed)
+    if problem:
+        raise UsageError(f"--accessed {accessed.isoformat()}: {problem}")
     publisher = view.publisher(found.release.feed)
     print(render_citation(found.release, publisher, style, accessed=accessed))
     return EXIT_OK
