@@ -184,6 +184,8 @@ class Fetcher:
             response = await self._client.send(request, stream=True)
         except FeedFetchError as exc:  # the address guard names the host, not the feed
             raise exc.for_url(url) from exc
+        except UnicodeError as exc:  # httpx reads a redirect's host with idna even unfollowed
+            raise BadFeedURLError(url, f"invalid URL in the redirect: {exc}") from exc
         try:
             return await self._interpret(url, response, headers)
         finally:
@@ -362,7 +364,8 @@ def _is_http(url: str) -> bool:
 def _host_of(url: str, current: str) -> str:
     try:
         host = httpx.URL(current).host
-    except httpx.InvalidURL as exc:
+    # UnicodeError: httpx decodes an "xn--" host with idna, whose IDNAError is not InvalidURL
+    except (httpx.InvalidURL, UnicodeError) as exc:
         raise BadFeedURLError(url, f"invalid URL: {exc}") from exc
     if not host:
         raise BadFeedURLError(url, f"invalid URL: no host in {current}")

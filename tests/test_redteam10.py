@@ -1,0 +1,50 @@
+"""Defects found by the red-team review of the issue 10 merge, each pinned by what a user
+or operator would see (real loopback feed server, real Fetcher, Poller and SQLite store)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+import pytest
+
+from bot.fetch.client import Fetcher, default_user_agent
+from bot.services.poller import Poller
+from tests.fakes.feed_server import FeedServer
+from tests.test_feed_errors import NOW, Clock, open_store, poll_settings
+from tests.test_poller import GOOD
+
+# A host name that is not valid IDNA (an A-label with no Punycode content): a typo in the
+# config, or a server's broken redirect.
+BAD_IDNA_URL = "http://xn--zz.example/feed.xml"
+
+
+async def test_a_malformed_host_is_an_invalid_url_not_a_bug(
+    tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A feed whose URL (or redirect target) has a malformed international host name shows
+    as a permanent "invalid URL", not as an internal error logged as a bug in release-bot."""
+    feeds = {
+        "typo": BAD_IDNA_URL,
+        "moved": feed_server.redirect("/moved.xml", BAD_IDNA_URL, status=301),
+        "good": feed_server.serve("/good.xml", GOOD),
+    }
+    settings = poll_settings(tmp_path, feeds)
+    store = open_store(tmp_path, settings, NOW)
+    try:
+        async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+            poller = Poller(
+                settings, store=store, fetcher=fetcher, clock=Clock(NOW), rng=random.Random(1)
+            )
+            with caplog.at_level(logging.WARNING):
+                outcomes = {o.feed: o for o in await poller.poll_all()}
+        states = {name: store.feed_state(name) for name in feeds}
+    finally:
+        store.close()
+    assert outcomes["good"].status == "ok"
+    for name in ("typo", "moved"):
+        assert outcomes[name].status == "error"
+        assert (outcomes[name].error or "").startswith("invalid URL"), outcomes[name].error
+        assert states[name].error_permanent, name
+    assert not [r for r in caplog.records if "bug while polling" in r.getMessage()]
