@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,27 @@ async def test_a_malformed_host_is_an_invalid_url_not_a_bug(
         assert (outcomes[name].error or "").startswith("invalid URL"), outcomes[name].error
         assert states[name].error_permanent, name
     assert not [r for r in caplog.records if "bug while polling" in r.getMessage()]
+
+
+async def test_a_feed_with_a_non_ascii_etag_keeps_polling(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A server whose ETag holds a non-ASCII byte is polled fine the first time and every
+    time after (the validator it cannot send back is left out), not failed from then on."""
+    url = feed_server.serve("/feed.xml", GOOD, etag='"caf\u00e9"')
+    settings = poll_settings(tmp_path, {"agency": url})
+    store = open_store(tmp_path, settings, NOW)
+    clock = Clock(NOW)
+    try:
+        async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+            poller = Poller(settings, store=store, fetcher=fetcher, clock=clock)
+            first = await poller.poll_all()
+            clock.now += timedelta(days=1)
+            second = await poller.poll_due()
+        state = store.feed_state("agency")
+    finally:
+        store.close()
+    assert [o.status for o in first] == ["ok"]
+    assert [o.status for o in second] == ["unchanged"], second
+    assert state.failures == 0
+    assert feed_server.hits("/feed.xml") == 2

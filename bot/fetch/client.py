@@ -402,10 +402,13 @@ def _environment_proxies() -> list[str]:
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """The validators to send back. One that is not ASCII (a server's ETag with a Latin-1
+    byte) cannot be sent as it came (httpx encodes request headers as ASCII) and is left
+    out: the feed is then fetched in full, and its body hash still shows it unchanged."""
     headers = {}
-    if etag:
+    if etag and etag.isascii():
         headers["If-None-Match"] = etag
-    if last_modified:
+    if last_modified and last_modified.isascii():
         headers["If-Modified-Since"] = last_modified
     return headers
 
