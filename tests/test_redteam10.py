@@ -12,9 +12,23 @@ import pytest
 
 from bot.fetch.client import Fetcher, default_user_agent
 from bot.services.poller import Poller
+from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
 from tests.test_feed_errors import NOW, Clock, open_store, poll_settings
 from tests.test_poller import GOOD
+from tests.test_run_e2e import (
+    ADMIN,
+    CHANNEL_N,
+    GROUP,
+    SUPERGROUP,
+    BotProcess,
+    Item,
+    db_rows,
+    read_urls,
+    release_url,
+    rss,
+    write_config,
+)
 
 # A host name that is not valid IDNA (an A-label with no Punycode content): a typo in the
 # config, or a server's broken redirect.
@@ -73,3 +87,31 @@ async def test_a_feed_with_a_non_ascii_etag_keeps_polling(
     assert [o.status for o in second] == ["unchanged"], second
     assert state.failures == 0
     assert feed_server.hits("/feed.xml") == 2
+
+
+def test_a_group_that_became_a_supergroup_does_not_stop_the_channel_check(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """At start, getChat on a group that became a supergroup answers "upgraded": the check
+    records the new id and goes on to the next channel, which it finds the bot cannot post
+    in, so that channel's post waits instead of being sent and refused (no traceback)."""
+    with FakeBotAPI(time_scale=0.01) as api:
+        api.add_chat(GROUP, "group", title="Editors")
+        api.add_chat(CHANNEL_N, "channel", title="N news", bot_status="member")
+        api.add_chat(ADMIN, "private", title="Ada")
+        api.migrate(GROUP, SUPERGROUP)
+        config = write_config(
+            tmp_path,
+            api_base_url=api.base_url,
+            feeds={"nida": feed_server.serve("/nida.xml", rss(Item(1)))},
+            channels=[("editors", GROUP, ["nida"]), ("n-news", CHANNEL_N, ["nida"])],
+        )
+        bot = BotProcess(config, "--once", token=api.token)
+        assert bot.wait() == 1  # n-news cannot be posted to
+        sends = [r.params.get("chat_id") for r in api.requests_for("sendMessage")]
+        supergroup_posts = read_urls(api, SUPERGROUP)
+    [editors] = db_rows(config, "SELECT chat_id FROM channels WHERE name = 'editors'")
+    assert "Traceback" not in bot.stderr, bot.stderr
+    assert str(CHANNEL_N) not in [str(chat) for chat in sends]  # paused by the check first
+    assert supergroup_posts == [release_url(1)]
+    assert editors["chat_id"] == SUPERGROUP
