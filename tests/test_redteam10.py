@@ -115,3 +115,22 @@ def test_a_group_that_became_a_supergroup_does_not_stop_the_channel_check(
     assert str(CHANNEL_N) not in [str(chat) for chat in sends]  # paused by the check first
     assert supergroup_posts == [release_url(1)]
     assert editors["chat_id"] == SUPERGROUP
+
+
+async def test_an_odd_retry_after_is_an_http_status_not_a_bug(
+    tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 503 whose Retry-After is a Latin-1 digit ("²", a digit to str.isdigit but not to
+    float) is recorded as the 503 it is, not as an internal error logged as a bug."""
+    url = feed_server.serve("/feed.xml", b"busy", status=503, retry_after="\u00b2")
+    settings = poll_settings(tmp_path, {"agency": url})
+    store = open_store(tmp_path, settings, NOW)
+    try:
+        async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+            poller = Poller(settings, store=store, fetcher=fetcher, clock=Clock(NOW))
+            with caplog.at_level(logging.WARNING):
+                [outcome] = await poller.poll_all()
+    finally:
+        store.close()
+    assert (outcome.error or "").startswith("HTTP 503"), outcome.error
+    assert not [r for r in caplog.records if "bug while polling" in r.getMessage()]

@@ -439,7 +439,7 @@ def _result(
 def _retry_after(response: httpx.Response) -> float | None:
     """Retry-After in seconds, from a delay or an HTTP-date (read against the server's Date)."""
     value = response.headers.get("retry-after", "").strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit, not to float
         return float(value)
     when = _http_date(value)
     if when is None:
