@@ -376,7 +376,8 @@ def cmd_cite(args: argparse.Namespace) -> int:
     )
     accessed = args.accessed or utc_now().date()
     publisher = view.publisher(found.release.feed)
-    print(render_citation(found.release, publisher, style, accessed=accessed))
+    key = found.cite_key
+    print(render_citation(found.release, publisher, style, accessed=accessed, key=key))
     return EXIT_OK
 
 
