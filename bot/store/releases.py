@@ -234,6 +234,9 @@ class ReleaseQueries(StoreBase):
         "b", ... "z", "aa" ... A key once given never changes, so a release keeps its key
         when a later one with the same base arrives. Returns how many were given."""
         try:
+            unkeyed = "SELECT 1 FROM releases WHERE cite_key IS NULL LIMIT 1"
+            if self.db.execute(unkeyed).fetchone() is None:
+                return 0  # the usual case: no write transaction, no wait for the lock
             with self.writing():
                 rows = list(
                     self.db.query("SELECT * FROM releases WHERE cite_key IS NULL ORDER BY id")
