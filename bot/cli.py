@@ -31,6 +31,8 @@ from bot.logs import Redactor, configure_logging
 from bot.models import NO_PUBLISHER, FetchResult, Publisher, Release, RoutingView
 from bot.render.authors import citation_author
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
+from bot.render.cite_data import accessed_problem
+from bot.render.command_args import CommandArgumentError, parse_reference
 from bot.render.display import iso_day
 from bot.render.retry import failed_lines, requeued_summary
 from bot.render.status import channel_lines, feed_lines, needs_attention
@@ -149,11 +151,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
     try:
         feed = settings.feed(args.source)
         source, name, zone = settings.feed_source(feed), feed.name, feed.zone
+        language = feed.language
         fetch, publisher = settings.fetch, publisher_of(feed)
     except KeyError:
         # A URL the operator typed is trusted: the private-address guard is for URLs that
         # come from chats and the config, so a feed on localhost can be previewed.
         source, name, zone, publisher = args.source, "preview", None, NO_PUBLISHER
+        language = ""
         fetch = settings.fetch.model_copy(update={"allow_private_addresses": True})
     fetched = asyncio.run(_fetch_once(fetch, source))
     try:
@@ -163,6 +167,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
             base_url=fetched.url,
             timezone=zone,
             content_type=fetched.content_type,
+            language=language,
         )
     except FeedParseError as exc:  # name what was read, keeping the kind of error
         raise type(exc)(f"{source}: {exc.message}") from exc
@@ -195,6 +200,7 @@ def preview_record(release: Release, publisher: Publisher) -> dict[str, str | li
         "summary": release.summary,
         "feed_title": release.feed_title,
         "truncated": list(release.truncated),  # fields the feed overfilled: cut or dropped
+        "language": release.language,  # as stored: declared, corrected by URL and text
     }
 
 
@@ -348,6 +354,7 @@ async def _check_feed(settings: Settings, fetcher: Fetcher, feed: FeedSettings) 
             base_url=fetched.url,
             timezone=feed.zone,
             content_type=fetched.content_type,
+            language=feed.language,
         )
     except FeedError as exc:  # the feed's fault; a bug in ours escapes with its traceback
         return f"feed {feed.name}: FAILED: {exc.message}", True
@@ -362,19 +369,32 @@ def cmd_cite(args: argparse.Namespace) -> int:
         for style in STYLES:
             print(f"{style:<20} {STYLE_LABELS[style]}")
         return EXIT_OK
+    try:
+        reference = parse_reference(args.ref or "")
+    except CommandArgumentError as exc:
+        raise UsageError(exc.message) from exc
     settings = load_config(args)
     store = open_store(settings, write=False)
     try:
-        found = store.find_release(args.ref) if args.ref else next(iter(store.latest(1)), None)
+        found = (
+            next(iter(store.latest(1)), None)
+            if reference.newest
+            else store.find_release(reference.text)
+        )
         view = build_view(store, settings)
     finally:
         store.close()
     if found is None:
+        if reference.release_id is not None:
+            raise NotFoundError(f"no stored release has the id {reference.text.lstrip('#')}")
         raise NotFoundError(f"no stored release matches {args.ref!r}")
     style = args.style or (
         settings.defaults.citation_style if settings.defaults.citation_style != "none" else "apa"
     )
     accessed = args.accessed or utc_now().date()
+    problem = accessed_problem(found.release, accessed)
+    if problem:
+        raise UsageError(f"--accessed {accessed.isoformat()}: {problem}")
     publisher = view.publisher(found.release.feed)
     key = found.cite_key
     print(render_citation(found.release, publisher, style, accessed=accessed, key=key))

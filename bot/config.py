@@ -27,6 +27,9 @@ CITATION_STYLES = STYLES  # the styles the renderer knows
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+# BCP 47-ish: a 2-3 letter language, then subtags (script, region, variant); at most 35
+# characters, as RFC 5646 asks tags to be kept.
+_LANGUAGE_TAG = re.compile(r"^(?=.{2,35}$)[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
 EXAMPLE = "config/releasebot.example.toml"  # in the repository: every key, with its default
 
 
@@ -116,6 +119,7 @@ class FeedSettings(_Strict):
     short_name: str = ""
     timezone: str | None = None
     interval: Duration | None = None
+    language: str = ""  # a BCP 47 tag ("es", "pt-BR"): the releases' language, before <language>
 
     @field_validator("url")
     @classmethod
@@ -125,6 +129,16 @@ class FeedSettings(_Strict):
             raise ValueError("must not be empty")
         if "://" in value and not value.lower().startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL or a local file path")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language_tag(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _LANGUAGE_TAG.match(value):
+            raise ValueError(
+                f"{value!r} is not a language tag: use one like 'en', 'es', 'pt-BR' (BCP 47)"
+            )
         return value
 
     @field_validator("timezone")

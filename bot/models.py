@@ -199,6 +199,7 @@ class Feed:
     timezone: str | None  # for dates the feed gives without an offset
     interval: float  # seconds between polls, the default applied
     origin: Origin = "config"
+    language: str = ""  # the configured language tag, before the feed's own ("" when none)
 
     @property
     def zone(self) -> ZoneInfo | None:

@@ -68,7 +68,7 @@ def assert_prose(release: Release, style: str, marked: str, publisher: Publisher
 # Copied from /work/shared/design/citations.md. Issue 11 corrected one row: Chicago 17
 # author-date repeats the year after month and day ("Press release. April 3, 2014."), where
 # the old row had the 18th edition's "April 3.". The CSL-JSON below has the corrected
-# lowercase genre; the design file's `"language": "en"` member comes with issue 11 point 2.
+# lowercase genre and the `"language": "en"` member (issue 11 point 2).
 
 DESIGN_TABLE = {
     "apa": (
@@ -153,6 +153,7 @@ def test_csl_json_matches_design_doc() -> None:
         '    "id": "nida2014medication",\n'
         '    "type": "webpage",\n'
         '    "genre": "press release",\n'
+        '    "language": "en",\n'
         '    "author": [\n'
         "      {\n"
         '        "literal": "National Institute on Drug Abuse"\n'

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 PREVIEW_KEYS = ["key", "title", "url", "link", "published", "updated", "author", "summary"]
 PREVIEW_KEYS.append("feed_title")
 PREVIEW_KEYS.append("truncated")
+PREVIEW_KEYS.append("language")  # issue 11 point 2
 
 # Document order is not date order; the undated item must come last.
 PREVIEW_FEED = b"""<?xml version="1.0" encoding="utf-8"?>

@@ -116,7 +116,8 @@ def test_date_only_values_stay_dates(raw: str) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        "Seg, 24 Set 2018 19:42:40 -0300",  # Portuguese day and month names
+        "Xyz, 24 Set 2018 19:42:40 -0300",  # a weekday no language we read has
+        "Seg, 24 Sextembro 2018 19:42:40 -0300",  # a month no language we read has
         "",
         "   ",
         "not a date",

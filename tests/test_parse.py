@@ -228,16 +228,19 @@ def test_atom_entry_with_only_content_and_updated() -> None:
     assert release.published == datetime(2014, 4, 6, 10, 0, tzinfo=timezone(timedelta(hours=1)))
 
 
-def test_undeclared_latin1_bytes_decode_and_portuguese_dates_give_none() -> None:
-    """ISO-8859-1 without a declaration reads correctly; unreadable dates are None."""
+def test_undeclared_latin1_bytes_decode_and_portuguese_dates_parse() -> None:
+    """ISO-8859-1 without a declaration reads correctly; the Portuguese date keeps its -0300
+    and the release with an empty <language> is Portuguese (issue 11 points 2 and 10)."""
     feed = parse("latin1_undeclared.xml")
     assert feed.title == "Notícias"
     (release,) = feed.releases
     assert release.title == "Eleições: simulações de 2º turno"
     assert release.url == "https://noticias.example.com.br/politica/2018/09/24/simulacoes.htm"
-    assert release.published is None
+    assert release.published == datetime(
+        2018, 9, 24, 19, 42, 40, tzinfo=timezone(-timedelta(hours=3))
+    )
     assert release.summary == "Líder na pesquisa não tem o mesmo desempenho."
-    assert release.language == ""
+    assert release.language == "pt"
     assert "windows-1252" in feed.bozo
 
 

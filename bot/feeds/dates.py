@@ -10,16 +10,58 @@ wall time in that zone, or as UTC when the feed has no zone.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
-__all__ = ["MONTHS", "calendar_date", "from_utc_struct", "parse_date"]
+__all__ = [
+    "FOREIGN_DAYS",
+    "FOREIGN_MONTHS",
+    "MONTHS",
+    "calendar_date",
+    "from_utc_struct",
+    "parse_date",
+]
 
 # The month names, once: posts, replies and citations write them; feeds abbreviate them.
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+# Day and month names of feeds in Portuguese, Spanish, French, German and Italian (full and
+# abbreviated, accents folded away and lower-cased: see _folded), for RFC 822-shaped dates
+# such as a Brazilian feed's "Seg, 24 Set 2018 19:42:40 -0300". Month number -> names.
+FOREIGN_MONTHS: dict[int, tuple[str, ...]] = {
+    1: ("janeiro", "jan", "enero", "ene", "janvier", "janv", "januar", "janner", "jan",
+        "gennaio", "gen"),
+    2: ("fevereiro", "fev", "febrero", "feb", "fevrier", "fevr", "fev", "februar", "feb",
+        "febbraio"),
+    3: ("marco", "mar", "marzo", "mars", "marz", "mrz"),
+    4: ("abril", "abr", "avril", "avr", "april", "apr", "aprile"),
+    5: ("maio", "mai", "mayo", "may", "mai", "maggio", "mag"),
+    6: ("junho", "jun", "junio", "juin", "juni", "giugno", "giu"),
+    7: ("julho", "jul", "julio", "juillet", "juil", "juli", "luglio", "lug"),
+    8: ("agosto", "ago", "aout", "aou", "august", "aug"),
+    9: ("setembro", "set", "septiembre", "setiembre", "sep", "sept", "septembre", "september",
+        "settembre"),
+    10: ("outubro", "out", "octubre", "oct", "octobre", "oktober", "okt", "ottobre", "ott"),
+    11: ("novembro", "nov", "noviembre", "novembre", "november"),
+    12: ("dezembro", "dez", "diciembre", "dic", "decembre", "dec", "dezember", "dicembre"),
+}  # fmt: skip
+# Weekday names (Monday first); RFC 822 ignores the weekday, so these are only recognised.
+FOREIGN_DAYS: tuple[tuple[str, ...], ...] = (
+    ("seg", "segunda", "segunda-feira", "lun", "lunes", "lundi", "mo", "montag", "lunedi"),
+    ("ter", "terca", "terca-feira", "mar", "martes", "mardi", "di", "dienstag", "martedi"),
+    ("qua", "quarta", "quarta-feira", "mie", "miercoles", "mer", "mercredi", "mi", "mittwoch",
+     "mercoledi"),
+    ("qui", "quinta", "quinta-feira", "jue", "jueves", "jeu", "jeudi", "do", "donnerstag",
+     "gio", "giovedi"),
+    ("sex", "sexta", "sexta-feira", "vie", "viernes", "ven", "vendredi", "fr", "freitag",
+     "venerdi"),
+    ("sab", "sabado", "sam", "samedi", "sa", "samstag", "sonnabend", "sabato"),
+    ("dom", "domingo", "dim", "dimanche", "so", "sonntag", "domenica"),
 )  # fmt: skip
 
 # Zone names email.utils does not know (it knows UT, UTC, GMT, Z and the US zones).
@@ -37,6 +79,22 @@ _RFC_DATE_ONLY = re.compile(
     r"^(?:[A-Za-z]+,?\s+)?(?P<day>\d{1,2})\s+(?P<month>[A-Za-z]{3})[A-Za-z]*\.?\s+(?P<year>\d{4})$"
 )
 _MONTH_NUMBERS = {name[:3].lower(): number for number, name in enumerate(MONTHS, start=1)}
+_ENGLISH_MONTH_WORDS = frozenset(
+    [name.lower() for name in MONTHS] + list(_MONTH_NUMBERS) + ["sept"]
+)
+_ENGLISH_DAYS = frozenset(
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "monday", "tuesday", "wednesday",
+     "thursday", "friday", "saturday", "sunday"]
+)  # fmt: skip
+_FOREIGN_MONTH_NUMBERS = {
+    name: number for number, names in FOREIGN_MONTHS.items() for name in names
+}
+_FOREIGN_DAY_NAMES = frozenset(name for names in FOREIGN_DAYS for name in names)
+# "Seg, 24 Set 2018 19:42:40 -0300", "lun. 24 sept. 2018 ...", "Mo, 24. Sep 2018 ...".
+_NAMED_PARTS = re.compile(
+    r"^(?:(?P<weekday>[^\W\d_][\w-]*)\.?,?\s+)?(?P<day>\d{1,2})\.?\s+"
+    r"(?P<month>[^\W\d_]+)\.?\s+(?P<rest>\d{2,4}\b.*)$"
+)
 
 
 def parse_date(raw: str, zone: ZoneInfo | None) -> date | datetime | None:
@@ -50,7 +108,7 @@ def parse_date(raw: str, zone: ZoneInfo | None) -> date | datetime | None:
     if not text:
         return None
     try:
-        value = _parse_iso(text) or _parse_rfc822(text)
+        value = _parse_iso(text) or _parse_rfc822(_in_english(text))
         if isinstance(value, datetime):
             return _in_zone(value, zone)
     except (ValueError, TypeError, OverflowError, IndexError, KeyError):
@@ -75,6 +133,33 @@ def _parse_iso(text: str) -> date | datetime | None:
         return datetime.fromisoformat(text.upper())
     except ValueError:
         return None
+
+
+def _folded(word: str) -> str:
+    """`word` lower-cased without accents: "Sáb" -> "sab", "août" -> "aout", "März" -> "marz"."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _in_english(text: str) -> str:
+    """An RFC 822-shaped date with foreign (or dotted: "Jan.") day and month names, with
+    English ones instead (the weekday dropped, as RFC 822 readers ignore it); any other text
+    as it is.
+
+    Unknown names are left for the parser to refuse: a date is not guessed.
+    """
+    match = _NAMED_PARTS.match(text)
+    if not match:
+        return text
+    weekday, month = _folded(match["weekday"] or ""), _folded(match["month"])
+    if weekday and weekday not in _FOREIGN_DAY_NAMES and weekday not in _ENGLISH_DAYS:
+        return text
+    number = _FOREIGN_MONTH_NUMBERS.get(month)
+    if number is None and month in _ENGLISH_MONTH_WORDS:
+        number = _MONTH_NUMBERS[month[:3]]
+    if number is None:
+        return text
+    return f"{match['day']} {MONTHS[number - 1][:3]} {match['rest']}"
 
 
 def _parse_rfc822(text: str) -> date | datetime | None:

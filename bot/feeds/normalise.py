@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from bot.errors import FeedParseError
 from bot.feeds.dates import from_utc_struct, parse_date
+from bot.feeds.language import release_language
 from bot.feeds.text import (
     BIDI_CONTROLS,
     collapse_whitespace,
@@ -76,11 +77,13 @@ def normalize_entry(
     base_url: str,
     timezone: ZoneInfo | None,
     feed_language: str = "",
+    configured_language: str = "",
 ) -> Release:
     """Normalise one entry; raises FeedParseError when it has no title, link or summary.
 
     A missing title is taken from the summary's opening words, else the URL, so a
-    release always has something to show.
+    release always has something to show. The language is the entry's own, else the
+    configured one, else the feed's, corrected by the URL and the text (bot.feeds.language).
     """
     if not isinstance(entry, Mapping):
         raise FeedParseError("entry is not a mapping")
@@ -109,7 +112,17 @@ def normalize_entry(
         feed_author=fit.text("feed_author", _one_line(feed_author)),
         feed_title=fit.text("feed_title", _one_line(feed_title)),
         summary=summary,
-        language=fit.dropped("language", _one_line(_language(entry) or feed_language)),
+        language=fit.dropped(
+            "language",
+            release_language(
+                url=url,
+                declared=tuple(
+                    _one_line(tag) for tag in (_language(entry), configured_language, feed_language)
+                ),
+                title=title,
+                summary=summary,
+            ),
+        ),
         truncated=fit.names(),
     )
 

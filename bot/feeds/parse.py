@@ -72,8 +72,12 @@ def parse_feed(
     timezone: ZoneInfo | None = None,
     content_type: str = "",
     max_items: int | None = None,
+    language: str = "",
 ) -> ParsedFeed:
     """Parse a fetched feed body into releases in document order, first of each key kept.
+
+    `language` is the feed's configured language tag (`feeds[].language`, "" when none):
+    it stands before the feed's own `<language>`, after each item's.
 
     With `max_items`, only the newest `max_items` releases are kept (see `newest_first`);
     `ParsedFeed.skipped` counts the others. Raises EmptyFeedError ("empty body"),
@@ -113,6 +117,7 @@ def parse_feed(
         base_url=_link_base(base_url, _text(feed, "link")),
         timezone=timezone,
         feed_language=_text(feed, "language").strip(),
+        configured_language=language,
     )
     unique = dedupe_by_key(releases)
     kept = _newest(unique, max_items)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
-__all__ = ["canonical_url", "is_http_url", "is_tracking_param"]
+__all__ = ["canonical_url", "is_http_url", "is_tracking_param", "other_scheme"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TRACKING_NAMES = frozenset(
@@ -34,6 +34,14 @@ def is_tracking_param(name: str) -> bool:
 def is_http_url(text: str) -> bool:
     """True when `text` is spelled as an absolute http(s) URL (case and padding aside)."""
     return isinstance(text, str) and text.strip().lower().startswith(("http://", "https://"))
+
+
+def other_scheme(url: str) -> str:
+    """The same URL under the other of http and https; "" when it is neither. Publishers
+    serve both, so a link typed with http:// names the page stored as https://."""
+    scheme, colon, rest = url.partition(":")
+    twin = {"http": "https", "https": "http"}.get(scheme.lower())
+    return f"{twin}{colon}{rest}" if twin and rest.startswith("//") else ""
 
 
 def canonical_url(url: str, base: str = "") -> str:

@@ -144,3 +144,15 @@ def is_english(data: CitationData) -> bool:
     keep sentence style as written (CMOS 17 ch. 11, titles in other languages; MLA 9
     ch. 2, likewise)."""
     return data.language == "" or data.language.startswith("en")
+
+
+def accessed_problem(release: Release, accessed: date) -> str:
+    """Why `accessed` cannot be the release's access date ("" when it can): a page is
+    not read before the publisher's own date for it."""
+    issued = issued_date(release)
+    if issued is None or accessed >= issued:
+        return ""
+    return (
+        f"that is before the release's date, {issued.isoformat()}:"
+        " give the day you read it, on or after that date"
+    )

@@ -95,8 +95,10 @@ def csl_json(data: CitationData) -> str:
         "id": data.key,
         "type": "webpage",
         "genre": CSL_GENRE,
-        "author": [{"literal": data.author}],
     }
+    if data.language:  # CSL 1.0.2 `language`: styles use it to leave non-English titles be
+        item["language"] = data.language
+    item["author"] = [{"literal": data.author}]
     if data.title:
         item["title"] = data.title
     if data.site_differs:

@@ -28,7 +28,11 @@ CITE_PAYLOAD = "cite_"
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?![A-Za-z0-9_@])")
 _ID = r"(\d{1,18})"  # a release id: SQLite's rowid fits 18 digits
-_RELEASE_ID = re.compile(rf"#?{_ID}")
+# Any number is read as an id (one too long for a rowid matches no release): a typed
+# number must never fall through to a text search and cite some other release.
+_RELEASE_ID = re.compile(r"#?0*(\d+)")
+NO_SUCH_ID = 2**63  # what an id beyond SQLite's rowids reads as: it matches no release
+_HASH_ID_FIRST = re.compile(r"#\d+(?!\w)")  # `#42` opening a longer reference
 _CALLBACK = re.compile(rf"cite:{_ID}:([a-z0-9-]{{1,24}})")
 
 
@@ -47,6 +51,19 @@ class Command:
     name: str
     args: str
     addressed: bool  # written as /name@thisbot
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What a typed reference names: the newest release (`text` ""), one release id, or
+    a text to look up (a URL, a key, else words to search for)."""
+
+    text: str
+    release_id: int | None = None
+
+    @property
+    def newest(self) -> bool:
+        return not self.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +106,33 @@ def style_name(word: str) -> str | None:
 
 
 def parse_cite(args: str) -> CiteRequest:
-    """`[style] [ref]`: a first word naming a style is the style; the rest is the reference."""
+    """`[style] [ref]`: a first word naming a style is the style; the rest is the reference,
+    checked by `parse_reference`. `id style` (`/cite 42 mla`) is read as `style id`."""
     check_length(args)
     words = clean(args)
     first, _, rest = words.partition(" ")
     style = style_name(first) if first else None
-    return CiteRequest(style, first_words(rest if style else words))
+    if style is None and release_id_ref(first) is not None and style_name(rest):
+        return CiteRequest(style_name(rest), first)
+    request = CiteRequest(style, first_words(rest if style else words))
+    parse_reference(request.ref)  # refuse a malformed reference now, with the reason
+    return request
+
+
+def parse_reference(ref: str) -> Reference:
+    """A typed release reference: "" is the newest release; `42` or `#42` (any number) an
+    id and nothing else; `#42` followed by more words is refused rather than searched;
+    anything else is a URL, key or words, looked up by the store."""
+    text = clean(ref)
+    release_id = release_id_ref(text)
+    if release_id is not None:
+        return Reference(text, release_id)
+    if _HASH_ID_FIRST.match(text):
+        raise CommandArgumentError(
+            f"“{echo(text)}” is a release id with more after it: give the id alone,"
+            " for example #42, or words to search for without the #."
+        )
+    return Reference(text)
 
 
 def parse_latest(args: str, feeds: Sequence[str]) -> LatestRequest:
@@ -108,9 +146,8 @@ def parse_latest(args: str, feeds: Sequence[str]) -> LatestRequest:
         elif feed is None and not re.fullmatch(r"[+-]?\d+", word):
             feed = _feed_named(word, feeds)
         else:
-            raise CommandArgumentError(
-                "Use /latest [n] [feed], for example /latest 10 or /latest 3 nida."
-            )
+            example = f" or /latest 3 {feeds[0]}" if feeds else ""
+            raise CommandArgumentError(f"Use /latest [n] [feed], for example /latest 10{example}.")
     if count is not None and count < 1:
         raise CommandArgumentError(f"Ask for 1 to {MAX_LATEST} releases, for example /latest 10.")
     wanted = DEFAULT_LATEST if count is None else count
@@ -140,9 +177,13 @@ def first_words(text: str, limit: int = MAX_QUERY_WORDS) -> str:
 
 
 def release_id_ref(ref: str) -> int | None:
-    """`42` or `#42` as a release id; None for any other reference."""
+    """`42` or `#42` as a release id; None for any other reference. A number too long
+    for a rowid is NO_SUCH_ID."""
     match = _RELEASE_ID.fullmatch(ref.strip())
-    return int(match.group(1)) if match else None
+    if match is None:
+        return None
+    digits = match.group(1)
+    return min(int(digits), NO_SUCH_ID) if len(digits) <= len(str(NO_SUCH_ID)) else NO_SUCH_ID
 
 
 def start_payload_release(args: str) -> int | None:

@@ -246,9 +246,9 @@ def citation_reply(
 
 
 def not_found_reply(ref: str) -> Reply:
-    release_id = release_id_ref(ref)
-    if release_id is not None:
-        return _message(f"There is no release #{release_id} here. /latest shows the ids.")
+    if release_id_ref(ref) is not None:  # echo the number typed: a huge one is no id of ours
+        number = echo(ref.strip().removeprefix("#"))
+        return _message(f"There is no release #{number} here. /latest shows the ids.")
     return _message(f"No release here matches “{echo(ref)}”. Try /search with other words.")
 
 
@@ -263,7 +263,10 @@ def no_feeds_reply(bot_username: str) -> Reply:
 
 
 def welcome_reply(feeds: Sequence[FeedLine], bot_username: str, *, here: bool = False) -> Reply:
-    """What the bot does and which feeds it follows (`here`: those routed to this chat)."""
+    """What the bot does and which feeds it follows (`here`: those routed to this chat).
+    With no feeds, it says so instead of suggesting commands that would refuse."""
+    if not feeds:
+        return _welcome_without_feeds(bot_username, here=here)
     head = strong("Hello!") + text(
         " I post new press releases from the feeds below to Telegram channels,"
         " and I cite them in ten styles (APA, MLA, Chicago, BibTeX, RIS and more)."
@@ -275,6 +278,22 @@ def welcome_reply(feeds: Sequence[FeedLine], bot_username: str, *, here: bool = 
     if bot_username:
         tail = tail + text(f" In a group, write the command as /latest@{bot_username}.")
     return Reply(fit_list(head, items, tail, _more_feeds, separator="\n"))
+
+
+def _welcome_without_feeds(bot_username: str, *, here: bool) -> Reply:
+    head = strong("Hello!") + text(
+        " I post new press releases to Telegram channels and cite them in ten styles"
+        " (APA, MLA, Chicago, BibTeX, RIS and more)."
+    )
+    if not here:
+        body = text("I follow no feeds yet, so there is nothing to list or cite.")
+    else:
+        private = f"a private chat with @{bot_username}" if bot_username else "a private chat"
+        body = text(
+            "No feeds are routed to this chat, so there is nothing to list or cite here."
+            f" In {private} I can show every feed; the bot's admin can route feeds here."
+        )
+    return Reply(joined([head, body], "\n\n").html)
 
 
 def _more_feeds(count: int) -> Part:
@@ -291,13 +310,15 @@ def _feed_part(feed: FeedLine, *, with_channels: bool) -> Part:
     return part
 
 
-def help_reply(bot_username: str) -> Reply:
-    """Every command, one line each with an example."""
+def help_reply(bot_username: str, feeds: Sequence[str] = ()) -> Reply:
+    """Every command, one line each with an example; `feeds` are those the chat may ask
+    about, the first named in the /latest example."""
+    example = f"/latest 10 {feeds[0]}" if feeds else "/latest 10"
     lines = [
         strong("Commands"),
         text(
             "/latest [n] [feed] — the newest releases (default 5, at most 20)."
-            " Example: /latest 10 nida"
+            f" Example: {shorten(example, 80)}"
         ),
         text(
             "/cite [style] [id, URL or words] — a citation; the newest release without a"
@@ -307,11 +328,21 @@ def help_reply(bot_username: str) -> Reply:
         text("/feeds — the feeds and the channels they go to. Example: /feeds"),
         text("/start — what this bot does. Example: /start"),
         text("/help — this list. Example: /help"),
+        _help_feeds(feeds, bot_username),
         text("Styles: " + ", ".join(STYLES) + "."),
     ]
     if bot_username:
         lines.append(text(f"In a group, add my name: /latest@{bot_username}"))
     return Reply(joined(lines).html)
+
+
+def _help_feeds(feeds: Sequence[str], bot_username: str, shown: int = 10) -> Part:
+    if not feeds:
+        private = f"a private chat with @{bot_username}" if bot_username else "a private chat"
+        return text(f"No feeds are routed to this chat: ask in {private}.")
+    names = ", ".join(shorten(name, 60) for name in feeds[:shown])
+    more = f" and {len(feeds) - shown} more (/feeds)" if len(feeds) > shown else ""
+    return text(f"Feeds: {names}{more}.")
 
 
 def feeds_reply(

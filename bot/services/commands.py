@@ -105,9 +105,9 @@ class Answers:
             return replies.argument_problem_reply(exc)
 
     def _dispatch(self, command: Command, chat: ChatRef) -> Reply:
-        if command.name == "help":
-            return replies.help_reply(self.bot_username)
         scope = self.scope(chat)
+        if command.name == "help":
+            return replies.help_reply(self.bot_username, scope.feeds)
         if command.name == "start":
             return self.start(command.args, scope)
         if command.name == "feeds":
@@ -154,10 +154,13 @@ class Answers:
 
     def cite(self, args: str, scope: Scope) -> Reply:
         request = command_args.parse_cite(args)
-        found = self._find(request.ref, scope)
+        reference = command_args.parse_reference(request.ref)
+        found = self._find(reference, scope)
         if found is None:
             return (
-                replies.not_found_reply(request.ref) if request.ref else replies.no_releases_reply()
+                replies.no_releases_reply()
+                if reference.newest
+                else replies.not_found_reply(reference.text)
             )
         return self.citation(found, request.style or self.default_style(scope))
 
@@ -215,14 +218,13 @@ class Answers:
                 return style
         return "apa"
 
-    def _find(self, ref: str, scope: Scope) -> StoredRelease | None:
-        if not ref:
+    def _find(self, reference: command_args.Reference, scope: Scope) -> StoredRelease | None:
+        if reference.newest:
             newest = self.store.latest(1, scope.feeds)
             return newest[0] if newest else None
-        release_id = command_args.release_id_ref(ref)
-        if release_id is not None:
-            return self._by_id(release_id, scope)
-        return self.store.find_release(ref, scope.feeds)
+        if reference.release_id is not None:
+            return self._by_id(reference.release_id, scope)
+        return self.store.find_release(reference.text, scope.feeds)
 
     def _by_id(self, release_id: int, scope: Scope) -> StoredRelease | None:
         found = self.store.release(release_id)

@@ -43,6 +43,7 @@ class ParsePool:
         timezone: ZoneInfo | None,
         content_type: str,
         max_items: int | None = None,
+        language: str = "",
     ) -> ParsedFeed:
         # The cap applies in the worker: only the releases kept cross back to the loop.
         call = functools.partial(
@@ -53,6 +54,7 @@ class ParsePool:
             timezone=timezone,
             content_type=content_type,
             max_items=max_items,
+            language=language,
         )
         if self.processes < 1:
             return await asyncio.to_thread(call)

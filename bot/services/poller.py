@@ -203,6 +203,7 @@ class Poller:
             timezone=feed.zone,
             content_type=fetched.content_type,
             max_items=max_items,
+            language=feed.language,
         )
         # Releases missed during our own outage are all owed: no flood guard for this feed's
         # first store after it (the store also never guards those dated since last_success).

@@ -63,6 +63,7 @@ def build_view(store: Store, settings: Settings) -> RoutingView:
             publisher=publisher_of(feed),
             timezone=feed.timezone,
             interval=settings.interval_for(feed),
+            language=feed.language,
         )
         for feed in settings.feeds
         if feed.name in sources

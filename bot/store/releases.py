@@ -12,11 +12,11 @@ from typing import Any
 
 from bot.errors import StoreError
 from bot.feeds.order import sort_key
-from bot.feeds.urls import canonical_url
+from bot.feeds.urls import canonical_url, other_scheme
 from bot.models import IngestResult, Release, StoredRelease
 from bot.render.changes import noticeable_change
 from bot.render.cite_data import key_with_suffix
-from bot.render.command_args import release_id_ref
+from bot.render.command_args import NO_SUCH_ID, release_id_ref
 from bot.store.base import StoreBase
 from bot.store.codec import (
     content_hash,
@@ -337,6 +337,8 @@ class ReleaseQueries(StoreBase):
     # Reading
 
     def release(self, release_id: int) -> StoredRelease | None:
+        if not 0 < release_id < NO_SUCH_ID:  # beyond SQLite's integers: no such rowid
+            return None
         rows = list(self.db.query("SELECT * FROM releases WHERE id = ?", [release_id]))
         return row_to_stored(rows[0]) if rows else None
 
@@ -434,11 +436,11 @@ class ReleaseQueries(StoreBase):
         citation key ('nasa2018nasaa', any case), or best text match."""
         ref = ref.strip()
         release_id = release_id_ref(ref)
-        if release_id is not None:
+        if release_id is not None:  # a number is an id, never words to search for
             found = self.release(release_id)
-            if found and (feeds is None or found.release.feed in feeds):
-                return found
-        # A pasted link may carry other tracking parameters than the feed's: compare canonically.
+            return found if found and (feeds is None or found.release.feed in feeds) else None
+        # A pasted link may carry other tracking parameters than the feed's, or the other
+        # scheme (http:// for a stored https://): compare canonically, under both schemes.
         canonical = canonical_url(ref) or ref
         # One indexed lookup each (an OR across columns scans the table): the URL, then the
         # key through (feed, key). An original link matches through its canonical form.
@@ -446,7 +448,7 @@ class ReleaseQueries(StoreBase):
         if feeds is None:
             where, params = "AND releases.feed IN (SELECT name FROM feeds)", []
         for condition, values in (
-            ("url IN (?, ?)", [ref, canonical]),
+            ("url IN (?, ?, ?)", [ref, canonical, other_scheme(canonical) or ref]),
             ("key = ?", [ref]),
             ("cite_key = ?", [ref.lower()]),
         ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.feeds.language import release_language
 from bot.render.tokens import scrub_tokens
 
 migrations = Migrations("releasebot")
@@ -203,6 +204,20 @@ def m009_deliveries_to_edit(db: Database) -> None:
         "CREATE INDEX deliveries_to_edit ON deliveries (channel, id)"
         " WHERE state = 'sent' AND needs_edit > 0"
     )
+
+
+@migrations()
+def m011_release_languages(db: Database) -> None:
+    """Releases stored before languages were checked keep what the feed declared: NIDA's
+    Spanish releases say `en`, a Brazilian feed's say nothing, so MLA and Chicago title-cased
+    them. Derive each stored language again as ingest now does (URL path, then the stored tag
+    unless the text clearly says otherwise; bot.feeds.language). A re-read release keeps its
+    row while its title and summary are unchanged, so only this reaches those rows."""
+    rows = db.execute("SELECT id, url, language, title, summary FROM releases").fetchall()
+    for release_id, url, stored, title, summary in rows:
+        language = release_language(url=url, declared=(stored,), title=title, summary=summary)
+        if language != stored:
+            db.execute("UPDATE releases SET language = ? WHERE id = ?", [language, release_id])
 
 
 @migrations()
