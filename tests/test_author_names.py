@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.feeds.normalise import normalize_entry, person_name
@@ -52,6 +52,7 @@ def test_a_hostile_author_field_is_read_quickly_and_shows_no_address() -> None:
 
 
 @given(st.text(alphabet=st.sampled_from(list('ab @.,;:()[]<>"\' ')), max_size=40))
+@example("[<]]a")  # an empty pair inside another: both go in one reading
 def test_a_name_read_again_stays_the_same(raw: str) -> None:
     """Citations read the stored name again: the second reading changes nothing."""
     once = person_name(raw)

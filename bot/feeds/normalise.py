@@ -63,7 +63,9 @@ _EMAIL = re.compile(r"(?:mailto:)?[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+", re
 _MAX_COMMENTS = 8
 _PAIRED = {"(": ")", ")": "(", "[": "]", "]": "["}
 _PUNCTUATION = frozenset(" ,;:<>\"'")
-_EMPTY_BRACKETS = re.compile(r"[<(\[]\s*[>)\]]")
+# a run of brackets with nothing but space inside, nested ones too ("[<]]", "(<>)"): one
+# pass leaves no new empty pair behind, so reading a name twice changes nothing
+_EMPTY_BRACKETS = re.compile(r"[<(\[][\s<>()\[\]]*[>)\]]")
 _MARKUP = re.compile(r"<[A-Za-z!/?]|&#?\w+;")
 _TITLE_FROM_SUMMARY_CHARS = 100
 

@@ -184,6 +184,8 @@ class Fetcher:
             response = await self._client.send(request, stream=True)
         except FeedFetchError as exc:  # the address guard names the host, not the feed
             raise exc.for_url(url) from exc
+        except UnicodeError as exc:  # httpx reads a redirect's host with idna even unfollowed
+            raise BadFeedURLError(url, f"invalid URL in the redirect: {exc}") from exc
         try:
             return await self._interpret(url, response, headers)
         finally:
@@ -362,7 +364,8 @@ def _is_http(url: str) -> bool:
 def _host_of(url: str, current: str) -> str:
     try:
         host = httpx.URL(current).host
-    except httpx.InvalidURL as exc:
+    # UnicodeError: httpx decodes an "xn--" host with idna, whose IDNAError is not InvalidURL
+    except (httpx.InvalidURL, UnicodeError) as exc:
         raise BadFeedURLError(url, f"invalid URL: {exc}") from exc
     if not host:
         raise BadFeedURLError(url, f"invalid URL: no host in {current}")
@@ -399,10 +402,13 @@ def _environment_proxies() -> list[str]:
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """The validators to send back. One that is not ASCII (a server's ETag with a Latin-1
+    byte) cannot be sent as it came (httpx encodes request headers as ASCII) and is left
+    out: the feed is then fetched in full, and its body hash still shows it unchanged."""
     headers = {}
-    if etag:
+    if etag and etag.isascii():
         headers["If-None-Match"] = etag
-    if last_modified:
+    if last_modified and last_modified.isascii():
         headers["If-Modified-Since"] = last_modified
     return headers
 
@@ -433,7 +439,7 @@ def _result(
 def _retry_after(response: httpx.Response) -> float | None:
     """Retry-After in seconds, from a delay or an HTTP-date (read against the server's Date)."""
     value = response.headers.get("retry-after", "").strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to isdigit, not to float
         return float(value)
     when = _http_date(value)
     if when is None:

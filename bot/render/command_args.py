@@ -34,6 +34,12 @@ _RELEASE_ID = re.compile(r"#?0*(\d+)")
 NO_SUCH_ID = 2**63  # what an id beyond SQLite's rowids reads as: it matches no release
 _HASH_ID_FIRST = re.compile(r"#\d+(?!\w)")  # `#42` opening a longer reference
 _CALLBACK = re.compile(rf"cite:{_ID}:([a-z0-9-]{{1,24}})")
+# Quote marks that open or close a phrase: straight, and what phones' smart punctuation
+# and other languages' keyboards type instead.
+SEARCH_QUOTES = '"“”„«»'
+_SEARCH_TERM = re.compile(
+    rf"[{SEARCH_QUOTES}]([^{SEARCH_QUOTES}]*)[{SEARCH_QUOTES}]?|([^\s{SEARCH_QUOTES}]+)"
+)
 
 
 class CommandArgumentError(ReleaseBotError):
@@ -169,6 +175,28 @@ def parse_search(args: str) -> str:
     if not words:
         raise CommandArgumentError("Tell me what to look for, for example /search vaccine.")
     return first_words(words)
+
+
+@dataclass(frozen=True)
+class SearchTerm:
+    """One part of a search: a quoted phrase (its words in order) or a single word."""
+
+    text: str
+    phrase: bool
+
+
+def search_terms(query: str) -> tuple[SearchTerm, ...]:
+    """The phrases and words of a search, in order. Text in quotes is a phrase; a quote
+    left open runs to the end; an empty pair of quotes is nothing. Control characters are
+    spaces (a NUL would end FTS5's string early)."""
+    terms = []
+    for match in _SEARCH_TERM.finditer(clean(query)):
+        phrase, word = match.group(1), match.group(2)
+        if word is not None:
+            terms.append(SearchTerm(word, phrase=False))
+        elif phrase.strip():
+            terms.append(SearchTerm(" ".join(phrase.split()), phrase=True))
+    return tuple(terms)
 
 
 def first_words(text: str, limit: int = MAX_QUERY_WORDS) -> str:

@@ -24,6 +24,7 @@ from bot.render.cite import (
 )
 from bot.render.command_args import (
     MAX_LATEST,
+    SEARCH_QUOTES,
     CommandArgumentError,
     LatestRequest,
     cite_callback_data,
@@ -199,12 +200,22 @@ def search_reply(
     words: str, releases: Sequence[StoredRelease], sources: Mapping[str, str]
 ) -> Reply:
     """The best matches for `words`, or a message saying there are none."""
+    shown = search_echo(words)
     if not releases:
-        return _message(f"No release matches “{echo(words)}”. Try fewer or other words.")
-    head = strong("Best matches for ") + text(f"“{echo(words)}”")
+        return _message(f"No release matches {shown}. Try fewer or other words.")
+    head = strong("Best matches for ") + text(shown)
     items = [release_item(r, sources.get(r.release.feed, "")) for r in releases]
     tail = text(f"Cite one with /cite {releases[0].id}")
     return Reply(fit_list(head, items, tail, _more))
+
+
+def search_echo(words: str) -> str:
+    """The search as the reader typed it, quoted once: in quotes of ours unless it
+    carries quotes of its own (a phrase), which then show as typed."""
+    shown = echo(words)
+    if any(mark in shown for mark in SEARCH_QUOTES):
+        return shown
+    return f"“{shown}”"
 
 
 def style_keyboard(release_id: int, current: str) -> tuple[tuple[KeyButton, ...], ...]:

@@ -10,7 +10,12 @@ import logging
 from typing import Protocol
 
 from bot.config import Settings
-from bot.errors import ChatUnavailableError, MessageRejectedError, TransientDeliveryError
+from bot.errors import (
+    ChatMigratedError,
+    ChatUnavailableError,
+    MessageRejectedError,
+    TransientDeliveryError,
+)
 from bot.models import ChatInfo
 from bot.render.chat_problems import problem_from_answer, problem_from_status
 from bot.render.display import format_duration
@@ -50,9 +55,8 @@ async def check_channels(
         if only_paused and not state.paused:
             continue
         try:
-            info = await checker.chat_info(
-                state.chat_id if state.chat_id is not None else state.chat
-            )
+            chat = state.chat_id if state.chat_id is not None else state.chat
+            info = await _chat_info(checker, store, channel.name, chat)
         except (ChatUnavailableError, MessageRejectedError) as exc:
             problem = exc.message
             found = problem_from_answer(exc.message, channel.chat)
@@ -83,3 +87,14 @@ async def check_channels(
             store.resume_channel(channel.name)
             dispatcher.open_incident(channel.name)
     return blocked
+
+
+async def _chat_info(checker: ChatChecker, store: Store, name: str, chat: int | str) -> ChatInfo:
+    """What Telegram says about `chat`; a group that became a supergroup is asked about
+    under its new id, which is recorded (as a send refused for that reason does)."""
+    try:
+        return await checker.chat_info(chat)
+    except ChatMigratedError as exc:
+        log.warning("channel %s moved to chat %d", name, exc.new_chat_id)
+        store.set_chat_id(name, exc.new_chat_id)
+        return await checker.chat_info(exc.new_chat_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -16,7 +15,7 @@ from bot.feeds.urls import canonical_url, other_scheme
 from bot.models import IngestResult, Release, StoredRelease
 from bot.render.changes import noticeable_change
 from bot.render.cite_data import key_with_suffix
-from bot.render.command_args import NO_SUCH_ID, release_id_ref
+from bot.render.command_args import NO_SUCH_ID, release_id_ref, search_terms
 from bot.store.base import StoreBase
 from bot.store.codec import (
     content_hash,
@@ -38,10 +37,13 @@ CiteKeyOf = Callable[[Release], str]  # a release's base citation key ("nasa2018
 
 
 def fts_query(text: str, *, any_word: bool = False) -> str:
-    """User words as an FTS5 query: each word quoted, so COVID-19 and NIH's are plain text."""
-    words = [word.replace('"', '""') for word in re.findall(r"[^\s\"]+", text)]
+    """A search's phrases and words as an FTS5 query. Each is one FTS5 string, so nothing
+    the user types is FTS5 syntax (COVID-19, NIH's, AND, NEAR, title:, * are plain text),
+    and a quoted phrase matches only its words in order. `any_word` ORs the terms; a phrase
+    stays whole."""
+    terms = [term.text.replace('"', '""') for term in search_terms(text)]
     joiner = " OR " if any_word else " "
-    return joiner.join(f'"{word}"' for word in words)
+    return joiner.join(f'"{term}"' for term in terms)
 
 
 def _oldest_first(releases: list[tuple[int, Release]], now: datetime) -> list[tuple[int, Release]]:

@@ -206,6 +206,43 @@ def m009_deliveries_to_edit(db: Database) -> None:
     )
 
 
+# English stems (vaccines finds vaccine), accents folded (medicacion finds medicación).
+SEARCH_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+
+@migrations()
+def m010_search_stems_and_accents(db: Database) -> None:
+    """Rebuild the full-text index with a stemming, accent-folding tokenizer. m001 made it
+    with FTS5's default (unicode61 remove_diacritics 1: no stems), so `/search vaccines`
+    missed "vaccine". Same table and triggers as sqlite-utils' enable_fts made, by hand:
+    enable_fts runs executescript, which would commit halfway through this migration."""
+    for trigger in ("releases_ai", "releases_ad", "releases_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS [{trigger}]")
+    db.execute("DROP TABLE IF EXISTS [releases_fts]")
+    db.execute(
+        "CREATE VIRTUAL TABLE [releases_fts] USING FTS5 ([title], [summary],"
+        f" tokenize='{SEARCH_TOKENIZER}', content=[releases])"
+    )
+    db.execute(
+        "CREATE TRIGGER [releases_ai] AFTER INSERT ON [releases] BEGIN"
+        " INSERT INTO [releases_fts] (rowid, [title], [summary])"
+        " VALUES (new.rowid, new.[title], new.[summary]); END"
+    )
+    db.execute(
+        "CREATE TRIGGER [releases_ad] AFTER DELETE ON [releases] BEGIN"
+        " INSERT INTO [releases_fts] ([releases_fts], rowid, [title], [summary])"
+        " VALUES ('delete', old.rowid, old.[title], old.[summary]); END"
+    )
+    db.execute(
+        "CREATE TRIGGER [releases_au] AFTER UPDATE ON [releases] BEGIN"
+        " INSERT INTO [releases_fts] ([releases_fts], rowid, [title], [summary])"
+        " VALUES ('delete', old.rowid, old.[title], old.[summary]);"
+        " INSERT INTO [releases_fts] (rowid, [title], [summary])"
+        " VALUES (new.rowid, new.[title], new.[summary]); END"
+    )
+    db.execute("INSERT INTO [releases_fts] ([releases_fts]) VALUES ('rebuild')")
+
+
 @migrations()
 def m011_release_languages(db: Database) -> None:
     """Releases stored before languages were checked keep what the feed declared: NIDA's
