@@ -396,7 +396,8 @@ def cmd_cite(args: argparse.Namespace) -> int:
     if problem:
         raise UsageError(f"--accessed {accessed.isoformat()}: {problem}")
     publisher = view.publisher(found.release.feed)
-    print(render_citation(found.release, publisher, style, accessed=accessed))
+    key = found.cite_key
+    print(render_citation(found.release, publisher, style, accessed=accessed, key=key))
     return EXIT_OK
 
 

@@ -63,6 +63,7 @@ class StoredRelease:
     id: int
     release: Release
     first_seen: datetime
+    cite_key: str = ""  # unique citation key, given when stored ("" until then: see m012)
 
 
 @dataclass(frozen=True, slots=True)

@@ -428,13 +428,15 @@ def test_spanish_release(style: str) -> None:
 
 
 def test_spanish_bibtex_keeps_accents_as_utf8_and_folds_the_key() -> None:
-    """Non-ASCII stays UTF-8 in BibTeX fields; the key is ASCII ("publicacion")."""
+    """Non-ASCII letters stay UTF-8 in BibTeX fields; the key is ASCII ("publicacion"); the
+    proper noun of a sentence-case title is braced (issue 11 point 8 changed this line)."""
     release = replace(SPANISH, title="Publicación del informe anual sobre salud mental en España")
     publisher = Publisher(name="Instituto Nacional de Salud Pública", short_name="")
     bib = cite(release, "bibtex", publisher)
     assert bib.startswith("@misc{instituto2023publicacion,\n")
     assert "  author       = {{Instituto Nacional de Salud Pública}},\n" in bib
-    assert "  title        = {Publicación del informe anual sobre salud mental en España},\n" in bib
+    title = "Publicación del informe anual sobre salud mental en {España}"
+    assert f"  title        = {{{title}}},\n" in bib
     assert cite(SPANISH, "bibtex", INS).startswith("@misc{ins2023nuevo,\n")
 
 
@@ -711,7 +713,11 @@ def test_title_ending_in_a_period_is_not_doubled(style: str) -> None:
 def test_machine_formats_keep_the_titles_own_period() -> None:
     """BibTeX, RIS and CSL-JSON carry the title as the publisher wrote it, period included."""
     assert f"TI  - {GENOME.title}\n" in cite(GENOME, "ris")
-    assert f"  title        = {{{GENOME.title}}},\n" in cite(GENOME, "bibtex")
+    # BibTeX braces the proper nouns of this sentence-case title (issue 11 point 8).
+    protected = GENOME.title.replace("Medicago", "{Medicago}").replace(
+        "Colletotrichum", "{Colletotrichum}"
+    )
+    assert f"  title        = {{{protected}}},\n" in cite(GENOME, "bibtex")
     assert f'"title": "{GENOME.title}"' in cite(GENOME, "csl-json")
 
 

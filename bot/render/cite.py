@@ -91,19 +91,21 @@ def render_citation(
     *,
     accessed: date,
     html: bool = False,
+    key: str = "",
 ) -> str:
     """`release` cited in `style` (one of STYLES); `accessed` is today's date, used where
-    the style records when a page was read. With `html`, Telegram HTML: `<i>` where the
-    style italicises, machine formats inside `<pre>`, every field escaped.
+    the style records when a page was read; `key` is the stored release's citation key
+    (`StoredRelease.cite_key`; the base key when ""). With `html`, Telegram HTML: `<i>`
+    where the style italicises, machine formats inside `<pre>`, every field escaped.
 
     Raises NotFoundError for an unknown style.
     """
     found = _BY_NAME.get(style)
     if found is not None and found.prose is not None:
-        pieces = found.prose(citation_data(release, publisher, accessed))
+        pieces = found.prose(citation_data(release, publisher, accessed, key=key))
         return _pieces_html(pieces) if html else "".join(text for text, _ in pieces)
     if found is not None and found.machine is not None:
-        text = found.machine(citation_data(release, publisher, accessed))
+        text = found.machine(citation_data(release, publisher, accessed, key=key))
         return pre(text) if html else text
     raise NotFoundError(f"unknown citation style {style!r}; use one of: {', '.join(STYLES)}")
 

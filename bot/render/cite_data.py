@@ -59,8 +59,11 @@ class CitationData:
         return self.site.casefold() != self.author.casefold()
 
 
-def citation_data(release: Release, publisher: Publisher, accessed: date) -> CitationData:
-    """Gather a release's citation fields."""
+def citation_data(
+    release: Release, publisher: Publisher, accessed: date, *, key: str = ""
+) -> CitationData:
+    """Gather a release's citation fields; `key` is the stored release's unique citation key
+    (the base key `citation_key` gives when there is none, as for a release not stored)."""
     return CitationData(
         author=citation_author(release, publisher),
         site=citation_site(release, publisher),
@@ -68,7 +71,7 @@ def citation_data(release: Release, publisher: Publisher, accessed: date) -> Cit
         issued=issued_date(release),
         url=clean(release.url or release.link),
         accessed=accessed,
-        key=citation_key(release, publisher),
+        key=key or citation_key(release, publisher),
         language=clean(release.language).lower(),
     )
 
@@ -85,6 +88,16 @@ def citation_key(release: Release, publisher: Publisher) -> str:
     issued = issued_date(release)
     year = str(issued.year) if issued else "nd"
     return _key_name(release, publisher) + year + _key_title_word(release.title)
+
+
+def key_with_suffix(base: str, index: int) -> str:
+    """The `index`-th key of a base: base itself, then base + "a" ... "z", "aa", "ab" ...
+    (bijective base 26, as BibTeX styles suffix same-author same-year entries)."""
+    suffix = ""
+    while index > 0:
+        index, digit = divmod(index - 1, 26)
+        suffix = chr(ord("a") + digit) + suffix
+    return base + suffix
 
 
 def _key_name(release: Release, publisher: Publisher) -> str:

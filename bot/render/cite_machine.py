@@ -11,33 +11,13 @@ from datetime import date
 from typing import Any
 
 from bot.feeds.dates import MONTHS
+from bot.render.bibtex_text import bib_text, bib_title
 from bot.render.cite_data import GENRE, CitationData
 
 _MONTH_MACROS = tuple(name[:3].lower() for name in MONTHS)  # BibTeX's jan ... dec
-_LATEX_SPECIALS = str.maketrans(
-    {
-        "\\": r"\textbackslash{}",
-        # BibTeX and biber count braces even after a backslash, so "\{" alone would
-        # unbalance the field: spell braces out.
-        "{": r"\textbraceleft{}",
-        "}": r"\textbraceright{}",
-        "%": r"\%",
-        "&": r"\&",
-        "$": r"\$",
-        "#": r"\#",
-        "_": r"\_",
-        "~": r"\textasciitilde{}",
-        "^": r"\textasciicircum{}",
-    }
-)
 # A URL is written raw (the url package reads it verbatim) except the characters that
 # would unbalance the field's braces or split it; RFC 3986 percent-encodes them anyway.
 _URL_UNSAFE = str.maketrans({"{": "%7B", "}": "%7D", "\\": "%5C", " ": "%20"})
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX's special characters; non-ASCII stays as UTF-8."""
-    return text.translate(_LATEX_SPECIALS)
 
 
 def bibtex_url(url: str) -> str:
@@ -46,10 +26,11 @@ def bibtex_url(url: str) -> str:
 
 
 def bibtex(data: CitationData) -> str:
-    """`@misc` with the organisation in double braces and the month as a macro."""
+    """`@misc` with the organisation in double braces and the month as a macro; text that
+    a default pdfLaTeX + BibTeX run can set, capitals a style must keep braced."""
     fields: list[tuple[str, str]] = [
-        ("author", f"{{{{{latex_escape(data.author)}}}}}"),
-        ("title", f"{{{latex_escape(data.title)}}}"),
+        ("author", f"{{{{{bib_text(data.author, pdflatex=True)}}}}}"),
+        ("title", f"{{{bib_title(data.title, pdflatex=True)}}}"),
         ("howpublished", f"{{{GENRE}}}"),
     ]
     if data.issued:
@@ -62,10 +43,11 @@ def bibtex(data: CitationData) -> str:
 
 
 def biblatex(data: CitationData) -> str:
-    """`@online` with an ISO `date` and `urldate`."""
+    """`@online` with an ISO `date`, `url` and `urldate`; UTF-8 kept (biber reads it),
+    capitals a style must keep braced. `@online` needs a URL: without one, `@misc`."""
     fields: list[tuple[str, str]] = [
-        ("author", f"{{{{{latex_escape(data.author)}}}}}"),
-        ("title", f"{{{latex_escape(data.title)}}}"),
+        ("author", f"{{{{{bib_text(data.author, pdflatex=False)}}}}}"),
+        ("title", f"{{{bib_title(data.title, pdflatex=False)}}}"),
     ]
     if data.issued:
         fields.append(("date", f"{{{data.issued.isoformat()}}}"))
@@ -73,7 +55,8 @@ def biblatex(data: CitationData) -> str:
         fields.append(("url", f"{{{bibtex_url(data.url)}}}"))
         fields.append(("urldate", f"{{{data.accessed.isoformat()}}}"))
     fields.append(("note", f"{{{GENRE}}}"))
-    return _bib_entry("online", data.key, fields, width=len("urldate"))
+    kind = "online" if data.url else "misc"
+    return _bib_entry(kind, data.key, fields, width=len("urldate"))
 
 
 def _bib_entry(kind: str, key: str, fields: list[tuple[str, str]], *, width: int) -> str:

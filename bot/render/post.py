@@ -108,6 +108,7 @@ def render_post(
     release_id: int,
     options: PostOptions,
     accessed: date,
+    cite_key: str = "",
 ) -> Post:
     """The channel post for one release; always valid Telegram HTML within 4096 code points."""
     title = shorten(release.title.strip(), MAX_TITLE) or "(untitled release)"
@@ -118,7 +119,7 @@ def render_post(
     byline = " · ".join(part for part in (source, display_date(release.published)) if part)
     head_plain = f"{title}\n{byline}" if byline else title
     head_html = f"{bold(title)}\n{escape(byline)}" if byline else bold(title)
-    citation_plain, citation_html = _citation(release, publisher, options, accessed)
+    citation_plain, citation_html = _citation(release, publisher, options, accessed, cite_key)
     reserved = len(head_plain) + (len(citation_plain) + 2 if citation_plain else 0) + 2
     budget = min(options.summary_length, MAX_TEXT - reserved)
     summary = shorten(release.summary.strip(), budget) if budget > 0 else ""
@@ -132,12 +133,13 @@ def render_post(
 
 
 def _citation(
-    release: Release, publisher: Publisher, options: PostOptions, accessed: date
+    release: Release, publisher: Publisher, options: PostOptions, accessed: date, key: str
 ) -> tuple[str, str]:
     if options.citation_style == "none":
         return "", ""
-    plain = render_citation(release, publisher, options.citation_style, accessed=accessed)
+    style = options.citation_style
+    plain = render_citation(release, publisher, style, accessed=accessed, key=key)
     if len(plain) > MAX_CITATION:
         return "", ""
-    html = render_citation(release, publisher, options.citation_style, accessed=accessed, html=True)
+    html = render_citation(release, publisher, style, accessed=accessed, html=True, key=key)
     return plain, html

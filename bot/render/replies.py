@@ -241,10 +241,13 @@ def citation_reply(
     says so; the machine formats stay in a <pre> block.
     """
     head = strong(f"#{stored.id} · {STYLE_LABELS[style]}") + text("\n\n")
-    plain = render_citation(stored.release, publisher, style, accessed=accessed)
+    key = stored.cite_key
+    plain = render_citation(stored.release, publisher, style, accessed=accessed, key=key)
     budget = MAX_TEXT - len(head.plain) - 40
     if len(plain) <= budget:
-        html = render_citation(stored.release, publisher, style, accessed=accessed, html=True)
+        html = render_citation(
+            stored.release, publisher, style, accessed=accessed, html=True, key=key
+        )
         body = Part(html, plain)
     else:
         cut = shorten(plain, budget)

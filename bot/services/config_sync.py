@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import Settings
-from bot.models import RouteSpec, RoutingView
+from bot.models import NO_PUBLISHER, Release, RouteSpec, RoutingView
+from bot.render.cite import citation_key
 from bot.services.routing import build_view
 from bot.store import Store
 
@@ -33,4 +34,11 @@ def apply_config(store: Store, settings: Settings, now: datetime) -> RoutingView
     """Sync the config into the store, then build the view of it (after, never before: the
     store decides which row a renamed feed or chat is)."""
     sync_config(store, settings, now)
-    return build_view(store, settings)
+    view = build_view(store, settings)
+    store.assign_cite_keys(lambda release: _base_key(view, release))
+    return view
+
+
+def _base_key(view: RoutingView, release: Release) -> str:
+    feed = view.feed(release.feed)
+    return citation_key(release, feed.publisher if feed else NO_PUBLISHER)

@@ -211,6 +211,7 @@ class Dispatcher:
             stored.release,
             feed.publisher,
             release_id=stored.id,
+            cite_key=stored.cite_key,
             options=options,
             accessed=(sent_at or self.clock()).date(),
         )

@@ -16,6 +16,7 @@ from bot.errors import FeedError, FeedFetchError, ReleaseBotError, StoreError
 from bot.feeds.backoff import next_poll_after_failure, next_poll_after_success
 from bot.fetch.client import Fetcher
 from bot.models import Feed, IngestResult, ParsedFeed, RoutingView
+from bot.render.cite import citation_key
 from bot.render.notices import store_recovered_notice, store_unwritable_notice
 from bot.render.telegram_html import Html
 from bot.services.parse_pool import ParsePool
@@ -208,7 +209,13 @@ class Poller:
         # first store after it (the store also never guards those dated since last_success).
         limit = None if feed.name in self._unguarded else self.settings.defaults.flood_limit
         result = await _stored_in_steps(
-            self.store.ingest_steps(feed.name, parsed.releases, now=now, flood_limit=limit)
+            self.store.ingest_steps(
+                feed.name,
+                parsed.releases,
+                now=now,
+                flood_limit=limit,
+                cite_key_of=lambda release: citation_key(release, feed.publisher),
+            )
         )
         self._unguarded.discard(feed.name)
         record_success(body_hash, parsed.title)

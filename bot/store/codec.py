@@ -71,4 +71,5 @@ def row_to_stored(row: dict[str, Any]) -> StoredRelease:
         language=row["language"],
     )
     first_seen = datetime.fromisoformat(row["first_seen"])
-    return StoredRelease(id=row["id"], release=release, first_seen=first_seen)
+    cite_key = row.get("cite_key") or ""
+    return StoredRelease(id=row["id"], release=release, first_seen=first_seen, cite_key=cite_key)

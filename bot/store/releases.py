@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, time
 from typing import Any
@@ -14,6 +14,7 @@ from bot.feeds.order import sort_key
 from bot.feeds.urls import canonical_url, other_scheme
 from bot.models import IngestResult, Release, StoredRelease
 from bot.render.changes import noticeable_change
+from bot.render.cite_data import key_with_suffix
 from bot.render.command_args import NO_SUCH_ID, release_id_ref, search_terms
 from bot.store.base import StoreBase
 from bot.store.codec import (
@@ -32,6 +33,7 @@ _SEARCH_CANDIDATES = 200  # of those, the newest in scope ranked by bm25
 INGEST_CHUNK = 100
 
 _Known = tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]]]  # by key, by URL
+CiteKeyOf = Callable[[Release], str]  # a release's base citation key ("nasa2018nasa")
 
 
 def fts_query(text: str, *, any_word: bool = False) -> str:
@@ -83,7 +85,13 @@ def _dated_since(release: Release, stored_at: str | None, now: datetime) -> bool
 
 class ReleaseQueries(StoreBase):
     def ingest(
-        self, feed: str, releases: Sequence[Release], *, now: datetime, flood_limit: int | None
+        self,
+        feed: str,
+        releases: Sequence[Release],
+        *,
+        now: datetime,
+        flood_limit: int | None,
+        cite_key_of: CiteKeyOf | None = None,
     ) -> IngestResult:
         """Store one poll's releases and the deliveries they are owed; see `ingest_steps`.
 
@@ -92,9 +100,13 @@ class ReleaseQueries(StoreBase):
         the limit are stored as seen, without deliveries. It never holds back a release
         published since the feed was last stored (`last_success`): that one appeared while
         we could not store it (our outage, or the bot stopped), and is owed like any other.
-        `flood_limit=None` turns the guard off for this poll.
+        `flood_limit=None` turns the guard off for this poll. With `cite_key_of`, each new
+        release gets its citation key as it is stored (see `assign_cite_keys`).
         """
-        return list(self.ingest_steps(feed, releases, now=now, flood_limit=flood_limit))[-1]
+        steps = self.ingest_steps(
+            feed, releases, now=now, flood_limit=flood_limit, cite_key_of=cite_key_of
+        )
+        return list(steps)[-1]
 
     def ingest_steps(
         self,
@@ -104,6 +116,7 @@ class ReleaseQueries(StoreBase):
         now: datetime,
         flood_limit: int | None,
         chunk: int = INGEST_CHUNK,
+        cite_key_of: CiteKeyOf | None = None,
     ) -> Iterator[IngestResult]:
         """Ingest in transactions of at most `chunk` releases, oldest first; after each,
         yield the counts so far (the last is the whole result). Between two steps the
@@ -119,7 +132,8 @@ class ReleaseQueries(StoreBase):
             total = IngestResult(new=0, updated=0, queued=0, flooded=0)
             for start in range(0, max(len(ordered), 1), chunk):
                 last = start + chunk >= len(ordered)
-                part = self._ingest_chunk(feed, ordered[start : start + chunk], held, now, last)
+                batch = ordered[start : start + chunk]
+                part = self._ingest_chunk(feed, batch, held, now, last, cite_key_of)
                 total = _added(total, part)
                 yield total
         except sqlite3.Error as exc:
@@ -140,7 +154,13 @@ class ReleaseQueries(StoreBase):
         return ordered, {new[index].key for index in self._flood_held(feed, new, flood_limit, now)}
 
     def _ingest_chunk(
-        self, feed: str, releases: list[Release], held: set[str], now: datetime, last: bool
+        self,
+        feed: str,
+        releases: list[Release],
+        held: set[str],
+        now: datetime,
+        last: bool,
+        cite_key_of: CiteKeyOf | None = None,
     ) -> IngestResult:
         """One transaction: store `releases` (oldest first), queue what they are owed."""
         with self.writing():
@@ -154,7 +174,9 @@ class ReleaseQueries(StoreBase):
                 elif match[1] != content_hash(release):
                     self._record_change(match[0], release, now)
                     updated += 1
-            inserted = [(self._insert_release(release, now), release.key) for release in new]
+            inserted = [
+                (self._insert_release(release, now, cite_key_of), release.key) for release in new
+            ]
             owed = [row for row, key in inserted if key not in held]
             queued = self._queue_for_routes(feed, owed, backlog=last)
         flooded = len(inserted) - len(owed)
@@ -196,13 +218,54 @@ class ReleaseQueries(StoreBase):
             by_url.setdefault(url, (release_id, digest))
         return by_key, by_url
 
-    def _insert_release(self, release: Release, now: datetime) -> tuple[int, str]:
+    def _insert_release(
+        self, release: Release, now: datetime, cite_key_of: CiteKeyOf | None = None
+    ) -> tuple[int, str]:
         row = release_row(release, first_seen=now)
+        if cite_key_of is not None:
+            row["cite_key"] = self._free_cite_key(cite_key_of(release))
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         sql = f"INSERT INTO releases ({columns}) VALUES ({marks})"  # noqa: S608
         cursor = self.db.execute(sql, list(row.values()))
         return int(cursor.lastrowid or 0), release.url
+
+    def assign_cite_keys(self, cite_key_of: CiteKeyOf) -> int:
+        """Give every release still without a citation key its key, in the order they were
+        stored (id order): the base from `cite_key_of`, or the first free of base + "a",
+        "b", ... "z", "aa" ... A key once given never changes, so a release keeps its key
+        when a later one with the same base arrives. Returns how many were given."""
+        try:
+            unkeyed = "SELECT 1 FROM releases WHERE cite_key IS NULL LIMIT 1"
+            if self.db.execute(unkeyed).fetchone() is None:
+                return 0  # the usual case: no write transaction, no wait for the lock
+            with self.writing():
+                rows = list(
+                    self.db.query("SELECT * FROM releases WHERE cite_key IS NULL ORDER BY id")
+                )
+                for row in rows:
+                    key = self._free_cite_key(cite_key_of(row_to_stored(row).release))
+                    update = "UPDATE releases SET cite_key = ? WHERE id = ?"
+                    self.db.execute(update, [key, row["id"]])
+        except sqlite3.Error as exc:
+            raise StoreError(f"giving releases their citation keys failed: {exc}") from exc
+        return len(rows)
+
+    def _free_cite_key(self, base: str) -> str:
+        """The first of base, base + "a", base + "b" ... that no release has."""
+        # Keys are lowercase ASCII letters and digits: every key starting with `base` sorts
+        # between `base` and `base` + "{" (the character after "z"), one index range.
+        taken = {
+            key
+            for (key,) in self.db.execute(
+                "SELECT cite_key FROM releases WHERE cite_key >= ? AND cite_key < ?",
+                [base, base + "{"],
+            )
+        }
+        index = 0
+        while key_with_suffix(base, index) in taken:
+            index += 1
+        return key_with_suffix(base, index)
 
     def _record_change(self, release_id: int, release: Release, now: datetime) -> None:
         """Store the release's new content; its sent posts are owed an edit only when a
@@ -371,7 +434,8 @@ class ReleaseQueries(StoreBase):
         return min(low for low, _ in found), max(high for _, high in found)
 
     def find_release(self, ref: str, feeds: Sequence[str] | None = None) -> StoredRelease | None:
-        """A release by id ('42' or '#42'), URL (original or canonical), key, or best text match."""
+        """A release by id ('42' or '#42'), URL (original or canonical), the feed's key, its
+        citation key ('nasa2018nasaa', any case), or best text match."""
         ref = ref.strip()
         release_id = release_id_ref(ref)
         if release_id is not None:  # a number is an id, never words to search for
@@ -388,6 +452,7 @@ class ReleaseQueries(StoreBase):
         for condition, values in (
             ("url IN (?, ?, ?)", [ref, canonical, other_scheme(canonical) or ref]),
             ("key = ?", [ref]),
+            ("cite_key = ?", [ref.lower()]),
         ):
             sql = f"SELECT * FROM releases WHERE {condition} {where} {_NEWEST_FIRST} LIMIT 1"  # noqa: S608
             rows = list(self.db.query(sql, [*values, *params]))

@@ -255,3 +255,14 @@ def m011_release_languages(db: Database) -> None:
         language = release_language(url=url, declared=(stored,), title=title, summary=summary)
         if language != stored:
             db.execute("UPDATE releases SET language = ? WHERE id = ?", [language, release_id])
+
+
+@migrations()
+def m012_release_cite_keys(db: Database) -> None:
+    """Each release's citation key (BibTeX key and CSL id), unique across the database and
+    kept for good once given: `nasa2018nasa`, then `nasa2018nasaa`, `nasa2018nasab` ... for
+    later releases with the same base, in the order they were stored. Releases stored before
+    this get theirs, in id order, when the config is next applied (the base needs the
+    publisher's short name from the config)."""
+    db.execute("ALTER TABLE releases ADD COLUMN cite_key TEXT")
+    db.execute("CREATE UNIQUE INDEX releases_cite_key ON releases (cite_key)")
