@@ -808,6 +808,16 @@ def test_quoted_titles_nest_single_quotes_typographically() -> None:
     )
 
 
+def test_a_leading_apostrophe_is_not_an_open_quotation() -> None:
+    """`'Tis the season` has no closing mark: the ' is an apostrophe (’Tis), not an opening
+    quotation mark left unbalanced in the citation (“Tis the season …)."""
+    release = replace(REFERENCE, title="'Tis the season for 'safe toys' and fewer falls")
+    assert "*’Tis the season for “safe toys” and fewer falls* [" in (
+        cite(release, "apa", html=True).replace("<i>", "*").replace("</i>", "*")
+    )
+    assert cite(release, "mla").startswith("“’Tis the Season for ‘Safe Toys’ and Fewer Falls.”")
+
+
 def test_machine_formats_keep_the_publishers_quotes() -> None:
     """Point 9: BibTeX, RIS and CSL-JSON keep `'climate chaos'` exactly as the feed wrote it."""
     assert "title        = {Why bumble bees are going extinct in time of 'climate chaos'}" in (

@@ -91,6 +91,17 @@ def test_an_id_with_more_words_is_refused_not_searched(answers: Answers) -> None
         assert "One Extra" not in text
 
 
+@pytest.mark.parametrize("args", ["1 extra", "1 harvard", "mla 1 extra", "3 vancouver"])
+def test_an_id_then_a_word_that_is_no_style_is_refused_not_searched(
+    answers: Answers, args: str
+) -> None:
+    """`/cite 1 extra` does not cite #2 ("One extra case: 1 more found"), and `/cite 1
+    harvard` (a style we lack) cites no release: a typed id is never searched for."""
+    text = ask(answers, "cite", args)
+    assert not text.startswith("#"), text  # no release's citation
+    assert "after the id is not a citation style" in text
+
+
 def test_an_id_then_a_style_cites_that_id_in_that_style(answers: Answers) -> None:
     """`/cite 1 mla` is release #1 in MLA, as `/cite mla 1` is."""
     assert ask(answers, "cite", "1 mla") == ask(answers, "cite", "mla 1")

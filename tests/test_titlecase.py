@@ -83,6 +83,13 @@ ISSUE_11_CASES = [
     ("Zika virus spreads as Florida data show famous Ohio physicians agree",
      "Zika Virus Spreads as Florida Data Show Famous Ohio Physicians Agree"),
     ("Arctic tundra and the Crab nebula", "Arctic Tundra and the Crab Nebula"),
+    # a sentence-case title's first word (or "The") is an English word, not a genus (red team)
+    ("Global cholera cases rise", "Global Cholera Cases Rise"),
+    ("The cholera outbreak is over", "The Cholera Outbreak Is Over"),
+    ("Giant octopus found", "Giant Octopus Found"),
+    ("Rising gonorrhea rates", "Rising Gonorrhea Rates"),
+    ("Deadly fungi spread", "Deadly Fungi Spread"),
+    ("Candida auris spreads", "Candida auris Spreads"),
     # addresses keep their case
     ("report at www.nih.gov/news or https://nih.gov/a",
      "Report at www.nih.gov/news or https://nih.gov/a"),

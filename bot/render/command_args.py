@@ -122,6 +122,15 @@ def parse_cite(args: str) -> CiteRequest:
         return CiteRequest(style_name(rest), first)
     request = CiteRequest(style, first_words(rest if style else words))
     parse_reference(request.ref)  # refuse a malformed reference now, with the reason
+    number, _, other = request.ref.partition(" ")
+    if release_id_ref(number) is not None and other and " " not in other:
+        # `/cite 1 harvard`: an id and a style we lack (or a stray word). Searching "1 harvard"
+        # would cite whichever release mentions either word, so say what went wrong.
+        what = "a second style" if style_name(other) else "not a citation style"
+        raise CommandArgumentError(
+            f"“{echo(other)}” after the id is {what}: give the id on its own or after one"
+            f" style, for example /cite mla {echo(number, 20)}. Styles: {', '.join(STYLES)}."
+        )
     return request
 
 

@@ -50,6 +50,16 @@ _LOOKALIKE_WORDS = """
     veterans slogans pelicans caravans partisans artisans republicans americans
 """
 ENGLISH_LOOKALIKES = frozenset(_LOOKALIKE_WORDS.split())
+# A sentence-case title capitalises its first word, so "Global cholera cases rise" and "The
+# cholera outbreak" put an English word where a genus would be: adjectives, participles,
+# adverbs and the words headlines open with are never a genus ("Global", "Rising", "Deadly").
+_NOT_GENUS_ENDINGS = ("al", "ic", "ly", "ing", "ed", "ive", "ful", "less", "est", "ant", "ent")
+_NOT_GENUS_WORD_LIST = """
+    the new big rare giant old how why what when where who which more most many few top key
+    first last next all some any each every our your their its his her this that these those
+    wild huge tiny deadly toxic record major minor one two three four five
+"""
+_NOT_GENUS_WORDS = frozenset(_NOT_GENUS_WORD_LIST.split())
 
 
 def is_genus(word: str) -> bool:
@@ -63,6 +73,9 @@ def is_epithet(genus: str, word: str) -> bool:
         return False
     if _ABBREVIATED_GENUS.fullmatch(genus):
         return True
+    lowered = genus.lower()
+    if lowered in _NOT_GENUS_WORDS or lowered.endswith(_NOT_GENUS_ENDINGS):
+        return False
     if word in ENGLISH_LOOKALIKES or word.endswith(_NOT_LATIN_ENDINGS):
         return False
     if word.endswith("ans") and len(word) < 7:  # "plans", "fans", "oceans"; not "elegans"

@@ -38,7 +38,9 @@ def requote(title: str, *, depth: int) -> str:
             opening = ch == "“" or (ch == '"' and _opens(before, after))
         elif ch in _SINGLES:
             kind = "s"
-            opening = ch == "‘" or (ch == "'" and _opens(before, after) and after.isalpha())
+            opening = ch == "‘" or (
+                ch == "'" and _opens(before, after) and after.isalpha() and _closed_after(title, i)
+            )
             closing = "s" in open_kinds and not after.isalnum()
             if not opening and not closing:
                 out.append("’")  # an apostrophe: children’s, don’t, parents’
@@ -54,6 +56,21 @@ def requote(title: str, *, depth: int) -> str:
             del open_kinds[len(open_kinds) - 1 - open_kinds[::-1].index(kind) :]
         out.append(_PAIRS[(depth + len(open_kinds)) % 2][1])
     return "".join(out)
+
+
+def _closed_after(title: str, index: int) -> bool:
+    """Whether the next single mark after `index` that opens or closes a quotation closes
+    it: if none does, or another opens first, the mark at `index` is a leading apostrophe
+    ('Tis, 'Til), not a quotation left open."""
+    for j in range(index + 1, len(title)):
+        if title[j] not in _SINGLES:
+            continue
+        before, after = title[j - 1], title[j + 1 : j + 2] or " "
+        if not after.isalnum():
+            return True
+        if _opens(before, after):
+            return False
+    return False
 
 
 def _opens(before: str, after: str) -> bool:
