@@ -277,3 +277,28 @@ def test_languages_stored_before_the_check_are_corrected_at_upgrade(tmp_path: Pa
     }
     spanish = next(s for s in stored if s is not None and s.release.url == ES_URL)
     assert cite(spanish.release, "mla", INSTITUTE) == ES_CASES["mla"].replace("*", "")
+
+
+def test_a_path_segment_does_not_overrule_plainly_english_text() -> None:
+    """/it/ (an IT office) or /de/ (Delaware) in the path: English text stays English."""
+    for url in ("https://agency.gov/it/news/42", "https://state.gov/de/press/7"):
+        language = release_language(
+            url=url,
+            declared=("en",),
+            title="The agency says the new tool will help with the risk of outages",
+            summary="It is the first of its kind and it will be in use by the end of the year.",
+        )
+        assert language == "en"
+    spanish = "La medicación puede ayudar a prevenir las recaídas en la adicción a la cocaína"
+    assert (
+        release_language(
+            url="https://nida.nih.gov/es/n/1", declared=("en",), title=spanish, summary=""
+        )
+        == "es"
+    )
+    assert (
+        release_language(
+            url="https://nida.nih.gov/es/n/2", declared=("en",), title="NIDA", summary=""
+        )
+        == "es"
+    )

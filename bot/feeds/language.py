@@ -66,11 +66,10 @@ def release_language(*, url: str, declared: tuple[str, ...], title: str, summary
     `declared` is the tags in order of precedence (item, configured, channel); the first
     non-empty one is the declared language.
     """
-    from_path = url_language(url)
-    if from_path:
-        return from_path
-    tag = next((candidate for candidate in declared if candidate), "")
     detected = detect_language(f"{title}\n{summary}"[:_TEXT_LOOKED_AT])
+    # A path segment beats the labels, but not text that clearly says otherwise: /it/ and
+    # /de/ also name IT departments and Delaware.
+    tag = url_language(url) or next((candidate for candidate in declared if candidate), "")
     if detected and detected != primary(tag):
         return detected
     return tag
