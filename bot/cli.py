@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.config import FeedSettings, FetchSettings, Settings, load_settings, settings_from_dict
@@ -25,8 +26,6 @@ from bot.errors import (
     ReleaseBotError,
     TelegramAuthError,
 )
-from bot.feeds.parse import dedupe_by_key, newest_first, parse_feed
-from bot.fetch.client import Fetcher, default_user_agent
 from bot.logs import Redactor, configure_logging
 from bot.models import NO_PUBLISHER, FetchResult, Publisher, Release, RoutingView
 from bot.render.authors import citation_author
@@ -37,14 +36,20 @@ from bot.render.display import iso_day
 from bot.render.retry import failed_lines, requeued_summary
 from bot.render.status import channel_lines, feed_lines, needs_attention
 from bot.services.config_sync import apply_config
-from bot.services.parse_pool import ParsePool
-from bot.services.poller import Poller, PollOutcome
 from bot.services.retry import failed_posts
 from bot.services.routing import build_view, publisher_of
 from bot.store import Store
 from bot.store.base import Verify, refuse_read_only
 from bot.store.codec import date_to_text
 from bot.store.lock import config_lock, run_lock
+
+if TYPE_CHECKING:
+    from bot.fetch.client import Fetcher
+    from bot.services.poller import PollOutcome
+
+# Fetching, parsing and polling (httpx, feedparser, a parse worker) are imported by the
+# commands that use them: every `releasebot` process pays its imports at start, and
+# status, latest, cite and retry need none of them.
 
 DEFAULT_CONFIG = Path("config/releasebot.toml")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -159,6 +164,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
         source, name, zone, publisher = args.source, "preview", None, NO_PUBLISHER
         language = ""
         fetch = settings.fetch.model_copy(update={"allow_private_addresses": True})
+    from bot.feeds.parse import dedupe_by_key, newest_first, parse_feed
+
     fetched = asyncio.run(_fetch_once(fetch, source))
     try:
         parsed = parse_feed(
@@ -184,6 +191,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 async def _fetch_once(settings: FetchSettings, source: str) -> FetchResult:
+    from bot.fetch.client import Fetcher, default_user_agent
+
     async with Fetcher(settings, user_agent=default_user_agent()) as fetcher:
         return await fetcher.fetch(source)
 
@@ -243,6 +252,10 @@ async def _poll(
     settings: Settings, store: Store, view: RoutingView, feeds: list[FeedSettings]
 ) -> list[PollOutcome]:
     """Poll `feeds`, those of them the view has (the database knows them by these names)."""
+    from bot.fetch.client import Fetcher, default_user_agent
+    from bot.services.parse_pool import ParsePool
+    from bot.services.poller import Poller
+
     parser = ParsePool(processes=1)
     try:
         async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
@@ -321,6 +334,8 @@ async def _check_network(settings: Settings) -> bool:
     A token Telegram rejects raises TelegramAuthError (one line, exit 2, as `run` does),
     after the feeds' lines.
     """
+    from bot.fetch.client import Fetcher, default_user_agent
+
     token = os.environ.get(TOKEN_VARIABLE, "").strip()
     async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
         feeds = asyncio.gather(*(_check_feed(settings, fetcher, f) for f in settings.feeds))
@@ -346,6 +361,8 @@ async def _check_telegram(settings: Settings, token: str) -> list[tuple[str, boo
 
 
 async def _check_feed(settings: Settings, fetcher: Fetcher, feed: FeedSettings) -> tuple[str, bool]:
+    from bot.feeds.parse import parse_feed
+
     try:
         fetched = await fetcher.fetch(settings.feed_source(feed))
         parsed = parse_feed(
