@@ -140,3 +140,20 @@ def fake_bot_api() -> Iterator[Any]:
 
     with FakeBotAPI(time_scale=0.01) as api:
         yield api
+
+
+@pytest.fixture
+def vclock() -> Any:
+    """The Pacer's clock and the fake's: Telegram's windows, no real waiting."""
+    from tests.fakes.virtual_time import VirtualClock
+
+    return VirtualClock()
+
+
+@pytest.fixture
+def virtual_bot_api(vclock: Any) -> Iterator[Any]:
+    """A fake Bot API keeping Telegram's real rate windows on the Pacer's virtual clock."""
+    from tests.fakes.bot_api import FakeBotAPI
+
+    with FakeBotAPI(time_scale=1.0, clock=vclock) as api:
+        yield api

@@ -37,24 +37,12 @@ MESSAGE_LEVEL = (
 
 
 @pytest.fixture
-def vclock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def fake_bot_api(vclock: VirtualClock) -> Iterator[FakeBotAPI]:
-    """Telegram's real windows, on the Pacer's virtual clock (as in test_dispatcher)."""
-    with FakeBotAPI(time_scale=1.0, clock=vclock) as api:
-        yield api
-
-
-@pytest.fixture
-def api(fake_bot_api: FakeBotAPI) -> FakeBotAPI:
-    fake_bot_api.add_chat(CHANNEL_A, "channel", username="a_news", title="A news")
-    fake_bot_api.add_chat(CHANNEL_B, "channel", title="B news")
-    fake_bot_api.add_chat(SUPERGROUP, "supergroup", title="Editors")
-    fake_bot_api.add_chat(ADMIN, "private", title="Ada")
-    return fake_bot_api
+def api(virtual_bot_api: FakeBotAPI) -> FakeBotAPI:
+    virtual_bot_api.add_chat(CHANNEL_A, "channel", username="a_news", title="A news")
+    virtual_bot_api.add_chat(CHANNEL_B, "channel", title="B news")
+    virtual_bot_api.add_chat(SUPERGROUP, "supergroup", title="Editors")
+    virtual_bot_api.add_chat(ADMIN, "private", title="Ada")
+    return virtual_bot_api
 
 
 @pytest.fixture

@@ -144,12 +144,6 @@ def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def vclock() -> VirtualClock:
-    """The Pacer's clock and the fake's: Telegram's windows, no real waiting."""
-    return VirtualClock()
-
-
-@pytest.fixture
 def api(vclock: VirtualClock) -> Iterator[FakeBotAPI]:
     with FakeBotAPI(time_scale=1.0, clock=vclock) as fake:
         fake.add_chat(CHANNEL_A, "channel", title="A news")

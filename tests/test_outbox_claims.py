@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -140,23 +140,11 @@ def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def vclock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def fake_bot_api(vclock: VirtualClock) -> Iterator[FakeBotAPI]:
-    """Telegram's real windows, on the Pacer's virtual clock (as in test_dispatcher)."""
-    with FakeBotAPI(time_scale=1.0, clock=vclock) as api:
-        yield api
-
-
-@pytest.fixture
-def api(fake_bot_api: FakeBotAPI) -> FakeBotAPI:
+def api(virtual_bot_api: FakeBotAPI) -> FakeBotAPI:
     for name, chat in CHATS.items():
-        fake_bot_api.add_chat(chat, "channel", title=name)
-    fake_bot_api.add_chat(ADMIN, "private", title="Ada")
-    return fake_bot_api
+        virtual_bot_api.add_chat(chat, "channel", title=name)
+    virtual_bot_api.add_chat(ADMIN, "private", title="Ada")
+    return virtual_bot_api
 
 
 @pytest.fixture

@@ -310,23 +310,11 @@ def test_the_notices_are_valid_telegram_html_whatever_the_path_and_error(
 
 
 @pytest.fixture
-def vclock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def fake_bot_api(vclock: VirtualClock) -> Iterator[FakeBotAPI]:
-    """Telegram's real windows, on the Pacer's virtual clock (as in test_dispatcher)."""
-    with FakeBotAPI(time_scale=1.0, clock=vclock) as api:
-        yield api
-
-
-@pytest.fixture
 async def harness(
-    tmp_path: Path, fake_bot_api: FakeBotAPI, vclock: VirtualClock
+    tmp_path: Path, virtual_bot_api: FakeBotAPI, vclock: VirtualClock
 ) -> AsyncIterator[Harness]:
-    fake_bot_api.add_chat(CHANNEL_A, "channel", title="A news")
-    async with Bot(fake_bot_api.token, base_url=fake_bot_api.base_url) as client:
+    virtual_bot_api.add_chat(CHANNEL_A, "channel", title="A news")
+    async with Bot(virtual_bot_api.token, base_url=virtual_bot_api.base_url) as client:
         channels = [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}]
         made = Harness(tmp_path, client, channels, vclock)
         yield made
@@ -334,7 +322,7 @@ async def harness(
 
 
 async def test_the_dispatcher_waits_when_the_outbox_cannot_be_written(
-    harness: Harness, fake_bot_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
+    harness: Harness, virtual_bot_api: FakeBotAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A send cannot be recorded: nothing is sent, the drain returns instead of crashing or
     spinning, one line is logged, and the posts go out once the store can write again."""
@@ -344,11 +332,11 @@ async def test_the_dispatcher_waits_when_the_outbox_cannot_be_written(
         report = await asyncio.wait_for(harness.dispatcher.drain(), timeout=5)
         harness.clock.advance(5)
     assert report.retrying == 1
-    assert fake_bot_api.requests_for("sendMessage") == []
+    assert virtual_bot_api.requests_for("sendMessage") == []
     assert [r for r in caplog.records if r.exc_info] == []
     assert len([r for r in caplog.records if "cannot be written" in r.getMessage()]) == 1
     harness.store.db.execute("PRAGMA query_only = OFF")
     harness.clock.advance(60)  # the dispatcher tries again within a minute
     await asyncio.wait_for(harness.dispatcher.drain(), timeout=10)
-    assert len(fake_bot_api.messages(CHANNEL_A)) == 2
+    assert len(virtual_bot_api.messages(CHANNEL_A)) == 2
     assert {row["state"] for row in harness.rows("a-news")} == {"sent"}
