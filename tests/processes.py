@@ -9,6 +9,8 @@ system without /proc nothing is found.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -119,3 +121,18 @@ def _environ_has(pid: int, marker: str) -> bool:
     except OSError:
         return False
     return f"{MARKER}={marker}".encode() in environ.split(b"\0")
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def releasebot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A one-shot `releasebot` command (status, poll, cite, retry …), e.g. beside a running bot."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(config), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )

@@ -10,8 +10,6 @@ never changes (BibLaTeX's and BibTeX styles' own a/b suffixes follow the same id
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -32,6 +30,7 @@ from bot.services.config_sync import apply_config, sync_config
 from bot.store import Store
 from tests.factories import make_release
 from tests.fakes.telegram_html import validate_message_text
+from tests.processes import releasebot
 
 NASA = Publisher("National Aeronautics and Space Administration", "NASA")
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -224,14 +223,6 @@ def write_feed(path: Path, count: int) -> None:
     )
 
 
-def releasebot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
 
 
 def cli_key(config: Path, ref: str) -> tuple[str, str]:

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from bot.store import Store
+from tests.processes import releasebot
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def releasebot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
 
 
 def demo_copy(folder: Path, *, extra_feed: str = "") -> Path:

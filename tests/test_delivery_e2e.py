@@ -15,6 +15,7 @@ from bot.services.dispatcher import SENT_TWICE
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.bot_api_objects import DeliveredMessage
 from tests.fakes.feed_server import FeedServer
+from tests.processes import releasebot
 from tests.test_run_e2e import (
     ADMIN,
     CHANNEL_A,
@@ -25,7 +26,6 @@ from tests.test_run_e2e import (
     one_channel_config,
     read_urls,
     release_url,
-    releasebot,
     rss,
 )
 

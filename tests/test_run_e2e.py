@@ -121,16 +121,6 @@ def one_channel_config(tmp: Path, api: FakeBotAPI, feed_url: str, **options: Any
     )
 
 
-def releasebot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """A one-shot `releasebot` command (status, poll, retry …), e.g. beside a running bot."""
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
 
 
 class BotProcess:

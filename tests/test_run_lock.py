@@ -18,6 +18,7 @@ from bot.errors import DatabaseInUseError, StoreError
 from bot.store.lock import config_lock, lock_path, run_lock
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
+from tests.processes import releasebot
 from tests.test_run_e2e import (
     CHANNEL_A,
     BotProcess,
@@ -26,7 +27,6 @@ from tests.test_run_e2e import (
     one_channel_config,
     read_urls,
     release_url,
-    releasebot,
     rss,
 )
 

@@ -11,8 +11,6 @@ import asyncio
 import json
 import logging
 import socket
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,10 +31,10 @@ from bot.services.startup import Backoff, Connection, Step, TelegramUnreachableE
 from bot.telegram.startup import on_error
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
+from tests.processes import releasebot
 from tests.test_run_e2e import (
     ADMIN,
     CHANNEL_A,
-    REPO,
     BotProcess,
     Item,
     db_rows,
@@ -221,15 +219,6 @@ def unreachable_config(tmp: Path, port: int, feed_url: str) -> Path:
     )
 
 
-def releasebot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def attempt_lines(stderr: str) -> list[str]:
