@@ -161,13 +161,26 @@ class FeedSettings(_Strict):
         return not self.url.lower().startswith(("http://", "https://"))
 
 
+class AdminSettings(_Strict):
+    """Who may manage the bot from Telegram, and how much (../shared/design/admin.md)."""
+
+    chat_admins: bool = True  # a chat's administrators may manage that chat's routes
+    chat_admins_add_feeds: bool = False  # ... and follow feed URLs the bot does not know yet
+    max_routes_per_chat: int = Field(default=50, gt=0)
+    max_feeds: int = Field(default=2000, gt=0)
+    min_interval: Duration = 600.0  # the shortest poll interval of a feed added in a chat
+    commands_per_minute: int = Field(default=20, gt=0)  # per admin user
+
+
 class ChannelSettings(_Strict):
     name: Name
     chat: str | int
-    feeds: tuple[str, ...]
+    feeds: tuple[str, ...] = ()
+    thread: int | None = Field(default=None, gt=0)  # a forum topic's message_thread_id
     citation_style: str | None = None
     summary_length: int | None = Field(default=None, ge=0, le=3000)
     link_preview: bool | None = None
+    silent: bool | None = None
     backlog: int | None = Field(default=None, ge=0)
 
     @field_validator("chat")
@@ -188,12 +201,48 @@ class ChannelSettings(_Strict):
         return None if value is None else _check_style(value)
 
 
+def _check_terms(value: tuple[str, ...]) -> tuple[str, ...]:
+    if len(value) > MAX_FILTER_TERMS:
+        raise ValueError(f"at most {MAX_FILTER_TERMS} terms")
+    for term in value:
+        if not term.strip() or len(term) > MAX_TERM_LENGTH:
+            raise ValueError(f"each term must be 1-{MAX_TERM_LENGTH} characters")
+    return tuple(" ".join(term.split()) for term in value)
+
+
+Terms = Annotated[tuple[str, ...], AfterValidator(_check_terms)]
+MAX_FILTER_TERMS = 20
+MAX_TERM_LENGTH = 100
+
+
+class RouteSettings(_Strict):
+    """One feed -> channel route's own settings (`[[routes]]`); the channel's apply where
+    one is not set. A route listed here need not be in the channel's `feeds` too."""
+
+    feed: str
+    channel: str
+    citation_style: str | None = None
+    summary_length: int | None = Field(default=None, ge=0, le=3000)
+    link_preview: bool | None = None
+    silent: bool | None = None
+    backlog: int | None = Field(default=None, ge=0)
+    include: Terms = ()  # keyword filter: words or phrases, at least one must match
+    exclude: Terms = ()  # none of these may match
+
+    @field_validator("citation_style")
+    @classmethod
+    def _known_style(cls, value: str | None) -> str | None:
+        return None if value is None else _check_style(value)
+
+
 class Settings(_Strict):
     bot: BotSettings = BotSettings()
     fetch: FetchSettings = FetchSettings()
     defaults: Defaults = Defaults()
+    admin: AdminSettings = AdminSettings()
     feeds: tuple[FeedSettings, ...] = ()
     channels: tuple[ChannelSettings, ...] = ()
+    routes: tuple[RouteSettings, ...] = ()
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @property
@@ -243,6 +292,20 @@ class Settings(_Strict):
     def backlog_for(self, channel: ChannelSettings) -> int:
         return channel.backlog if channel.backlog is not None else self.defaults.backlog
 
+    def route_pairs(self) -> list[tuple[str, str]]:
+        """Every configured (feed, channel) route, each once: a channel's `feeds`, then the
+        `[[routes]]` tables not already among them."""
+        pairs = [(feed, channel.name) for channel in self.channels for feed in channel.feeds]
+        listed = set(pairs)
+        pairs += [(r.feed, r.channel) for r in self.routes if (r.feed, r.channel) not in listed]
+        return pairs
+
+    def route_settings(self, feed: str, channel: str) -> RouteSettings | None:
+        for route in self.routes:
+            if route.feed == feed and route.channel == channel:
+                return route
+        return None
+
 
 def key_path(*parts: str | int) -> str:
     """('feeds', 0, 'timezone') -> 'feeds[1].timezone': list positions count from 1, as a
@@ -264,6 +327,8 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "defaults": Defaults,
     "feeds": FeedSettings,
     "channels": ChannelSettings,
+    "admin": AdminSettings,
+    "routes": RouteSettings,
 }
 
 
@@ -273,7 +338,12 @@ def _cross_check(data: dict[str, Any]) -> list[str]:
     channels = _table_list(data, "channels")
     problems = _duplicates("feeds", [f.get("name") for f in feeds], "name")
     problems += _duplicates("channels", [c.get("name") for c in channels], "name")
-    problems += _duplicates("channels", [str(c.get("chat")).lower() for c in channels], "chat")
+    # A forum topic is its own target: one chat may appear once per thread.
+    targets = [
+        str(c.get("chat")).lower() + (f" thread {c['thread']}" if c.get("thread") else "")
+        for c in channels
+    ]
+    problems += _duplicates("channels", targets, "chat")
     known = {f.get("name") for f in feeds}
     for i, channel in enumerate(channels):
         names = channel.get("feeds")
@@ -282,6 +352,24 @@ def _cross_check(data: dict[str, Any]) -> list[str]:
         for j, feed in enumerate(names):
             if isinstance(feed, str) and feed not in known:
                 problems.append(f"{key_path('channels', i, 'feeds', j)}: unknown feed {feed!r}")
+    return problems + _route_problems(_table_list(data, "routes"), known, channels)
+
+
+def _route_problems(
+    routes: list[dict[str, Any]], feeds: set[Any], channels: list[dict[str, Any]]
+) -> list[str]:
+    known = {c.get("name") for c in channels}
+    problems = []
+    seen: set[tuple[Any, Any]] = set()
+    for i, route in enumerate(routes):
+        feed, channel = route.get("feed"), route.get("channel")
+        if isinstance(feed, str) and feed not in feeds:
+            problems.append(f"{key_path('routes', i, 'feed')}: unknown feed {feed!r}")
+        if isinstance(channel, str) and channel not in known:
+            problems.append(f"{key_path('routes', i, 'channel')}: unknown channel {channel!r}")
+        if (feed, channel) in seen:
+            problems.append(f"{key_path('routes', i)}: duplicate route {feed!r} -> {channel!r}")
+        seen.add((feed, channel))
     return problems
 
 
@@ -308,6 +396,8 @@ def _duplicates(section: str, names: list[Any], key: str) -> list[str]:
 _LIST_OF: dict[tuple[str, ...], str] = {
     ("bot", "admins"): "a list of Telegram user ids, such as [123456789]",
     ("channels", "feeds"): 'a list of feed names, such as ["nida"]',
+    ("routes", "include"): 'a list of words or phrases, such as ["vaccine", "opioid use"]',
+    ("routes", "exclude"): 'a list of words or phrases, such as ["mouse"]',
 }
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
+
+T = TypeVar("T")
 
 PubDate = date  # a `date`, or an aware `datetime` (a subclass) in the publisher's offset
 
@@ -147,12 +149,42 @@ class IngestResult:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """A feed as the config file declares it, to be stored (bot/store/feeds.py sync_feeds)."""
+
+    name: str
+    url: str  # or a local file path, resolved
+    publisher: str = ""
+    short_name: str = ""
+    timezone: str | None = None
+    interval: float | None = None  # None: the default applies
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSpec:
+    """A channel (chat, or one forum topic of it) as the config declares it; None: default."""
+
+    name: str
+    chat: str
+    thread_id: int | None = None
+    citation_style: str | None = None
+    summary_length: int | None = None
+    link_preview: bool | None = None
+    silent: bool | None = None
+    backlog: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RouteSpec:
     """A configured (feed, channel) pair and how many old releases a new route posts."""
 
     feed: str
     channel: str
     backlog: int
+    overrides: RouteOverrides = field(default_factory=lambda: RouteOverrides())
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +217,7 @@ class ChatInfo:
 # bot.services.routing from the store after each sync; see its docstring).
 
 Origin = Literal["config", "chat"]  # provisioned by the config file, or made in a chat (admin.md)
+ORIGINS: tuple[Origin, ...] = ("config", "chat")
 
 NO_PUBLISHER = Publisher(name="", short_name="")
 
@@ -200,6 +233,7 @@ class Feed:
     interval: float  # seconds between polls, the default applied
     origin: Origin = "config"
     language: str = ""  # the configured language tag, before the feed's own ("" when none)
+    paused: bool = False  # an owner paused the whole feed: it is not polled
 
     @property
     def zone(self) -> ZoneInfo | None:
@@ -213,6 +247,29 @@ class ChatOptions:
     citation_style: str  # a style name, or "none"
     summary_length: int
     link_preview: bool
+    silent: bool = False  # posts arrive without a notification sound (disable_notification)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteOverrides:
+    """A route's own settings, each None where the chat's (then the defaults') apply."""
+
+    citation_style: str | None = None
+    summary_length: int | None = None
+    link_preview: bool | None = None
+    silent: bool | None = None
+
+    def applied_to(self, options: ChatOptions) -> ChatOptions:
+        return ChatOptions(
+            citation_style=_first(self.citation_style, options.citation_style),
+            summary_length=_first(self.summary_length, options.summary_length),
+            link_preview=_first(self.link_preview, options.link_preview),
+            silent=_first(self.silent, options.silent),
+        )
+
+
+def _first(value: T | None, fallback: T) -> T:
+    return fallback if value is None else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +280,7 @@ class Chat:
     chat: str  # as configured: "@username" or a numeric id (its resolved id is store state)
     options: ChatOptions
     origin: Origin = "config"
+    thread_id: int | None = None  # a forum topic: posts go there (None: the chat itself)
 
     @property
     def username(self) -> str | None:
@@ -232,12 +290,19 @@ class Chat:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Releases of `feed` are posted to `chat`; a new route posts the newest `backlog`."""
+    """Releases of `feed` are posted to `chat`; a new route posts the newest `backlog`.
+
+    `include`/`exclude` are keyword filters (bot/feeds/filters.py): a release that fails
+    them is stored but owed nothing here. A paused route's posts wait in the outbox."""
 
     feed: str
     chat: str
     backlog: int
     origin: Origin = "config"
+    overrides: RouteOverrides = RouteOverrides()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,11 +315,15 @@ class RoutingView:
     routes: tuple[Route, ...] = ()  # by chat, then feed, in that order
     _feeds: dict[str, Feed] = field(default_factory=dict, init=False, repr=False, compare=False)
     _chats: dict[str, Chat] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _routes: dict[tuple[str, str], Route] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         # Indexes: a delivery or command looks a feed up among thousands.
         self._feeds.update((feed.name, feed) for feed in self.feeds)
         self._chats.update((chat.name, chat) for chat in self.chats)
+        self._routes.update(((route.feed, route.chat), route) for route in self.routes)
 
     @property
     def feed_names(self) -> tuple[str, ...]:
@@ -279,6 +348,37 @@ class RoutingView:
         """The feeds routed to `chat`."""
         return tuple(route.feed for route in self.routes if route.chat == chat)
 
+    def route(self, feed: str, chat: str) -> Route | None:
+        return self._routes.get((feed, chat))
+
+    def options(self, feed: str, chat: str) -> ChatOptions | None:
+        """How `feed`'s posts look in `chat`: the route's settings over the chat's."""
+        found_chat = self._chats.get(chat)
+        if found_chat is None:
+            return None
+        route = self._routes.get((feed, chat))
+        if route is None:
+            return found_chat.options
+        return route.overrides.applied_to(found_chat.options)
+
+    def routes_of(self, chat: str) -> tuple[Route, ...]:
+        return tuple(route for route in self.routes if route.chat == chat)
+
     def chats_of(self, feed: str) -> tuple[Chat, ...]:
         """The chats `feed` is routed to, in the order the view lists chats."""
         return tuple(self._chats[route.chat] for route in self.routes if route.feed == feed)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One change to feeds, chats or routes, by whom (admin.md): written in the change's
+    own transaction, so there is no change without its entry."""
+
+    at: datetime
+    user_id: int | None  # None: the config file, or the CLI
+    user_name: str
+    chat: str  # the chat (channel name) managed, "" for a bot-wide change
+    action: str  # add, remove, set, filter, pause, resume, retry, import, reload...
+    target: str  # the feed or route changed, e.g. "nida -> science"
+    before: str  # "" when it did not exist
+    after: str  # "" when it no longer exists

@@ -200,27 +200,18 @@ FILE_CONFIG: dict[str, Any] = {
 
 def with_chat_made_route(tmp_path: Path, store: Store, url: str) -> tuple[Settings, RoutingView]:
     """The config file's view plus a feed, chat and route made in a chat (issue 12): the
-    store has their rows; the config file knows nothing of them."""
-    lab = {"name": "lab", "chat": "@lab_chat", "feeds": ["cdc"]}
-    apply_config(
-        store,
-        config(
-            tmp_path,
-            feeds=[*FILE_CONFIG["feeds"], {"name": "cdc", "url": url}],
-            channels=[*FILE_CONFIG["channels"], lab],
-        ),
-        NOW,
-    )
+    store has their rows, with the route's own style; the config file knows nothing of them."""
     settings_ = config(tmp_path, **FILE_CONFIG)
+    apply_config(store, settings_, NOW)
+    with store.writing():
+        store.add_chat_feed("cdc", url, title="CDC", interval=900.0)
+        store.add_chat_channel("lab", -100777, None)
+        store.add_chat_route("cdc", "lab", 1, now=NOW)
+        store.set_route_options("cdc", "lab", citation_style="mla")
     view = build_view(store, settings_)
-    assert view.feed("cdc") is None  # not in the config file
-    cdc = Feed("cdc", url, Publisher("Centers for Disease Control", "CDC"), None, 900.0, "chat")
-    chat = Chat("lab", "@lab_chat", ChatOptions("mla", 600, True), origin="chat")
-    return settings_, RoutingView(
-        feeds=(*view.feeds, cdc),
-        chats=(*view.chats, chat),
-        routes=(*view.routes, Route("cdc", "lab", 1, origin="chat")),
-    )
+    assert [(f.name, f.origin) for f in view.feeds] == [("nida", "config"), ("cdc", "chat")]
+    assert view.route("cdc", "lab") is not None
+    return settings_, view
 
 
 async def test_a_chat_made_route_is_polled_posted_and_answered(
@@ -257,10 +248,10 @@ async def test_a_chat_made_route_is_polled_posted_and_answered(
     report = await dispatcher.drain()
     assert (report.printed, report.failed) == (1, 0)
     printed = out.getvalue()
-    assert "to @lab_chat" in printed
-    assert "\nCDC · 30 April 2024\n" in printed  # the view's publisher (short name)
-    # The view's style for the chat (MLA: quoted title case), the publisher as its author.
-    assert "“Measles Update.” Centers for Disease Control," in printed
+    assert "to -100777" in printed
+    assert "\nCDC · 30 April 2024\n" in printed  # the feed's own title: no publisher set
+    # The route's own style (MLA: quoted title case), the feed as its author.
+    assert "“Measles Update.” CDC," in printed
 
     answers = Answers(settings_, store, lambda: NOW, BOT, view=view)
     lab = ChatRef(-100777, "channel", "lab_chat", None)

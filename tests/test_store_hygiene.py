@@ -258,7 +258,9 @@ async def test_the_dispatcher_reads_each_post_with_its_release(tmp_path: Path, p
         assert [title in text for text, title in zip(printed, titles, strict=True)] == [
             True
         ] * posts
-    reads = [s for s in seen if "releases" in s]
+    # Reads of posts (the query finding channels with work looks at releases only to hold a
+    # paused route's posts: one query per round, whatever the number of posts).
+    reads = [s for s in seen if "releases" in s and not s.startswith("SELECT d.channel")]
     assert len(reads) == 2 * 2  # per channel: its batch, then the read that finds none left
 
 

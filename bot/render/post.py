@@ -32,21 +32,26 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class Post:
-    """What a chat receives: HTML text, a row of URL buttons, and whether to preview the link."""
+    """What a chat receives: HTML text, a row of URL buttons, whether to preview the link,
+    whether it arrives silently, and the forum topic it goes to (None: the chat itself)."""
 
     text: str
     buttons: tuple[Button, ...]
     link_preview: bool
+    silent: bool = False
+    thread_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PostOptions:
-    """A channel's settings for its posts."""
+    """A route's settings for its posts."""
 
     citation_style: str  # a style name, or "none"
     summary_length: int
     link_preview: bool
     bot_username: str  # "" when unknown: no Cite button
+    silent: bool = False
+    thread_id: int | None = None
 
 
 def shorten(text: str, limit: int) -> str:
@@ -129,6 +134,8 @@ def render_post(
         text=text,
         buttons=post_buttons(release, release_id, options.bot_username),
         link_preview=options.link_preview,
+        silent=options.silent,
+        thread_id=options.thread_id,
     )
 
 

@@ -9,25 +9,77 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import Settings
-from bot.models import NO_PUBLISHER, Release, RouteSpec, RoutingView
+from bot.models import (
+    NO_PUBLISHER,
+    ChatSpec,
+    FeedSpec,
+    Release,
+    RouteOverrides,
+    RouteSpec,
+    RoutingView,
+)
 from bot.render.cite import citation_key
 from bot.services.routing import build_view
 from bot.store import Store
 
 
-def route_specs(settings: Settings) -> list[RouteSpec]:
+def feed_specs(settings: Settings) -> list[FeedSpec]:
     return [
-        RouteSpec(feed=feed, channel=channel.name, backlog=settings.backlog_for(channel))
-        for channel in settings.channels
-        for feed in channel.feeds
+        FeedSpec(
+            name=feed.name,
+            url=settings.feed_source(feed),
+            publisher=feed.publisher,
+            short_name=feed.short_name,
+            timezone=feed.timezone,
+            interval=feed.interval,
+            language=feed.language,
+        )
+        for feed in settings.feeds
     ]
+
+
+def chat_specs(settings: Settings) -> list[ChatSpec]:
+    return [
+        ChatSpec(
+            name=channel.name,
+            chat=str(channel.chat),
+            thread_id=channel.thread,
+            citation_style=channel.citation_style,
+            summary_length=channel.summary_length,
+            link_preview=channel.link_preview,
+            silent=channel.silent,
+            backlog=channel.backlog,
+        )
+        for channel in settings.channels
+    ]
+
+
+def route_specs(settings: Settings) -> list[RouteSpec]:
+    specs = []
+    for feed, channel_name in settings.route_pairs():
+        channel = settings.channel(channel_name)
+        route = settings.route_settings(feed, channel_name)
+        if route is None:
+            specs.append(RouteSpec(feed, channel_name, settings.backlog_for(channel)))
+            continue
+        backlog = route.backlog if route.backlog is not None else settings.backlog_for(channel)
+        overrides = RouteOverrides(
+            citation_style=route.citation_style,
+            summary_length=route.summary_length,
+            link_preview=route.link_preview,
+            silent=route.silent,
+        )
+        specs.append(
+            RouteSpec(feed, channel_name, backlog, overrides, route.include, route.exclude)
+        )
+    return specs
 
 
 def sync_config(store: Store, settings: Settings, now: datetime) -> int:
     """Mirror feeds, channels and routes into the store; returns backlog deliveries queued."""
-    store.sync_feeds((feed.name, settings.feed_source(feed)) for feed in settings.feeds)
-    channels = [(c.name, str(c.chat)) for c in settings.channels]
-    return store.sync_routes(channels, route_specs(settings), now=now)
+    with store.writing():  # one transaction: a reload applies all of the file or none of it
+        store.sync_feeds(feed_specs(settings))
+        return store.sync_routes(chat_specs(settings), route_specs(settings), now=now)
 
 
 def apply_config(store: Store, settings: Settings, now: datetime) -> RoutingView:

@@ -201,11 +201,14 @@ class Dispatcher:
             return None  # removed from the config since it was queued
         # An edit keeps the access date its post showed: the edit shows only what changed.
         sent_at = delivery.sent_at if delivery.state == "sent" else None
+        looks = self.view.options(feed.name, chat.name) or chat.options
         options = PostOptions(
-            citation_style=chat.options.citation_style,
-            summary_length=chat.options.summary_length,
-            link_preview=chat.options.link_preview,
+            citation_style=looks.citation_style,
+            summary_length=looks.summary_length,
+            link_preview=looks.link_preview,
             bot_username=self.bot_username,
+            silent=looks.silent,
+            thread_id=chat.thread_id,
         )
         return render_post(
             stored.release,

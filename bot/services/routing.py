@@ -19,20 +19,24 @@ holding them would have to be rebuilt at each of those writes, and one missed re
 send to a group's old id. Feed fetch state (ETag, failures, a redirected URL) is store state
 for the same reason.
 
-Where the options come from. The store keeps which entries exist (a feed is its URL, a chat
-its chat, names are labels: see bot/store/identity.py) and the routes with their backlog; a
-config entry's other settings (publisher, time zone, interval, citation style, summary
-length, link preview) are taken from the `Settings` the sync applied, joined by name. Store
-rows the config no longer names (kept for their releases and posts) are not in the view.
-Chat-made entries will carry `origin="chat"` and their options in the store; `build_view`
-then adds them from there, and nothing downstream changes shape.
+Where the options come from. Everything is in the store (../shared/design/admin.md): the
+sync writes the config file's feeds, channels and routes with their settings (origin
+`config`), admin commands write theirs (origin `chat`), and `build_view` reads them back
+in three queries, applying `settings.defaults` where a setting is not given. Store rows the
+config no longer names (`retired`, kept for their releases and posts) are not in the view,
+nor are chat-made feeds no route follows (their releases stay; they are not polled).
 """
 
 from __future__ import annotations
 
-from bot.config import ChannelSettings, FeedSettings, Settings
-from bot.models import Chat, ChatOptions, Feed, Publisher, Route, RoutingView
+import json
+from typing import Any, TypeVar
+
+from bot.config import Defaults, FeedSettings, Settings
+from bot.models import Chat, ChatOptions, Feed, Publisher, Route, RouteOverrides, RoutingView
 from bot.store import Store
+
+T = TypeVar("T")
 
 
 def publisher_of(feed: FeedSettings) -> Publisher:
@@ -40,47 +44,75 @@ def publisher_of(feed: FeedSettings) -> Publisher:
     return Publisher(name=feed.publisher, short_name=feed.short_name)
 
 
-def chat_options(settings: Settings, channel: ChannelSettings) -> ChatOptions:
-    return ChatOptions(
-        citation_style=settings.style_for(channel),
-        summary_length=settings.summary_length_for(channel),
-        link_preview=settings.link_preview_for(channel),
-    )
-
-
 def build_view(store: Store, settings: Settings) -> RoutingView:
-    """The routing view of `store` as synced with `settings` (see the module docstring).
-
-    Three queries, whatever the number of feeds; safe on a read-only or unsynced store
-    (it then shows what the store holds under the config's names).
-    """
-    sources = store.feed_sources()
-    chats = store.channel_chats()
+    """The routing view of `store` (see the module docstring): three queries, whatever
+    the number of feeds; safe on a read-only or unsynced store (it shows what it holds)."""
+    defaults = settings.defaults
+    chats = tuple(_chat(row, defaults) for row in store.channel_rows())
+    chat_names = {chat.name for chat in chats}
+    routes_rows = [row for row in store.route_rows() if row["channel"] in chat_names]
+    routed = {row["feed"] for row in routes_rows}
     feeds = tuple(
-        Feed(
-            name=feed.name,
-            source=sources[feed.name],
-            publisher=publisher_of(feed),
-            timezone=feed.timezone,
-            interval=settings.interval_for(feed),
-            language=feed.language,
-        )
-        for feed in settings.feeds
-        if feed.name in sources
-    )
-    channels = tuple(
-        Chat(name=channel.name, chat=chats[channel.name], options=chat_options(settings, channel))
-        for channel in settings.channels
-        if channel.name in chats
+        _feed(row, defaults)
+        for row in store.feed_rows()
+        if row["origin"] == "config" or row["name"] in routed
     )
     feed_order = {feed.name: n for n, feed in enumerate(feeds)}
-    chat_order = {chat.name: n for n, chat in enumerate(channels)}
+    chat_order = {chat.name: n for n, chat in enumerate(chats)}
     routes = sorted(
-        (
-            Route(feed=feed, chat=chat, backlog=backlog)
-            for feed, chat, backlog in store.route_rows()
-            if feed in feed_order and chat in chat_order
-        ),
+        (_route(row) for row in routes_rows if row["feed"] in feed_order),
         key=lambda route: (chat_order[route.chat], feed_order[route.feed]),
     )
-    return RoutingView(feeds=feeds, chats=channels, routes=tuple(routes))
+    return RoutingView(feeds=feeds, chats=chats, routes=tuple(routes))
+
+
+def _feed(row: dict[str, Any], defaults: Defaults) -> Feed:
+    return Feed(
+        name=row["name"],
+        source=row["url"],
+        publisher=Publisher(name=row["publisher"], short_name=row["short_name"]),
+        timezone=row["timezone"],
+        interval=row["interval"] if row["interval"] is not None else defaults.interval,
+        origin=row["origin"],
+        language=row["language"],
+        paused=bool(row["paused"]),
+    )
+
+
+def _chat(row: dict[str, Any], defaults: Defaults) -> Chat:
+    options = ChatOptions(
+        citation_style=_given(row["citation_style"], defaults.citation_style),
+        summary_length=_given(row["summary_length"], defaults.summary_length),
+        link_preview=bool(_given(row["link_preview"], defaults.link_preview)),
+        silent=bool(_given(row["silent"], False)),
+    )
+    return Chat(
+        name=row["name"],
+        chat=row["chat"],
+        options=options,
+        origin=row["origin"],
+        thread_id=row["thread_id"],
+    )
+
+
+def _route(row: dict[str, Any]) -> Route:
+    overrides = RouteOverrides(
+        citation_style=row["citation_style"],
+        summary_length=row["summary_length"],
+        link_preview=None if row["link_preview"] is None else bool(row["link_preview"]),
+        silent=None if row["silent"] is None else bool(row["silent"]),
+    )
+    return Route(
+        feed=row["feed"],
+        chat=row["channel"],
+        backlog=row["backlog"],
+        origin=row["origin"],
+        overrides=overrides,
+        include=tuple(json.loads(row["include"])),
+        exclude=tuple(json.loads(row["exclude"])),
+        paused=bool(row["paused"]),
+    )
+
+
+def _given(value: T | None, default: T) -> T:
+    return default if value is None else value

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.models import ChannelState
+from bot.store.admin import AdminQueries
 from bot.store.base import Verify, open_database
 from bot.store.feeds import FeedQueries
 from bot.store.outbox import OutboxQueries
 from bot.store.releases import fts_query
-from bot.store.routes import RouteQueries
 
 
-class Store(FeedQueries, RouteQueries, OutboxQueries):
+class Store(FeedQueries, AdminQueries, OutboxQueries):
     """Every query the services need, grouped by table in the mixins."""
 
     @classmethod

@@ -9,54 +9,73 @@ from datetime import datetime
 from typing import Any
 
 from bot.errors import StoreError
-from bot.models import FeedState
-from bot.store.base import StoreBase
+from bot.models import FeedSpec, FeedState
 from bot.store.codec import instant_text, text_to_instant
 from bot.store.identity import plan_labels
+from bot.store.provision import ProvisionQueries
 
 
-class FeedQueries(StoreBase):
-    def sync_feeds(self, feeds: Iterable[tuple[str, str]]) -> None:
-        """Ensure a row per configured (name, url); a feed is its URL, its name a label.
+class FeedQueries(ProvisionQueries):
+    def sync_feeds(self, feeds: Iterable[tuple[str, str] | FeedSpec]) -> None:
+        """Ensure a row per configured feed, marked `config`; a feed is its URL, its name a
+        label.
 
         A configured name new to the database whose URL is a stored feed's (as configured
         or after redirects) renames that feed, keeping its releases, routes and state, so
-        nothing is fetched as new or listed twice. A URL changed under the same name keeps
-        the row and its releases (a publisher moving its feed) but resets the fetch state.
-        Feeds dropped from the config keep their rows (and releases) so nothing is lost.
+        nothing is fetched as new or listed twice; a feed made in a chat is adopted that
+        way too. A URL changed under the same name keeps the row and its releases (a
+        publisher moving its feed) but resets the fetch state. Feeds dropped from the
+        config keep their rows (and releases) as `retired`, or as `chat` while a route made
+        in a chat still follows them. A chat-made feed whose name the config now takes for
+        another URL is relabelled (`name-2`).
         """
-        wanted = list(feeds)
+        wanted = [spec if isinstance(spec, FeedSpec) else FeedSpec(*spec) for spec in feeds]
         with self.writing():
+            self._move_chat_rows_aside("feeds", {spec.name for spec in wanted})
             stored = {
                 row[0]: (row[1], row[2])
                 for row in self.db.execute("SELECT name, url, current_url FROM feeds")
             }
-            plan = plan_labels(wanted, stored, lambda url, urls: url in urls)
+            pairs = [(spec.name, spec.url) for spec in wanted]
+            plan = plan_labels(pairs, stored, lambda url, urls: url in urls)
             if plan.steps:
                 # name is the key that releases and routes refer to; checked at commit.
                 self.db.execute("PRAGMA defer_foreign_keys = ON")
             for old, new in plan.steps:
-                self._rename_feed(old, new)
-            for name, url in wanted:
-                row = plan.owner[name]
-                if row is None:
-                    self.db.table("feeds").insert({"name": name, "url": url, "current_url": url})
-                elif stored[row][0] != url:
-                    self.db.execute(
-                        "UPDATE feeds SET url = ?, current_url = ?, etag = NULL,"
-                        " last_modified = NULL, body_hash = NULL, next_poll = NULL,"
-                        " failures = 0 WHERE name = ?",
-                        [url, url, name],
-                    )
+                self._relabel("feeds", old, new)
+            for position, spec in enumerate(wanted):
+                self._provision_feed(spec, position, plan.owner[spec.name], stored)
+            self._retire_unlisted("feeds", [spec.name for spec in wanted])
 
-    def _rename_feed(self, old: str, new: str) -> None:
-        """Move a feed's label in every table that names it (the FTS index keys on rowid)."""
-        for sql in (
-            "UPDATE feeds SET name = ? WHERE name = ?",
-            "UPDATE releases SET feed = ? WHERE feed = ?",
-            "UPDATE routes SET feed = ? WHERE feed = ?",
-        ):
-            self.db.execute(sql, [new, old])
+    def _provision_feed(
+        self,
+        spec: FeedSpec,
+        position: int,
+        row: str | None,
+        stored: dict[str, tuple[str, str]],
+    ) -> None:
+        values = {
+            "origin": "config",
+            "position": position,
+            "interval": spec.interval,
+            "publisher": spec.publisher,
+            "short_name": spec.short_name,
+            "timezone": spec.timezone,
+            "language": spec.language,
+        }
+        if row is None:
+            self.db.table("feeds").insert(
+                {"name": spec.name, "url": spec.url, "current_url": spec.url, **values}
+            )
+            return
+        if stored[row][0] != spec.url:
+            self.db.execute(
+                "UPDATE feeds SET url = ?, current_url = ?, etag = NULL,"
+                " last_modified = NULL, body_hash = NULL, next_poll = NULL,"
+                " failures = 0 WHERE name = ?",
+                [spec.url, spec.url, spec.name],
+            )
+        self._update_changed("feeds", spec.name, values)
 
     def _feed_row(self, name: str) -> dict[str, Any] | None:
         # Plain execute: this runs for every feed on every poll, and db.query() or

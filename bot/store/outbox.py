@@ -16,6 +16,11 @@ _BEFORE_FIRST_WAITING = (
     "d.id < coalesce((SELECT min(w.id) FROM deliveries w WHERE w.channel = d.channel"
     " AND w.state = 'pending' AND w.not_before > ?), 9223372036854775807)"
 )
+# Not the post of a route an admin paused: it waits in the outbox until the route resumes.
+_NOT_HELD = (
+    "NOT EXISTS (SELECT 1 FROM routes rt JOIN releases rl ON rl.feed = rt.feed"
+    " WHERE rl.id = d.release_id AND rt.channel = d.channel AND rt.paused = 1)"
+)
 # A delivery with its release in one row: the release's columns as r_<column>.
 _WITH_RELEASE = (
     "SELECT d.*, r.id AS r_id, r.feed AS r_feed, r.key AS r_key, r.title AS r_title,"
@@ -72,6 +77,7 @@ class OutboxQueries(StoreBase):
         rows = self.db.execute(
             "SELECT d.channel FROM deliveries d JOIN channels c ON c.name = d.channel"  # noqa: S608
             f" WHERE c.paused = 0 AND d.state = 'pending' AND {_BEFORE_FIRST_WAITING}"
+            f" AND {_NOT_HELD}"
             " UNION SELECT c.name FROM channels c WHERE ? AND c.paused = 0 AND EXISTS"
             " (SELECT 1 FROM deliveries d WHERE d.channel = c.name AND d.state = 'sent'"
             " AND d.needs_edit > 0 AND (d.not_before IS NULL OR d.not_before <= ?))"
@@ -86,7 +92,7 @@ class OutboxQueries(StoreBase):
         must wait."""
         return self._owed(
             f"{_WITH_RELEASE} WHERE d.channel = ? AND d.state = 'pending'"
-            f" AND {_BEFORE_FIRST_WAITING} ORDER BY d.id LIMIT ?",
+            f" AND {_BEFORE_FIRST_WAITING} AND {_NOT_HELD} ORDER BY d.id LIMIT ?",
             [channel, instant_text(now), limit],
         )
 

@@ -1,105 +1,150 @@
-"""Channels and routes: keeping them in step with the config; a new route gets its backlog."""
+"""Channels and routes: keeping them in step with the config; a new route gets its backlog;
+what the routing view is built from."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from bot.models import RouteSpec
+from bot.models import ChatSpec, RouteSpec
 from bot.store.codec import instant_text
 from bot.store.identity import plan_labels
+from bot.store.provision import ProvisionQueries
 from bot.store.releases import ReleaseQueries
 
 
-class RouteQueries(ReleaseQueries):
+class RouteQueries(ReleaseQueries, ProvisionQueries):
     def sync_routes(
-        self, channels: Sequence[tuple[str, str]], routes: Sequence[RouteSpec], *, now: datetime
+        self,
+        channels: Sequence[tuple[str, str] | ChatSpec],
+        routes: Sequence[RouteSpec],
+        *,
+        now: datetime,
     ) -> int:
         """Mirror the configured channels and routes; returns the deliveries queued as backlog.
 
         A route new to the database (or removed and re-added) is owed its feed's newest
-        `backlog` releases; a removed route's pending deliveries are dropped.
+        `backlog` releases; a config route the file no longer lists is removed and its
+        pending deliveries cancelled. Routes made in a chat stay; one the file now lists
+        too becomes the file's (its settings from then on the file's).
         """
+        specs = [spec if isinstance(spec, ChatSpec) else ChatSpec(*spec) for spec in channels]
         with self.writing():
-            self._sync_channels(channels)
+            self._sync_channels(specs)
             wanted = {(r.feed, r.channel): r for r in routes}
             present = {
-                (feed, channel): backlog
-                for feed, channel, backlog in self.db.execute(
-                    "SELECT feed, channel, backlog FROM routes"
+                (feed, channel): (origin, backlog)
+                for feed, channel, origin, backlog in self.db.execute(
+                    "SELECT feed, channel, origin, backlog FROM routes"
                 )
             }
-            for feed, channel in present.keys() - wanted.keys():
-                self._drop_route(feed, channel)
+            for key, (origin, _) in present.items():
+                if origin == "config" and key not in wanted:
+                    self.drop_route(*key)
             queued = 0
             for key in wanted.keys() - present.keys():
-                route = wanted[key]
-                self.db.table("routes").insert(
-                    {
-                        "feed": route.feed,
-                        "channel": route.channel,
-                        "created_at": instant_text(now),
-                        "backlog": route.backlog,
-                        "backlog_done": 0,
-                    }
-                )
-                queued += self._apply_backlog(route.feed, route.channel, route.backlog)
+                queued += self.insert_route(wanted[key], origin="config", now=now)
             # Only what changed: a start with an unchanged config writes nothing at all.
             for key in wanted.keys() & present.keys():
-                if wanted[key].backlog != present[key]:
-                    self.db.execute(
-                        "UPDATE routes SET backlog = ? WHERE feed = ? AND channel = ?",
-                        [wanted[key].backlog, *key],
-                    )
+                self._provision_route(wanted[key])
         return queued
 
-    def _sync_channels(self, channels: Sequence[tuple[str, str]]) -> None:
-        """A channel is its chat, its name a label: a new name for a stored chat renames it,
-        keeping its deliveries (nothing is posted again), routes, pause and chat id."""
+    def insert_route(self, route: RouteSpec, *, origin: str, now: datetime) -> int:
+        """A new route, owed its feed's newest `backlog` releases; returns those queued."""
+        self.db.table("routes").insert(
+            {
+                "feed": route.feed,
+                "channel": route.channel,
+                "created_at": instant_text(now),
+                "backlog": route.backlog,
+                "backlog_done": 0,
+                "origin": origin,
+                **_route_values(route),
+            }
+        )
+        return self._apply_backlog(route.feed, route.channel, route.backlog)
+
+    def _provision_route(self, route: RouteSpec) -> None:
+        values = {"origin": "config", "backlog": route.backlog, **_route_values(route)}
+        cursor = self.db.execute(
+            "SELECT * FROM routes WHERE feed = ? AND channel = ?", [route.feed, route.channel]
+        )
+        row = dict(zip((c[0] for c in cursor.description), cursor.fetchone(), strict=True))
+        changed = {k: v for k, v in values.items() if row[k] != v}
+        if changed:
+            self._update("routes", {"feed": route.feed, "channel": route.channel}, **changed)
+
+    def _sync_channels(self, channels: Sequence[ChatSpec]) -> None:
+        """A channel is its chat (and forum topic), its name a label: a new name for a
+        stored chat renames it, keeping its deliveries (nothing is posted again), routes,
+        pause and chat id. A chat-made channel for the same chat is adopted the same way."""
+        self._move_chat_rows_aside("channels", {spec.name for spec in channels})
         stored = {
-            row[0]: (row[1], row[2])
-            for row in self.db.execute("SELECT name, chat, chat_id FROM channels")
+            row[0]: (row[1], row[2], row[3])
+            for row in self.db.execute("SELECT name, chat, chat_id, thread_id FROM channels")
         }
-        plan = plan_labels(channels, stored, _same_chat)
+        targets = [(spec.name, (spec.chat, spec.thread_id)) for spec in channels]
+        plan = plan_labels(targets, stored, _same_target)
         if plan.steps:
             # name is the key that routes and deliveries refer to; checked at commit.
             self.db.execute("PRAGMA defer_foreign_keys = ON")
         for old, new in plan.steps:
-            self._rename_channel(old, new)
-        for name, chat in channels:
-            row = plan.owner[name]
-            chat_id = int(chat) if chat.lstrip("-").isdigit() else None
-            if row is None:
-                self.db.table("channels").insert({"name": name, "chat": chat, "chat_id": chat_id})
-            elif _same_chat(chat, stored[row]):
-                if stored[row][0] != chat:  # e.g. @username given as its numeric id now
-                    self.db.execute(
-                        "UPDATE channels SET chat = ?, chat_id = coalesce(?, chat_id)"
-                        " WHERE name = ?",
-                        [chat, chat_id, name],
-                    )
-            else:  # the same name, another chat reference: resolve it afresh
+            self._relabel("channels", old, new)
+        for position, spec in enumerate(channels):
+            self._provision_channel(spec, position, plan.owner[spec.name], stored)
+        self._retire_unlisted("channels", [spec.name for spec in channels])
+
+    def _provision_channel(
+        self,
+        spec: ChatSpec,
+        position: int,
+        row: str | None,
+        stored: dict[str, tuple[str, int | None, int | None]],
+    ) -> None:
+        name, chat = spec.name, spec.chat
+        chat_id = int(chat) if chat.lstrip("-").isdigit() else None
+        values = {
+            "origin": "config",
+            "position": position,
+            "thread_id": spec.thread_id,
+            "citation_style": spec.citation_style,
+            "summary_length": spec.summary_length,
+            "link_preview": spec.link_preview,
+            "silent": spec.silent,
+            "backlog": spec.backlog,
+        }
+        if row is None:
+            self.db.table("channels").insert(
+                {"name": name, "chat": chat, "chat_id": chat_id, **values}
+            )
+            return
+        if _same_target((chat, spec.thread_id), stored[row]):
+            if stored[row][0] != chat:  # e.g. @username given as its numeric id now
                 self.db.execute(
-                    "UPDATE channels SET chat = ?, chat_id = ?, paused = 0, pause_error = NULL"
-                    " WHERE name = ?",
+                    "UPDATE channels SET chat = ?, chat_id = coalesce(?, chat_id) WHERE name = ?",
                     [chat, chat_id, name],
                 )
+        else:  # the same name, another chat reference: resolve it afresh
+            self.db.execute(
+                "UPDATE channels SET chat = ?, chat_id = ?, paused = 0, pause_error = NULL"
+                " WHERE name = ?",
+                [chat, chat_id, name],
+            )
+        self._update_changed("channels", name, values)
 
-    def _rename_channel(self, old: str, new: str) -> None:
-        for sql in (
-            "UPDATE channels SET name = ? WHERE name = ?",
-            "UPDATE routes SET channel = ? WHERE channel = ?",
-            "UPDATE deliveries SET channel = ? WHERE channel = ?",
-        ):
-            self.db.execute(sql, [new, old])
-
-    def _drop_route(self, feed: str, channel: str) -> None:
-        self.db.execute(
-            "DELETE FROM deliveries WHERE channel = ? AND state = 'pending'"
+    def drop_route(self, feed: str, channel: str) -> int:
+        """Remove a route; its pending posts are cancelled, never sent later (they stay as
+        rows so `status` can count them). Returns how many were cancelled."""
+        cancelled = self.db.execute(
+            "UPDATE deliveries SET state = 'cancelled', error = 'route removed'"
+            " WHERE channel = ? AND state = 'pending'"
             " AND release_id IN (SELECT id FROM releases WHERE feed = ?)",
             [channel, feed],
-        )
+        ).rowcount
         self.db.execute("DELETE FROM routes WHERE feed = ? AND channel = ?", [feed, channel])
+        return cancelled
 
     # What the routing view is built from (bot/services/routing.py): one query each.
 
@@ -107,14 +152,51 @@ class RouteQueries(ReleaseQueries):
         """Each stored feed's source (URL or file path) as synced, by name."""
         return dict(self.db.execute("SELECT name, url FROM feeds"))
 
-    def channel_chats(self) -> dict[str, str]:
-        """Each stored channel's chat reference as synced, by name."""
-        return dict(self.db.execute("SELECT name, chat FROM channels"))
+    def feed_rows(self) -> list[dict[str, Any]]:
+        """The feeds in service (config and chat), the file's in its order, then by name."""
+        return self._rows(
+            "SELECT name, url, origin, paused, interval, publisher, short_name, timezone,"
+            " language FROM feeds WHERE origin IN ('config', 'chat')"
+            " ORDER BY origin = 'chat', position, name"
+        )
 
-    def route_rows(self) -> list[tuple[str, str, int]]:
-        """Every stored route: (feed, channel, backlog)."""
-        rows = self.db.execute("SELECT feed, channel, backlog FROM routes ORDER BY channel, feed")
-        return [(feed, channel, backlog) for feed, channel, backlog in rows]
+    def channel_rows(self) -> list[dict[str, Any]]:
+        """The channels in service, the file's in its order, then by name."""
+        return self._rows(
+            "SELECT name, chat, origin, thread_id, citation_style, summary_length,"
+            " link_preview, silent, backlog FROM channels WHERE origin IN ('config', 'chat')"
+            " ORDER BY origin = 'chat', position, name"
+        )
+
+    def route_rows(self) -> list[dict[str, Any]]:
+        """Every stored route with its settings."""
+        return self._rows(
+            "SELECT feed, channel, origin, backlog, paused, citation_style, summary_length,"
+            " link_preview, silent, include, exclude FROM routes ORDER BY channel, feed"
+        )
+
+    def _rows(self, sql: str) -> list[dict[str, Any]]:
+        cursor = self.db.execute(sql)
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor]
+
+
+def _route_values(route: RouteSpec) -> dict[str, Any]:
+    overrides = route.overrides
+    return {
+        "citation_style": overrides.citation_style,
+        "summary_length": overrides.summary_length,
+        "link_preview": None if overrides.link_preview is None else int(overrides.link_preview),
+        "silent": None if overrides.silent is None else int(overrides.silent),
+        "include": json.dumps(list(route.include)),
+        "exclude": json.dumps(list(route.exclude)),
+    }
+
+
+def _same_target(target: tuple[str, int | None], row: tuple[str, int | None, int | None]) -> bool:
+    """The same chat (see `_same_chat`) and the same forum topic."""
+    chat, thread = target
+    return thread == row[2] and _same_chat(chat, (row[0], row[1]))
 
 
 def _same_chat(chat: str, row: tuple[str, int | None]) -> bool:

@@ -266,3 +266,62 @@ def m012_release_cite_keys(db: Database) -> None:
     publisher's short name from the config)."""
     db.execute("ALTER TABLE releases ADD COLUMN cite_key TEXT")
     db.execute("CREATE UNIQUE INDEX releases_cite_key ON releases (cite_key)")
+
+
+@migrations()
+def m014_admin_model(db: Database) -> None:
+    """Feeds, chats and routes all live here, whoever made them (../shared/design/admin.md):
+    `origin` says whether the config file provisioned a row (`config`; `retired` once the
+    file no longer names it, kept for its releases and posts) or an admin made it in a chat
+    (`chat`). The config's settings are stored too, so one query builds the routing view
+    whatever made each entry. Routes gain their own settings (NULL: the chat's apply),
+    keyword filters (JSON lists of terms) and a pause; feeds a pause and an interval; chats
+    a forum topic. `audit` records every change with who made it, in the change's own
+    transaction. A route removed by a sync or in a chat cancels its pending posts (state
+    `cancelled`) instead of deleting them, so `status` can say what was never sent."""
+    for table in ("feeds", "channels", "routes"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN origin TEXT NOT NULL DEFAULT 'config'")
+    for table in ("feeds", "channels"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN position INTEGER NOT NULL DEFAULT 0")
+    for column in (
+        "paused INTEGER NOT NULL DEFAULT 0",
+        "interval REAL",
+        "publisher TEXT NOT NULL DEFAULT ''",
+        "short_name TEXT NOT NULL DEFAULT ''",
+        "timezone TEXT",
+        "language TEXT NOT NULL DEFAULT ''",
+    ):
+        db.execute(f"ALTER TABLE feeds ADD COLUMN {column}")
+    for column in (
+        "thread_id INTEGER",
+        "citation_style TEXT",
+        "summary_length INTEGER",
+        "link_preview INTEGER",
+        "silent INTEGER",
+        "backlog INTEGER",
+    ):
+        db.execute(f"ALTER TABLE channels ADD COLUMN {column}")
+    for column in (
+        "paused INTEGER NOT NULL DEFAULT 0",
+        "citation_style TEXT",
+        "summary_length INTEGER",
+        "link_preview INTEGER",
+        "silent INTEGER",
+        "include TEXT NOT NULL DEFAULT '[]'",
+        "exclude TEXT NOT NULL DEFAULT '[]'",
+    ):
+        db.execute(f"ALTER TABLE routes ADD COLUMN {column}")
+    db.execute(
+        """
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            user_id INTEGER,                -- NULL: the config file or the command line
+            user_name TEXT NOT NULL,
+            chat TEXT NOT NULL,             -- the channel managed, '' for a bot-wide change
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            before TEXT NOT NULL,
+            after TEXT NOT NULL
+        )"""
+    )

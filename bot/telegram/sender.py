@@ -178,6 +178,8 @@ class TelegramSender:
                 text=post.text,
                 reply_markup=_markup(post),
                 link_preview_options=LinkPreviewOptions(is_disabled=not post.link_preview),
+                disable_notification=post.silent,
+                message_thread_id=post.thread_id,
             )
         except TelegramError as exc:
             raise translate(exc, self.redact) from exc
