@@ -266,3 +266,11 @@ def m012_release_cite_keys(db: Database) -> None:
     publisher's short name from the config)."""
     db.execute("ALTER TABLE releases ADD COLUMN cite_key TEXT")
     db.execute("CREATE UNIQUE INDEX releases_cite_key ON releases (cite_key)")
+
+
+@migrations()
+def m013_release_categories(db: Database) -> None:
+    """Each release's categories (route filters match on them) as a JSON array of strings:
+    any character may occur in a category, and SQLite reads JSON with json_each. Releases
+    stored before this have none (`[]`) until their feed lists them again."""
+    db.execute("ALTER TABLE releases ADD COLUMN categories TEXT NOT NULL DEFAULT '[]'")
