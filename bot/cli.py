@@ -210,6 +210,7 @@ def preview_record(release: Release, publisher: Publisher) -> dict[str, str | li
         "feed_title": release.feed_title,
         "truncated": list(release.truncated),  # fields the feed overfilled: cut or dropped
         "language": release.language,  # as stored: declared, corrected by URL and text
+        "categories": list(release.categories),  # as route filters match them
     }
 
 

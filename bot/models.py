@@ -37,6 +37,10 @@ class Release:
     # dropped, a key hashed (see bot/feeds/normalise.py LIMITS). Known when the feed is
     # read (`preview --json`, the poll's log line); not stored: the stored text shows it.
     truncated: tuple[str, ...] = ()
+    # The entry's categories (RSS <category>, Atom category label or term, dc:subject) as
+    # plain text, each once, in document order. Route filters match on them; posts and
+    # citations do not show them.
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

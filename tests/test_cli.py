@@ -26,6 +26,7 @@ PREVIEW_KEYS = ["key", "title", "url", "link", "published", "updated", "author",
 PREVIEW_KEYS.append("feed_title")
 PREVIEW_KEYS.append("truncated")
 PREVIEW_KEYS.append("language")  # issue 11 point 2
+PREVIEW_KEYS.append("categories")  # issue 12: what route filters match on
 
 # Document order is not date order; the undated item must come last.
 PREVIEW_FEED = b"""<?xml version="1.0" encoding="utf-8"?>

@@ -7,7 +7,8 @@ no link and no summary, from which no release can be made.
 What a feed can make us store is capped (a 5 MB title was once stored whole, and every
 /cite of it cost seconds): text fields are cut to the limits below with an ellipsis,
 URLs and language tags that are too long are dropped (a cut URL is a wrong URL), a guid
-that is too long is replaced by its hash. `Release.truncated` names what was changed.
+that is too long is replaced by its hash, categories are cut one by one and kept at most
+MAX_CATEGORIES. `Release.truncated` names what was changed.
 Bidi embedding, override and isolate controls are removed from every shown field.
 """
 
@@ -37,14 +38,15 @@ from bot.feeds.text import (
 from bot.feeds.urls import canonical_url, is_http_url
 from bot.models import Release
 
-__all__ = ["LIMITS", "normalize_entry", "person_name", "plain_text"]
+__all__ = ["LIMITS", "MAX_CATEGORIES", "normalize_entry", "person_name", "plain_text"]
 
 # The most characters kept of each field. Titles: the longest real press-release titles
 # run to about 300 characters, and a post is at most 4,096. Summaries: a post shows at
 # most 3,000 (summary_length), the rest serves /search; 10,000 is a long abstract.
 # Authors: a dozen names. URLs: 2,048, the sitemap protocol's limit, which sites stay
 # under so that every client and proxy takes their addresses. Keys: a guid is usually a
-# URL. Language: RFC 5646 asks for tags of up to 35 characters to be kept.
+# URL. Language: RFC 5646 asks for tags of up to 35 characters to be kept. Categories (each
+# one): real ones are a few words ("Molecular & Computational biology", arXiv's "cs.LO").
 LIMITS = {
     "title": 1_000,
     "summary": 10_000,
@@ -55,7 +57,12 @@ LIMITS = {
     "url": 2_048,
     "key": 2_048,
     "language": 35,
+    "categories": 200,
 }
+# Real entries carry a handful of categories; a blog's tag cloud a few dozen. A hostile
+# feed may repeat <category> without end: past _MAX_TAGS_READ, the rest are not read.
+MAX_CATEGORIES = 50
+_MAX_TAGS_READ = 1_000
 
 _EMAIL = re.compile(r"(?:mailto:)?[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+", re.IGNORECASE)
 # getaddresses recurses once per nested "(comment)" and slows on long text: a hostile
@@ -102,6 +109,10 @@ def normalize_entry(
     title = title or _title_from_summary(summary) or url or collapse_whitespace(link)
     raw_published, raw_updated = _text(entry, "published"), _text(entry, "updated")
     published = _date(entry, "published", timezone) or _date(entry, "updated", timezone)
+    tags = _mappings(_get(entry, "tags"))
+    categories = fit.categories(
+        (_category(tag) for tag in tags[:_MAX_TAGS_READ]), unread=len(tags) > _MAX_TAGS_READ
+    )
     return Release(
         feed=feed_name,
         key=fit.key(_key(entry, url, title, raw_published or raw_updated)),
@@ -125,6 +136,7 @@ def normalize_entry(
                 summary=summary,
             ),
         ),
+        categories=categories,
         truncated=fit.names(),
     )
 
@@ -288,6 +300,24 @@ def _language(entry: Mapping[str, Any]) -> str:
     return _text(entry, "language").strip()
 
 
+def _category(tag: Mapping[str, Any]) -> str:
+    """A tag's label, else its term, as one line of plain text ("" when both are empty).
+
+    feedparser puts RSS <category>, Atom <category term= label=> and dc:subject in `tags`.
+    Text with tags or entities in it is read as HTML, as a title is ("Plants & Animals"
+    stays as it is). Read from ill-formed XML (Phys.org's), a tag still holds its XML
+    entities, so what looks like markup after one reading is read once more: a category
+    is a label, never meant to show a tag.
+    """
+    for field in ("label", "term"):
+        text = plain_text(_text(tag, field), "text/plain")
+        if _MARKUP.search(text):
+            text = plain_text(text, "text/plain")
+        if text:
+            return text
+    return ""
+
+
 def _title_from_summary(summary: str) -> str:
     first_line = summary.split("\n", 1)[0]
     if len(first_line) <= _TITLE_FROM_SUMMARY_CHARS:
@@ -334,6 +364,22 @@ class _Fitter:
             return value
         self.cut.add("key")
         return "sha1:" + hashlib.sha1(value.encode(), usedforsecurity=False).hexdigest()
+
+    def categories(self, found: Iterator[str], *, unread: bool) -> tuple[str, ...]:
+        """The non-empty categories cut to their limit, each once (case aside: the first
+        spelling is kept), at most MAX_CATEGORIES; `unread`: some were never looked at."""
+        kept: dict[str, str] = {}
+        for category in found:
+            fitted = self.text("categories", category)
+            if not fitted or fitted.casefold() in kept:
+                continue
+            if len(kept) == MAX_CATEGORIES:
+                unread = True
+                break
+            kept[fitted.casefold()] = fitted
+        if unread:
+            self.cut.add("categories")
+        return tuple(kept.values())
 
     def names(self) -> tuple[str, ...]:
         return tuple(field for field in LIMITS if field in self.cut)

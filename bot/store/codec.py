@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -29,6 +30,23 @@ def text_to_instant(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+def categories_to_text(categories: tuple[str, ...]) -> str:
+    """Categories as stored: a JSON array of strings, in order."""
+    return json.dumps(list(categories), ensure_ascii=False)
+
+
+def text_to_categories(text: str | None) -> tuple[str, ...]:
+    """The inverse of categories_to_text; none for a row without any (NULL, '', not a list
+    of strings: a row written by hand is no reason to fail a read)."""
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return ()
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))
+
+
 def content_hash(release: Release) -> str:
     """Changes when what a reader sees (title or summary) changes."""
     digest = hashlib.sha256(f"{release.title}\0{release.summary}".encode())
@@ -50,6 +68,7 @@ def release_row(release: Release, *, first_seen: datetime) -> dict[str, Any]:
         "feed_title": release.feed_title,
         "summary": release.summary,
         "language": release.language,
+        "categories": categories_to_text(release.categories),
         "content_hash": content_hash(release),
         "first_seen": instant_text(first_seen),
     }
@@ -69,6 +88,7 @@ def row_to_stored(row: dict[str, Any]) -> StoredRelease:
         feed_title=row["feed_title"],
         summary=row["summary"],
         language=row["language"],
+        categories=text_to_categories(row.get("categories")),
     )
     first_seen = datetime.fromisoformat(row["first_seen"])
     cite_key = row.get("cite_key") or ""

@@ -28,7 +28,7 @@ _WITH_RELEASE = (
     " r.sort_at AS r_sort_at, r.author AS r_author, r.feed_author AS r_feed_author,"
     " r.feed_title AS r_feed_title, r.summary AS r_summary, r.language AS r_language,"
     " r.content_hash AS r_content_hash, r.first_seen AS r_first_seen,"
-    " r.changed_at AS r_changed_at"
+    " r.changed_at AS r_changed_at, r.categories AS r_categories"
     " FROM deliveries d LEFT JOIN releases r ON r.id = d.release_id"
 )
 

@@ -18,6 +18,7 @@ from bot.render.cite_data import key_with_suffix
 from bot.render.command_args import NO_SUCH_ID, release_id_ref, search_terms
 from bot.store.base import StoreBase
 from bot.store.codec import (
+    categories_to_text,
     content_hash,
     date_to_text,
     instant_text,
@@ -32,7 +33,8 @@ _SEARCH_CANDIDATES = 200  # of those, the newest in scope ranked by bm25
 # Releases stored per transaction: about 10 ms of work, then the event loop gets a turn.
 INGEST_CHUNK = 100
 
-_Known = tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]]]  # by key, by URL
+_Stored = tuple[int, str, str]  # a stored release's id, content_hash and categories column
+_Known = tuple[dict[str, _Stored], dict[str, _Stored]]  # by key, by URL
 CiteKeyOf = Callable[[Release], str]  # a release's base citation key ("nasa2018nasa")
 
 
@@ -51,7 +53,7 @@ def _oldest_first(releases: list[tuple[int, Release]], now: datetime) -> list[tu
     return sorted(releases, key=lambda item: (sort_key(item[1], now), -item[0]))
 
 
-def _match(known: _Known, release: Release) -> tuple[int, str] | None:
+def _match(known: _Known, release: Release) -> _Stored | None:
     """The stored release this one is: same key, else same URL (guid churn)."""
     by_key, by_url = known
     match = by_key.get(release.key)
@@ -174,6 +176,12 @@ class ReleaseQueries(StoreBase):
                 elif match[1] != content_hash(release):
                     self._record_change(match[0], release, now)
                     updated += 1
+                elif match[2] != categories_to_text(release.categories):
+                    # Not shown in a post: kept for route filters, no change to edit in.
+                    self.db.execute(
+                        "UPDATE releases SET categories = ? WHERE id = ?",
+                        [categories_to_text(release.categories), match[0]],
+                    )
             inserted = [
                 (self._insert_release(release, now, cite_key_of), release.key) for release in new
             ]
@@ -198,24 +206,25 @@ class ReleaseQueries(StoreBase):
         return row is not None
 
     def _known_releases(self, feed: str, releases: Sequence[Release]) -> _Known:
-        """The stored releases of `feed` with one of these keys or URLs: (id, content_hash)
-        by key and by URL. Index lookups: the cost follows the batch, not the feed's past."""
-        by_key: dict[str, tuple[int, str]] = {}
-        by_url: dict[str, tuple[int, str]] = {}
+        """The stored releases of `feed` with one of these keys or URLs: (id, content_hash,
+        categories) by key and by URL. Index lookups: the cost follows the batch, not the
+        feed's past."""
+        by_key: dict[str, _Stored] = {}
+        by_url: dict[str, _Stored] = {}
         keys = json.dumps([release.key for release in releases])
-        for release_id, key, digest in self.db.execute(
-            "SELECT id, key, content_hash FROM releases"
+        for release_id, key, digest, categories in self.db.execute(
+            "SELECT id, key, content_hash, categories FROM releases"
             " WHERE feed = ? AND key IN (SELECT value FROM json_each(?))",
             [feed, keys],
         ):
-            by_key[key] = (release_id, digest)
+            by_key[key] = (release_id, digest, categories)
         urls = json.dumps([release.url for release in releases if release.url])
-        for release_id, url, digest in self.db.execute(
-            "SELECT id, url, content_hash FROM releases"
+        for release_id, url, digest, categories in self.db.execute(
+            "SELECT id, url, content_hash, categories FROM releases"
             " WHERE feed = ? AND url IN (SELECT value FROM json_each(?)) ORDER BY id",
             [feed, urls],
         ):
-            by_url.setdefault(url, (release_id, digest))
+            by_url.setdefault(url, (release_id, digest, categories))
         return by_key, by_url
 
     def _insert_release(
@@ -276,13 +285,14 @@ class ReleaseQueries(StoreBase):
         before = replace(release, title=old[0], summary=old[1], url=old[2]) if old else None
         self.db.execute(
             "UPDATE releases SET title = ?, summary = ?, link = ?, url = ?, updated = ?,"
-            " content_hash = ?, changed_at = ? WHERE id = ?",
+            " categories = ?, content_hash = ?, changed_at = ? WHERE id = ?",
             [
                 release.title,
                 release.summary,
                 release.link,
                 release.url,
                 date_to_text(release.updated),
+                categories_to_text(release.categories),
                 content_hash(release),
                 instant_text(now),
                 release_id,

@@ -269,6 +269,13 @@ def m012_release_cite_keys(db: Database) -> None:
 
 
 @migrations()
+def m013_release_categories(db: Database) -> None:
+    """Each release's categories (route filters match on them) as a JSON array of strings:
+    any character may occur in a category, and SQLite reads JSON with json_each. Releases
+    stored before this have none (`[]`) until their feed lists them again."""
+    db.execute("ALTER TABLE releases ADD COLUMN categories TEXT NOT NULL DEFAULT '[]'")
+
+
 def m014_admin_model(db: Database) -> None:
     """Feeds, chats and routes all live here, whoever made them (../shared/design/admin.md):
     `origin` says whether the config file provisioned a row (`config`; `retired` once the
