@@ -9,10 +9,13 @@ dry-run sender) and Answers; the SIGHUP tests signal this test process itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import json
 import logging
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from bot.cli import build_parser
 from bot.config import Settings, load_settings, settings_from_dict
 from bot.fetch.client import Fetcher, default_user_agent
 from bot.render.command_args import Command
@@ -30,7 +34,9 @@ from bot.services.dispatcher import Dispatcher
 from bot.services.poller import Poller
 from bot.services.progress import Progress
 from bot.services.reload import keep_running_values, reload_config
+from bot.services.running import NoRunError, signal_run
 from bot.store import Store
+from bot.store.lock import lock_path, run_lock
 from bot.telegram.app import Runtime
 from bot.telegram.dryrun import DryRunSender
 from bot.telegram.reload import EarlyHangups, Reloading
@@ -248,3 +254,41 @@ async def test_run_once_does_not_reload(
     assert runtime.round is None
     assert runtime.view.feed_names == ("nida",)
     assert "run --once reads" in caplog.text
+
+
+# --- releasebot reload: which run it signals ------------------------------------------
+
+
+@contextlib.contextmanager
+def held_by(database: Path, record: dict[str, Any]) -> Iterator[None]:
+    """Hold `database`'s run lock in this process, its file saying `record` instead of us."""
+    with run_lock(database, now=NOW):
+        lock_path(database).write_text(json.dumps(record))
+        yield
+
+
+@pytest.mark.parametrize(
+    ("record", "says"),
+    [
+        ({"what": "run", "pid": 1, "host": "build-box-7"}, "is on host build-box-7 (PID 1"),
+        ({"what": "run", "host": socket.gethostname()}, "does not say its PID"),
+        ({"what": "poll", "pid": 1, "host": socket.gethostname()}, "a releasebot poll holds"),
+    ],
+)
+def test_reload_signals_only_a_run_on_this_host_with_a_known_pid(
+    tmp_path: Path, record: dict[str, Any], says: str
+) -> None:
+    """The lock is held, but by a run on another host, by a run whose PID the file does not
+    say, or by a `poll`: nothing is signalled, and the error says which."""
+    database = tmp_path / "bot.db"
+    with held_by(database, record), pytest.raises(NoRunError) as refused:
+        signal_run(database)
+    assert says in refused.value.message
+
+
+def test_reload_takes_config_before_or_after_the_command() -> None:
+    """`releasebot reload --config X` and `releasebot --config X reload` name the same file."""
+    parser = build_parser()
+    assert parser.parse_args(["reload", "--config", "x.toml"]).config == Path("x.toml")
+    assert parser.parse_args(["--config", "y.toml", "reload"]).config == Path("y.toml")
+    assert parser.parse_args(["reload"]).config is None
