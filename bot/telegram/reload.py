@@ -111,9 +111,12 @@ class Reloading:
                 await asyncio.wait([previous])
                 raise
         self.waiting = False
-        notice = reload_now(self.runtime, self.config)
-        if notice is not None:
-            await self.runtime.dispatcher.notify_admins(notice)
+        try:
+            notice = reload_now(self.runtime, self.config)
+            if notice is not None:
+                await self.runtime.dispatcher.notify_admins(notice)
+        except Exception:  # keep the bot alive, as a failed round does
+            log.exception("reloading %s failed; keeping the running configuration", self.config)
 
 
 def reload_now(runtime: Runtime, config: Path) -> Html | None:
@@ -126,13 +129,8 @@ def reload_now(runtime: Runtime, config: Path) -> Html | None:
         for problem in exc.problems:
             log.error("  %s", problem)
         return config_rejected_notice(str(config), exc.problems)
-    try:
-        reloaded = reload_config(
-            runtime.store, runtime.settings, runtime.view, loaded, runtime.clock()
-        )
-    except Exception:  # e.g. the database cannot be written: the sync rolled back whole
-        log.exception("reloading %s failed; keeping the running configuration", config)
-        return None
+    # A failure here (the database cannot be written) raises before anything is rerouted.
+    reloaded = reload_config(runtime.store, runtime.settings, runtime.view, loaded, runtime.clock())
     runtime.reroute(reloaded.settings, reloaded.view)
     log.info("%s", reloaded.line(str(config)))
     return None
