@@ -46,6 +46,7 @@ from bot.store.lock import config_lock, run_lock
 if TYPE_CHECKING:
     from bot.fetch.client import Fetcher
     from bot.services.poller import PollOutcome
+    from bot.telegram.reload import EarlyHangups
 
 # Fetching, parsing and polling (httpx, feedparser, a parse worker) are imported by the
 # commands that use them: every `releasebot` process pays its imports at start, and
@@ -112,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send nothing: print each post instead and record it as dry_run",
     )
+
+    add_reload_command(sub)
 
     retry = sub.add_parser(
         "retry", help="queue failed posts again (a running bot sends them at its next tick)"
@@ -498,25 +501,60 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Every form of run (--once, --dry-run too) marks deliveries: one run per database.
     # A read-only database is named as such before the lock file beside it is created.
     refuse_read_only(settings.database_path)
+    from bot.telegram.reload import EarlyHangups
+
+    # From the moment the lock says who we are, `releasebot reload` may signal us.
+    early = EarlyHangups.catch()
     with run_lock(settings.database_path, now=utc_now()):
-        return _run_locked(args, settings)
+        return _run_locked(args, settings, early)
 
 
-def _run_locked(args: argparse.Namespace, settings: Settings) -> int:
+def _run_locked(args: argparse.Namespace, settings: Settings, early: EarlyHangups) -> int:
     # Imported here: python-telegram-bot costs every other command ~0.1 s of start-up.
     from bot.telegram.run import run
 
     token = os.environ.get(TOKEN_VARIABLE, "").strip() or None
-    if args.dry_run:
-        return run(settings, token=None, once=args.once, clock=utc_now)
-    if token is None:
+    if not args.dry_run and token is None:
         print(
             f"releasebot: set {TOKEN_VARIABLE} to the bot's token from @BotFather"
             " (or use --dry-run to print posts without sending)",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return run(settings, token=token, once=args.once, clock=utc_now)
+    return run(
+        settings,
+        token=None if args.dry_run else token,
+        once=args.once,
+        clock=utc_now,
+        config=config_path(args),  # what SIGHUP re-reads
+        early=early,
+    )
+
+
+# reload
+
+
+def add_reload_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    reload = sub.add_parser(
+        "reload",
+        help="make the running bot re-read its config file (checked here first)",
+        description="Check the config file, then send SIGHUP to the `releasebot run` using its"
+        " database. Exit 0 when signalled, 1 when no run on this host uses it, 2 when the"
+        " file has problems (listed; nothing is signalled).",
+    )
+    # Also after the command (`releasebot reload --config PATH`); SUPPRESS keeps a
+    # `--config` given before the command.
+    reload.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    """Validate the config (its problems: exit 2, as `check`), then signal the run."""
+    settings = load_config(args)
+    from bot.services.running import signal_run
+
+    pid = signal_run(settings.database_path)
+    print(f"sent SIGHUP to releasebot run (pid {pid})")
+    return EXIT_OK
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -528,6 +566,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "status": cmd_status,
     "retry": cmd_retry,
+    "reload": cmd_reload,
 }
 
 

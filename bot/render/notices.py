@@ -67,3 +67,20 @@ def channel_resumed_notice(channel: str, chat: str, waiting: int) -> Html:
 
 def _clip(text: str) -> str:
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+
+
+MAX_PROBLEMS = 10  # problems listed in a notice; a file broken in 200 places says how many more
+
+
+def config_rejected_notice(path: str, problems: list[str]) -> Html:
+    """A reload found the config file invalid (or unreadable): the bot runs on with the
+    configuration it had; the problems, as `releasebot check` lists them."""
+    shown = [f"• {escape(_clip(problem))}" for problem in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"… and {len(problems) - MAX_PROBLEMS} more (releasebot check lists them all)")
+    return Html(
+        f"release-bot did not reload {bold(path)}: the file has problems, so the bot keeps "
+        "running with the configuration it had.\n"
+        + "\n".join(shown)
+        + "\nFix the file, then reload again (releasebot reload, or SIGHUP)."
+    )

@@ -67,15 +67,19 @@ class Answers:
         wake: Callable[[], None] | None = None,
         view: RoutingView | None = None,
     ) -> None:
-        self.settings = settings  # bot.admins and the default citation style
         self.store = store
         self.clock = clock
         self.bot_username = bot_username
         self.wake = wake  # starts the dispatcher's workers after /retry re-queued posts
-        self.view = view if view is not None else build_view(store, settings)
+        self.reroute(settings, view if view is not None else build_view(store, settings))
+
+    def reroute(self, settings: Settings, view: RoutingView) -> None:
+        """Answer from `view` from the next command on (a reload, an admin's change)."""
+        self.settings = settings
+        self.view = view
         self.sources = {
             feed.name: feed.publisher.short_name or feed.publisher.name or feed.name
-            for feed in self.view.feeds
+            for feed in view.feeds
         }
 
     @staticmethod

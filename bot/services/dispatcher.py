@@ -121,6 +121,12 @@ class Dispatcher:
         # a recheck resumes them and a send is refused again, until a post goes through.
         self._incidents: set[str] = set()
 
+    def reroute(self, settings: Settings, view: RoutingView) -> None:
+        """Render and route with `view` from the next delivery on. A delivery read before
+        whose route is gone is no longer pending, so it is not sent (mark_sending refuses)."""
+        self.settings = settings
+        self.view = view
+
     def start_workers(self) -> None:
         """A worker for each channel with work and none running yet."""
         if self._store_retry_at is not None and self.clock() < self._store_retry_at:

@@ -93,6 +93,11 @@ class Poller:
         self.outage = StoreOutage()
         self._unguarded: set[str] = set()  # feeds whose next store follows our own outage
 
+    def reroute(self, settings: Settings, view: RoutingView) -> None:
+        """Poll the feeds of `view` from the next round on (a reload, an admin's change)."""
+        self.settings = settings
+        self.view = view
+
     async def poll_all(
         self, feeds: Sequence[Feed | FeedSettings] | None = None
     ) -> list[PollOutcome]:

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot import __version__
 from bot.config import Settings
@@ -35,6 +36,12 @@ Clock = Callable[[], datetime]
 RATE_WINDOW_MEMORY = timedelta(seconds=60)
 
 
+class Rerouted(Protocol):
+    """A part that reads the routing view and the settings (poller, dispatcher, Answers)."""
+
+    def reroute(self, settings: Settings, view: RoutingView) -> None: ...
+
+
 @dataclass(slots=True)
 class Runtime:
     """Everything a running bot holds; built once, passed to jobs and handlers."""
@@ -45,10 +52,24 @@ class Runtime:
     dispatcher: Dispatcher
     clock: Clock
     progress: Progress
-    view: RoutingView  # feeds, chats and routes as synced at start
+    view: RoutingView  # feeds, chats and routes as synced at start, or at the last change
     channels_checked_at: datetime | None = None
-    round: asyncio.Task[None] | None = None  # the poll round under way, if any
+    round: asyncio.Task[None] | None = None  # the poll round (or reload) under way, if any
     online: bool = False  # Telegram answered at start: rounds may send
+    # Parts built once the bot is online that read the view too (the reader commands'
+    # Answers, the admin commands): each registers here, so `reroute` reaches it.
+    followers: list[Rerouted] = field(default_factory=list)
+
+    def reroute(self, settings: Settings, view: RoutingView) -> None:
+        """Run with `settings` and `view` from now on, everywhere at once: the poller, the
+        dispatcher and every follower. The one way the view changes while the bot runs (a
+        reload, an admin command); call it right after the sync that made `view`, with no
+        `await` between them, so no part ever reads a view the store has moved past."""
+        self.settings = settings
+        self.view = view
+        parts: list[Rerouted] = [self.poller, self.dispatcher, *self.followers]
+        for part in parts:
+            part.reroute(settings, view)
 
 
 @contextlib.asynccontextmanager

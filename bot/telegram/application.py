@@ -77,6 +77,7 @@ async def add_handlers_and_tick(app: App) -> None:
         wake=runtime.dispatcher.start_workers,
         view=runtime.view,
     )
+    runtime.followers.append(answers)  # a reload or an admin's change reaches the readers too
     readers = ReaderCommands(
         answers, runtime.dispatcher.pacer, ReadThreads(runtime.settings.database_path)
     )

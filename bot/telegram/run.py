@@ -3,7 +3,8 @@
 1. open the runtime (store, fetcher, poller, dispatcher) and take SIGINT/SIGTERM (`Stopping`);
 2. reach Telegram, polling the feeds meanwhile (`come_online`; a dry run reaches no one),
    then say that the bot runs and check the channels;
-3. the rounds (bot/telegram/rounds.py), which is where the forms differ:
+3. the rounds (bot/telegram/rounds.py), which is where the forms differ (a SIGHUP between
+   two rounds re-reads the config, bot/telegram/reload.py):
    - `--once`: one round over every feed, then the outbox drained (`run_through`);
    - `--dry-run`: a round every tick, its posts printed, until a signal;
    - live: PTB's run_polling (bot/telegram/application.py): a round every tick from its
@@ -26,6 +27,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -39,6 +41,7 @@ from bot.services.startup import Backoff, Connection, Sleep, TelegramUnreachable
 from bot.telegram.app import Clock, Runtime, open_runtime, say_stopped, summarize
 from bot.telegram.application import ALLOWED_UPDATES, App, build_application
 from bot.telegram.dryrun import DryRunSender
+from bot.telegram.reload import EarlyHangups, Reloading
 from bot.telegram.rounds import go_online, start_round, stop_rounds, ticking
 from bot.telegram.sender import TelegramSender
 from bot.telegram.startup import startup_steps
@@ -143,9 +146,14 @@ def run(
     backoff: Backoff = STARTUP_BACKOFF,
     sleep: Sleep = asyncio.sleep,
     heartbeat: float = HEARTBEAT,
+    config: Path | None = None,
+    early: EarlyHangups | None = None,
 ) -> int:
     """Run the bot (without a token: a dry run, which prints its posts and sends nothing).
-    Returns the exit code: `--once` 0 when everything went through, else 1; otherwise 0."""
+    Returns the exit code: `--once` 0 when everything went through, else 1; otherwise 0.
+
+    SIGHUP re-reads `config` (bot/telegram/reload.py); `early` holds one that came before
+    the run could reload. Without `config` a SIGHUP ends the process, as by default."""
     live = None
     if token is not None:
         live = Live.build(settings, token, once=once, clock=clock, backoff=backoff, sleep=sleep)
@@ -163,9 +171,19 @@ def run(
         )
         runtime = runner.run(stack.enter_async_context(opening))
         stopping = Stopping(runtime, runner.get_loop())
+        reloading: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+        if config is not None:
+            reloading = Reloading(
+                runtime,
+                config,
+                runner.get_loop(),
+                once=once,
+                stopped=lambda: stopping.stopped,
+                early=early,
+            )
         finished = False
         try:
-            with stopping:
+            with stopping, reloading:
                 if once:
                     code = runner.run(run_through(runtime, live, stopping))
                 else:
