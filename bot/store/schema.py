@@ -276,6 +276,7 @@ def m013_release_categories(db: Database) -> None:
     db.execute("ALTER TABLE releases ADD COLUMN categories TEXT NOT NULL DEFAULT '[]'")
 
 
+@migrations()
 def m014_admin_model(db: Database) -> None:
     """Feeds, chats and routes all live here, whoever made them (../shared/design/admin.md):
     `origin` says whether the config file provisioned a row (`config`; `retired` once the
