@@ -74,9 +74,17 @@ class CompiledFilter:
 def fold_words(text: str) -> tuple[str, ...]:
     """The words of `text`, case-folded and without accents: "Opioid-Use Disorder" and
     "opioid use DISORDER" both give ("opioid", "use", "disorder")."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
+    # Unicode's compatibility caseless match (D146): folding twice around NFKD catches
+    # compatibility characters that decompose into capitals ("㎒" -> "MHz" -> "mhz").
+    if text.isascii():
+        return tuple(_WORD.findall(text.lower()))
+    folded = _nfkd(_nfkd(_nfkd(text).casefold()).casefold())
     bare = "".join(char for char in folded if not unicodedata.combining(char))
     return tuple(_WORD.findall(bare))
+
+
+def _nfkd(text: str) -> str:
+    return unicodedata.normalize("NFKD", text)
 
 
 def parse_terms(text: str) -> tuple[str, ...]:
