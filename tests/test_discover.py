@@ -125,8 +125,27 @@ def test_a_windows_1252_page_is_read() -> None:
     assert feed.title == "Actualités"
 
 
+def test_a_broken_base_element_is_ignored() -> None:
+    """<base href="http://[::1"> cannot be a base: links resolve against the page URL."""
+    page = '<base href="http://[::1"><link rel=alternate type=application/rss+xml href=/rss>'
+    assert [feed.url for feed in discover_feeds(page, "https://a.example/x")] == [
+        "https://a.example/rss"
+    ]
+
+
+urlish = st.sampled_from(
+    ["http://", "https://", "//", "/", "[", "]", ":", "@", "#", "?", "a.b", "%"]
+)
+hrefs = st.lists(urlish | st.text(max_size=4), max_size=8).map("".join)
+link_pages = st.builds(
+    '<base href="{}"><link rel=alternate type=application/atom+xml href="{}">'.format,
+    hrefs,
+    hrefs,
+)
+
+
 @settings(max_examples=300)
-@given(st.one_of(st.text(max_size=300), st.binary(max_size=300)), st.text(max_size=40))
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300), link_pages), hrefs)
 def test_any_page_and_base_give_http_feeds_or_nothing(html: str | bytes, base: str) -> None:
     """Whatever the page or base URL, discovery never raises and yields only http(s) URLs."""
     for feed in discover_feeds(html, base):

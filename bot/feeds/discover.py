@@ -54,7 +54,7 @@ def discover_feeds(html: bytes | str, base_url: str) -> tuple[DiscoveredFeed, ..
         # html.parser's last strictness: an unknown "<![keyword[" section. The links
         # found before it are still good.
         pass
-    base = urljoin(base_url, finder.base_href) if finder.base_href else base_url
+    base = _absolute(finder.base_href, base_url) or base_url
     found: dict[str, DiscoveredFeed] = {}
     for href, title, kind in finder.links:
         url = _absolute(href, base)
