@@ -13,16 +13,24 @@ import pytest
 
 from bot.config import Settings, settings_from_dict
 from bot.errors import ConfigError
+from bot.fetch.client import Fetcher, default_user_agent
 from bot.models import AuditEntry
 from bot.services.config_sync import apply_config
 from bot.services.dispatcher import Dispatcher
+from bot.services.poller import Poller
 from bot.services.routing import build_view
 from bot.store import Store
 from tests.factories import make_release
+from tests.fakes.feed_server import FeedServer
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 NIDA = "https://nida.example/feed"
 NIH = "https://nih.example/feed"
+FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+    b"<item><title>One</title><link>https://x.example/1</link><guid>x-1</guid></item>"
+    b"</channel></rss>"
+)
 
 
 def config(tmp_path: Path, **data: Any) -> Settings:
@@ -357,3 +365,31 @@ async def test_the_routes_own_style_reaches_the_post(tmp_path: Path, store: Stor
     nida_post, nih_post = printed.split("──── post 2")
     assert "“Nih Release.”" in nih_post  # the route's MLA: quoted, title case
     assert "(2014, April 2). nida release" in nida_post  # the chat's APA: sentence case
+
+
+async def test_a_paused_feed_is_not_polled_until_resumed(
+    tmp_path: Path, store: Store, feed_server: FeedServer
+) -> None:
+    """An owner's pause of a whole feed: no request reaches it; resumed, it is polled."""
+    paused_url = feed_server.serve("/paused.xml", FEED)
+    other_url = feed_server.serve("/other.xml", FEED)
+    settings = config(
+        tmp_path,
+        fetch={"allow_private_addresses": True},
+        feeds=[{"name": "paused", "url": paused_url}, {"name": "other", "url": other_url}],
+    )
+    apply_config(store, settings, NOW)
+    store.set_feed_paused("paused", True)
+
+    async def poll_round() -> list[str]:
+        async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+            poller = Poller(settings, store=store, fetcher=fetcher, clock=lambda: NOW)
+            return [o.feed for o in await poller.poll_due()] + [
+                o.feed for o in await poller.poll_all()
+            ]
+
+    assert await poll_round() == ["other", "other"]
+    assert feed_server.hits("/paused.xml") == 0
+    store.set_feed_paused("paused", False)
+    assert "paused" in await poll_round()
+    assert feed_server.hits("/paused.xml") >= 1
