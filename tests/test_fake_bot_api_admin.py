@@ -109,7 +109,8 @@ async def test_post_messages_exists_only_on_channel_admins(api: FakeBotAPI, bot:
     assert isinstance(group_admin, ChatMemberAdministrator)
     assert (channel_admin.can_post_messages, channel_admin.can_change_info) == (True, True)
     assert (group_admin.can_post_messages, group_admin.can_change_info) == (None, False)
-    assert group_admin.can_manage_chat and not group_admin.can_promote_members
+    assert group_admin.can_manage_chat
+    assert not group_admin.can_promote_members
     assert group_admin.can_manage_topics is True  # supergroups only
     with pytest.raises(ValueError, match="can_post_messages"):
         api.set_member(SUPER, USER, "administrator", can_post_messages=True)
@@ -164,7 +165,8 @@ async def test_user_messages_in_private_group_and_supergroup(api: FakeBotAPI, bo
         assert update.message.from_user.id == USER
         assert update.message.sender_chat is None
         ids.append(update.update_id)
-    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 3
 
 
 async def test_a_message_in_a_forum_topic(api: FakeBotAPI, bot: Bot) -> None:
@@ -186,8 +188,10 @@ async def test_a_channel_post_has_the_channel_as_sender(api: FakeBotAPI, bot: Bo
     api.push_channel_post(CHANNEL, "/subs")
     update = await one_update(bot)
     post = update.channel_post
-    assert post is not None and update.message is None
-    assert post.sender_chat is not None and post.sender_chat.id == CHANNEL
+    assert post is not None
+    assert update.message is None
+    assert post.sender_chat is not None
+    assert post.sender_chat.id == CHANNEL
     assert post.from_user is None
     assert post.entities[0].type == "bot_command"
 
@@ -199,7 +203,8 @@ async def test_an_anonymous_admin_writes_as_the_group(api: FakeBotAPI, bot: Bot)
     message = update.message
     assert message is not None
     assert update.effective_sender == message.sender_chat
-    assert message.sender_chat is not None and message.sender_chat.id == SUPER
+    assert message.sender_chat is not None
+    assert message.sender_chat.id == SUPER
     assert message.from_user is not None
     assert (message.from_user.id, message.from_user.username) == (
         ANONYMOUS_BOT,
@@ -220,7 +225,8 @@ async def test_a_document_with_a_command_caption_and_a_reply_to_it(
         SUPER, opml, "feeds.opml", from_user_id=USER, mime_type="text/x-opml", caption="/import"
     )
     message = (await one_update(bot)).message
-    assert message is not None and message.document is not None
+    assert message is not None
+    assert message.document is not None
     assert message.document.file_id == document.file_id
     assert message.document.file_unique_id == document.file_unique_id
     assert (message.document.file_name, message.document.mime_type) == (
@@ -232,7 +238,8 @@ async def test_a_document_with_a_command_caption_and_a_reply_to_it(
     assert [e.type for e in message.caption_entities] == ["bot_command"]
     api.push_message(SUPER, "/import", OWNER, reply_to=message_id)
     reply = (await one_update(bot)).message
-    assert reply is not None and reply.reply_to_message is not None
+    assert reply is not None
+    assert reply.reply_to_message is not None
     assert reply.reply_to_message.document is not None
     assert reply.reply_to_message.document.file_id == document.file_id
 
@@ -247,7 +254,8 @@ async def test_a_button_press_is_a_callback_query(api: FakeBotAPI, bot: Bot) -> 
     query = (await one_update(bot)).callback_query
     assert query is not None
     assert (query.id, query.data, query.from_user.id) == (query_id, "s:1", USER)
-    assert isinstance(query.message, Message) and query.message.message_id == sent.message_id
+    assert isinstance(query.message, Message)
+    assert query.message.message_id == sent.message_id
     assert query.chat_instance
     with pytest.raises(ValueError, match="no callback button"):
         api.press(SUPER, sent.message_id, "Cancel", USER)
@@ -275,7 +283,8 @@ async def test_my_chat_member_added_promoted_removed(api: FakeBotAPI, bot: Bot) 
     await bot.send_message(-1005000, "hello")
     api.push_my_chat_member(-1005000, "kicked", OWNER)
     removed = (await one_update(bot)).my_chat_member
-    assert removed is not None and removed.new_chat_member.status == "kicked"
+    assert removed is not None
+    assert removed.new_chat_member.status == "kicked"
     with pytest.raises(Forbidden, match="bot was kicked from the channel chat"):
         await bot.send_message(-1005000, "still here?")
 
@@ -336,16 +345,16 @@ async def test_sends_into_topics_open_closed_deleted_unknown(
     assert (sent.message_thread_id, sent.is_topic_message) == (topic, True)
     assert api.messages(FORUM)[0].message_thread_id == topic
     api.close_topic(FORUM, topic)
-    with pytest.raises(BadRequest, match="^Topic_closed$"):
+    with pytest.raises(BadRequest, match=r"^Topic_closed$"):
         await bot.send_message(FORUM, "second", message_thread_id=topic)
     assert api.requests[-1].description == "Bad Request: TOPIC_CLOSED"
     api.close_topic(FORUM, topic, closed=False)
     await bot.send_message(FORUM, "reopened", message_thread_id=topic)
     api.delete_topic(FORUM, topic)
     for thread in (topic, 9999):
-        with pytest.raises(BadRequest, match="^Message thread not found$"):
+        with pytest.raises(BadRequest, match=r"^Message thread not found$"):
             await bot.send_message(FORUM, "gone", message_thread_id=thread)
-    with pytest.raises(BadRequest, match="^Message thread not found$"):
+    with pytest.raises(BadRequest, match=r"^Message thread not found$"):
         await bot.send_message(SUPER, "not a forum", message_thread_id=topic)
     assert [m.text for m in api.messages(FORUM)] == ["first", "reopened"]
 
@@ -389,7 +398,9 @@ async def test_the_most_specific_command_scope_wins(api: FakeBotAPI, bot: Bot) -
     api.set_member(SUPER, OWNER, "creator")
     api.set_member(SUPER, USER, "member")
     await bot.set_my_commands([BotCommand("latest", "Newest releases")])
-    assert api.commands_for(SUPER, USER) == [{"command": "latest", "description": "Newest releases"}]
+    assert api.commands_for(SUPER, USER) == [
+        {"command": "latest", "description": "Newest releases"}
+    ]
     await bot.set_my_commands(
         [BotCommand("subs", "Subscriptions")], scope=BotCommandScopeAllChatAdministrators()
     )

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from tests.fakes.bot_api_members import is_chat_admin, make_member, member_json
 from tests.fakes.bot_api_objects import (
-    ApiError,
     ChatRecord,
     MessageRecord,
     Params,
@@ -285,6 +284,3 @@ def _clean_command(command: Any) -> dict[str, str]:
     if len(description) > 256:
         raise bad_request("command description length must not exceed 256")
     return {"command": name, "description": description}
-
-
-__all__ = ["AdminMixin", "ApiError"]

@@ -2,7 +2,8 @@
 
 python-telegram-bot uploads an InputFile as multipart/form-data (the part named after
 the parameter, or `attach://<name>`); a string `document` is a file_id the fake knows.
-Uploads over 50 MB answer 413 "Request Entity Too Large" (PTB: NetworkError). getFile
+Uploads over 50 MB answer 413 "Request Entity Too Large" (PTB: NetworkError); an
+upload's mime type is guessed from its file name, as tdlib does, not taken from the client. getFile
 answers a `file_path` for any file_id the fake knows (documents a test pushed in, and
 the bot's own uploads), 400 "invalid file_id" for others and "file is too big" over
 20 MB. A file is then served at GET `/file/bot<token>/<file_path>`, which is what PTB
@@ -167,7 +168,9 @@ class FilesMixin:
                 raise TOO_LARGE
             if not value.data:
                 raise bad_request("file must be non-empty")
-            return self.add_file(value.data, value.filename, value.content_type)
+            # tdlib names the type after the file's extension, whatever the client said
+            kind = mimetypes.guess_type(value.filename)[0] or "application/octet-stream"
+            return self.add_file(value.data, value.filename, kind)
         if value in (None, ""):
             raise bad_request("there is no document in the request")
         known = self._files.get(str(value))
@@ -194,7 +197,7 @@ class FilesMixin:
 
     def serve_file(self, token: str, path: str) -> tuple[int, dict[str, Any] | bytes]:
         """Answer GET /file/bot<token>/<path>: the bytes, or Telegram's 404 / 401."""
-        path = unquote(path)
+        token, path = unquote(token), unquote(path)  # PTB quotes the URL's path (":" too)
         with self._cond:
             file_id = self._file_paths.get(path) if token == self.token else None
             status = 200 if file_id is not None else (404 if token == self.token else 401)
