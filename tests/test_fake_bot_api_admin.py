@@ -485,3 +485,28 @@ async def test_a_leading_slash_and_spaces_are_trimmed(api: FakeBotAPI, bot: Bot)
     """tdlib trims the name and description and drops one leading slash."""
     await bot.set_my_commands([BotCommand(" /latest ", " Newest ")])
     assert api.commands() == [{"command": "latest", "description": "Newest"}]
+
+
+async def test_a_document_posted_in_a_channel_is_a_channel_post(api: FakeBotAPI, bot: Bot) -> None:
+    """A channel's document (no from_user_id) arrives as channel_post, captioned command."""
+    api.push_document(CHANNEL, b"<opml/>", "feeds.opml", caption="/import now")
+    post = (await one_update(bot)).channel_post
+    assert post is not None
+    assert post.document is not None
+    assert post.from_user is None
+    assert post.caption_entities[0].length == len("/import")
+    with pytest.raises(ValueError, match="from_user_id"):
+        api.push_document(SUPER, b"<opml/>", "feeds.opml")
+
+
+async def test_replies_are_recorded_and_checked(api: FakeBotAPI, bot: Bot) -> None:
+    """A reply names the message it answers; a reply to a missing message is refused
+    unless allow_sending_without_reply."""
+    asked = api.push_message(SUPER, "/subs", USER)
+    sent = await bot.send_message(SUPER, "2 routes", reply_to_message_id=asked)
+    assert sent.reply_to_message is not None
+    assert sent.reply_to_message.text == "/subs"
+    assert api.message(SUPER, sent.message_id).reply_to_message_id == asked
+    with pytest.raises(BadRequest, match=r"^Message to be replied not found$"):
+        await bot.send_message(CHANNEL, "x", reply_to_message_id=4242)
+    await bot.send_message(CHANNEL, "x", reply_to_message_id=4242, allow_sending_without_reply=True)
