@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.feeds.opml import parse_opml
+from bot.models import AuditEntry
 from bot.render.telegram_html import escape
 from bot.services.admin import callback_data
 from bot.services.admin_auth import Caller
@@ -534,3 +535,22 @@ async def test_subs_shows_held_and_failed_posts(world: World) -> None:
     reply = text_of(await world.send("/subs", GROUP_ADMIN))
     assert "1 posts held until /resume" in reply
     assert "1 posts failed" in reply
+
+
+async def test_chat_admins_manage_nothing_when_the_config_says_so(tmp_path: Path) -> None:
+    """With [admin] chat_admins = false only owners manage chats."""
+    for world in make_world(tmp_path, chat_admins=False):
+        assert REFUSED in text_of(await world.send("/pause", GROUP_ADMIN))
+        assert REFUSED in text_of(await world.send("/subs", None, NEWS, sender_chat=NEWS.chat_id))
+        assert "Paused cdc" in text_of(await world.send("/pause", OWNER))
+        assert world.members.lookups == 0
+
+
+async def test_a_change_made_elsewhere_shows_in_the_next_command(world: World) -> None:
+    """A route another service adds (with its audit row) is in the next /subs: the view a
+    command reads is rebuilt whenever a change was audited since."""
+    assert "follows 1 feed" in text_of(await world.send("/subs", GROUP_ADMIN))
+    entry = AuditEntry(world.clock(), OWNER, "owner", "lab", "add", "nida -> lab", "", "backlog 0")
+    with world.store.change(entry):
+        world.store.add_chat_route("nida", "lab", 0, now=world.clock())
+    assert "follows 2 feeds" in text_of(await world.send("/subs", GROUP_ADMIN))
