@@ -30,11 +30,11 @@ nor are chat-made feeds no route follows (their releases stay; they are not poll
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from bot.config import Defaults, FeedSettings, Settings
 from bot.models import Chat, ChatOptions, Feed, Publisher, Route, RouteOverrides, RoutingView
-from bot.store import Store
+from bot.store import Row, Store
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ def build_view(store: Store, settings: Settings) -> RoutingView:
     return RoutingView(feeds=feeds, chats=chats, routes=tuple(routes))
 
 
-def _feed(row: dict[str, Any], defaults: Defaults) -> Feed:
+def _feed(row: Row, defaults: Defaults) -> Feed:
     return Feed(
         name=row["name"],
         source=row["url"],
@@ -79,7 +79,7 @@ def _feed(row: dict[str, Any], defaults: Defaults) -> Feed:
     )
 
 
-def _chat(row: dict[str, Any], defaults: Defaults) -> Chat:
+def _chat(row: Row, defaults: Defaults) -> Chat:
     options = ChatOptions(
         citation_style=_given(row["citation_style"], defaults.citation_style),
         summary_length=_given(row["summary_length"], defaults.summary_length),
@@ -95,23 +95,43 @@ def _chat(row: dict[str, Any], defaults: Defaults) -> Chat:
     )
 
 
-def _route(row: dict[str, Any]) -> Route:
-    overrides = RouteOverrides(
-        citation_style=row["citation_style"],
-        summary_length=row["summary_length"],
-        link_preview=None if row["link_preview"] is None else bool(row["link_preview"]),
-        silent=None if row["silent"] is None else bool(row["silent"]),
-    )
+def _route(row: Row) -> Route:
     return Route(
         feed=row["feed"],
         chat=row["channel"],
         backlog=row["backlog"],
         origin=row["origin"],
-        overrides=overrides,
-        include=tuple(json.loads(row["include"])),
-        exclude=tuple(json.loads(row["exclude"])),
+        overrides=_overrides(row),
+        include=_terms(row["include"]),
+        exclude=_terms(row["exclude"]),
         paused=bool(row["paused"]),
     )
+
+
+NO_OVERRIDES = RouteOverrides()
+
+
+def _overrides(row: Row) -> RouteOverrides:
+    # Most routes have none of their own: one shared object (the view is rebuilt after
+    # every admin change, over thousands of routes).
+    style, length, preview, silent = (
+        row["citation_style"],
+        row["summary_length"],
+        row["link_preview"],
+        row["silent"],
+    )
+    if style is None and length is None and preview is None and silent is None:
+        return NO_OVERRIDES
+    return RouteOverrides(
+        citation_style=style,
+        summary_length=length,
+        link_preview=None if preview is None else bool(preview),
+        silent=None if silent is None else bool(silent),
+    )
+
+
+def _terms(text: str) -> tuple[str, ...]:
+    return () if text == "[]" else tuple(json.loads(text))
 
 
 def _given(value: T | None, default: T) -> T:
