@@ -28,10 +28,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any
 
 from bot.errors import FeedError, ReleaseBotError
 from bot.feeds.backoff import next_poll_after_success
@@ -55,6 +54,7 @@ from bot.render.post import PostOptions, render_post
 from bot.render.telegram_html import Html
 from bot.services.admin_context import AdminContext, Target
 from bot.services.admin_types import Actor, AdminReply, Choice
+from bot.store.pending import PendingAction
 
 ADD = "add"  # pending action: the preview's Subscribe / Cancel buttons
 PICK = "addpick"  # pending action: one of the feeds a web page links to
@@ -72,38 +72,6 @@ class AddRefusedError(ReleaseBotError):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
-
-
-class PendingActionLike(Protocol):
-    """A pending action as the admin core stores it (bot/store: put_action/get_action)."""
-
-    @property
-    def token(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def payload(self) -> Mapping[str, Any]: ...
-
-
-class ActionStore(Protocol):
-    """The admin core's pending-action queries this module uses."""
-
-    def put_action(
-        self,
-        kind: str,
-        payload: dict[str, Any],
-        *,
-        chat_id: int,
-        thread_id: int | None,
-        user_id: int | None,
-        now: datetime,
-    ) -> str: ...
-
-    def drop_action(self, token: str) -> None: ...
-
-
-def _actions(ctx: AdminContext) -> ActionStore:
-    return cast(ActionStore, ctx.store)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +144,11 @@ async def start_add(
 
 
 async def finish_add(
-    ctx: AdminContext, target: Target, action: PendingActionLike, choice: str, actor: Actor
+    ctx: AdminContext, target: Target, action: PendingAction, choice: str, actor: Actor
 ) -> AdminReply:
     """A button of /add pressed (the core re-checked who pressed it and that it is not
     expired): subscribe, cancel, or (a page's feed picked) fetch it and preview."""
-    _actions(ctx).drop_action(action.token)
+    ctx.store.drop_action(action.token)
     now = ctx.clock()
     preview = PREVIEWS.take(action.token, now)
     if choice == CANCEL:
@@ -407,7 +375,7 @@ def _put(
     actor: Actor,
     now: datetime,
 ) -> str:
-    return _actions(ctx).put_action(
+    return ctx.store.put_action(
         kind,
         payload,
         chat_id=target.chat_id,
@@ -470,7 +438,10 @@ def new_channel_name(ctx: AdminContext, target: Target) -> str:
     base = target.username or target.title or f"chat {abs(target.chat_id)}"
     if target.thread_id is not None:
         base = f"{base} topic {target.thread_id}"
-    return feed_name_from_title(base, ctx.store.chat_names())
+    taken = ctx.store.chat_names()
+    if NAME_PATTERN.fullmatch(base.lower()) and base.lower() not in taken:
+        return base.lower()  # a @username as it is: "science_news"
+    return feed_name_from_title(base, taken)
 
 
 def routes_in_chat(ctx: AdminContext, target: Target) -> int:

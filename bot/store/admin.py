@@ -197,12 +197,6 @@ class AdminQueries(RouteQueries):
         count = self.db.execute("SELECT count(*) FROM releases WHERE feed = ?", [name])
         return (row[0] if row else "") or "", int(count.fetchone()[0])
 
-    def feed_titles(self) -> dict[str, str]:
-        """Each stored feed's title as last fetched ("" when never), by name."""
-        return {
-            name: title or "" for name, title in self.db.execute("SELECT name, title FROM feeds")
-        }
-
     def chat_target_by_ref(self, chat: str, thread_id: int | None) -> tuple[str, str] | None:
         """(name, origin) of the stored channel known by `chat` ("@username" or an id as
         text, usernames ignoring case) and that forum topic."""
