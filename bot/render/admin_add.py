@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.models import AuditEntry
 from bot.render.progress import counted
 from bot.render.telegram_html import Html, bold, escape, italic
 
@@ -105,4 +106,25 @@ def _listing(label: str, items: list[str], limit: int) -> list[str]:
     lines = [f"{label}:"] + [f"  {item}" for item in items[:limit]]
     if len(items) > limit:
         lines.append(f"  … and {len(items) - limit} more")
+    return lines
+
+
+def progress_bar(done: int, total: int, width: int = 30) -> str:
+    """`[#########.....]  12/30 feeds checked` (a terminal's line, redrawn in place)."""
+    filled = width * done // total if total else width
+    bar = "#" * filled + "." * (width - filled)
+    return f"[{bar}] {done:>{len(str(total))}}/{total} feeds checked"
+
+
+def audit_lines(entries: Sequence[AuditEntry]) -> list[str]:
+    """`releasebot audit`: one line per change, as given (newest first)."""
+    lines = []
+    for entry in entries:
+        who = entry.user_name or "config file"
+        if entry.user_id is not None:
+            who += f" ({entry.user_id})"
+        change = " -> ".join(part or "-" for part in (entry.before, entry.after))
+        at = entry.at.strftime("%Y-%m-%d %H:%M:%SZ")
+        where = entry.chat or "(bot)"
+        lines.append(f"{at}  {who}  {where}  {entry.action} {entry.target}: {change}")
     return lines
