@@ -20,6 +20,14 @@ ADD_USAGE = Html(
     " its feed, or the name of a feed the bot already follows."
 )
 
+IMPORT_USAGE = Html(
+    "Send <code>/import</code> as the caption of an OPML file, or in reply to one: this chat"
+    " is subscribed to its feeds (each checked as /add, no backlog)."
+)
+NO_CHAT = Html(
+    "Which chat? Send this in the chat, or name it first: <code>/add @channel URL</code>."
+)
+
 
 def refusal(reason: str) -> Html:
     """A polite no, with its reason."""

@@ -144,10 +144,18 @@ async def start_add(
 
 
 async def finish_add(
-    ctx: AdminContext, target: Target, action: PendingAction, choice: str, actor: Actor
+    ctx: AdminContext,
+    target: Target,
+    action: PendingAction,
+    choice: str,
+    actor: Actor,
+    *,
+    may_add_new: bool = True,
 ) -> AdminReply:
     """A button of /add pressed (the core re-checked who pressed it and that it is not
-    expired): subscribe, cancel, or (a page's feed picked) fetch it and preview."""
+    expired): subscribe, cancel, or (a page's feed picked) fetch it and preview.
+    `may_add_new`: whether the one who pressed may follow a new feed URL (another admin of
+    the chat may press the buttons of the one who asked)."""
     ctx.store.drop_action(action.token)
     now = ctx.clock()
     preview = PREVIEWS.take(action.token, now)
@@ -157,7 +165,6 @@ async def finish_add(
     name = str(payload.get("name") or "")
     try:
         if action.kind == PICK:
-            may_add_new = bool(payload.get("may_add_new"))
             found = await follow_discovered(ctx, str(payload["url"]), may_add_new=may_add_new)
             return preview_reply(ctx, target, found, name, actor)
         backlog = BACKLOGS.get(choice)
@@ -171,7 +178,9 @@ async def finish_add(
         )
         if preview is not None and preview.url == candidate.url:
             candidate = preview
-        done = subscribe(ctx, target, candidate, name=name, backlog=backlog, actor=actor)
+        done = subscribe(
+            ctx, target, candidate, name=name, backlog=backlog, actor=actor, may_add_new=may_add_new
+        )
     except AddRefusedError as exc:
         return AdminReply(refusal(exc.message), toast="Not added")
     except FeedError as exc:
@@ -357,7 +366,7 @@ def _pick_reply(
     now = ctx.clock()
     rows: list[tuple[Choice, ...]] = []
     for feed in feeds:
-        payload = {"url": feed.url, "name": name, "page": page, "may_add_new": True}
+        payload = {"url": feed.url, "name": name, "page": page}
         token = _put(ctx, PICK, payload, target, actor, now)
         label = (feed.title or feed.url)[:60]
         rows.append((Choice(f"{label} ({feed.kind.upper()})", f"{PICK}:{token}:{PICK_GO}"),))
@@ -474,6 +483,7 @@ def subscribe(
     backlog: int,
     actor: Actor,
     action: str = "add",
+    may_add_new: bool = True,
 ) -> Subscribed:
     """Subscribe `target` to `found` in one transaction with its audit row: the feed made
     (or revived), the channel row made (or revived), the fetched releases stored, the route
@@ -485,7 +495,7 @@ def subscribe(
         return Subscribed(feed, channel[0], new_feed=False, already=True)
     check_route_limit(ctx, target)
     if origin != "followed":
-        may_follow_new(ctx, True)  # max_feeds, at the time of writing
+        may_follow_new(ctx, may_add_new)  # who pressed, and max_feeds, at the time of writing
     channel_name = channel[0] if channel else new_channel_name(ctx, target)
     interval = max(ctx.settings.defaults.interval, ctx.settings.admin.min_interval)
     after = f"backlog {backlog}" + (f"; feed {found.url}" if origin != "followed" else "")

@@ -17,16 +17,23 @@ from collections.abc import Callable
 from bot.errors import FeedError, OpmlError
 from bot.feeds.opml import OpmlFeed, parse_opml
 from bot.feeds.urls import check_feed_url
-from bot.render.admin_add import ImportSummary, import_html, refusal
+from bot.render.admin_add import IMPORT_USAGE, NO_CHAT, ImportSummary, import_html, refusal
+from bot.services.admin import AdminService
 from bot.services.admin_add import (
+    ADD,
+    PICK,
     AddRefusedError,
     Candidate,
     feed_reason,
+    finish_add,
     resolve,
+    start_add,
     subscribe,
 )
+from bot.services.admin_auth import Caller
 from bot.services.admin_context import AdminContext, Target
-from bot.services.admin_types import Actor, AdminReply, Upload
+from bot.services.admin_types import Actor, AdminReply, AdminRequest, Press, Upload
+from bot.store import PendingAction
 
 IMPORT_CONCURRENCY = 8  # feeds checked (fetched) at once
 Progress = Callable[[int, int], None]  # (feeds checked, feeds in the file)
@@ -118,3 +125,50 @@ async def _check(ctx: AdminContext, feed: OpmlFeed, *, may_add_new: bool) -> Can
             body_hash=found.body_hash,
         )
     return found
+
+
+# Wiring into the admin service (bot/services/admin.py)
+
+
+def may_add_new(ctx: AdminContext, caller: Caller) -> bool:
+    """Owners may follow new feed URLs; chat admins only with [admin] chat_admins_add_feeds."""
+    if caller.owner:
+        return True
+    return caller.role == "chat_admin" and ctx.settings.admin.chat_admins_add_feeds
+
+
+def register(service: AdminService) -> None:
+    """/add and /import, and the buttons of /add, on `service` (after its target, role and
+    rate checks, and for a press its re-check of who pressed, where and when)."""
+    ctx = service.ctx
+
+    async def add(request: AdminRequest, caller: Caller, args: str) -> AdminReply:
+        if caller.target is None:
+            return AdminReply(NO_CHAT)
+        allowed = may_add_new(ctx, caller)
+        return await start_add(ctx, caller.target, args, may_add_new=allowed, actor=caller.actor)
+
+    async def imported(request: AdminRequest, caller: Caller, args: str) -> AdminReply:
+        if caller.target is None:
+            return AdminReply(NO_CHAT)
+        if request.upload is None:
+            return AdminReply(IMPORT_USAGE)
+        allowed = may_add_new(ctx, caller)
+        return await import_opml(
+            ctx, caller.target, request.upload, may_add_new=allowed, actor=caller.actor
+        )
+
+    async def pressed(
+        press: Press, action: PendingAction, choice: str, caller: Caller
+    ) -> AdminReply:
+        if caller.target is None:
+            return AdminReply(NO_CHAT)
+        allowed = may_add_new(ctx, caller)
+        return await finish_add(
+            ctx, caller.target, action, choice, caller.actor, may_add_new=allowed
+        )
+
+    service.register_command("add", add)
+    service.register_command("import", imported)
+    service.register_press(ADD, pressed)
+    service.register_press(PICK, pressed)
