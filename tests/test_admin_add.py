@@ -14,6 +14,7 @@ import pytest
 from bot.config import Settings, settings_from_dict
 from bot.fetch.client import Fetcher
 from bot.models import FetchResult, RoutingView
+from bot.render.admin_add import visible_length
 from bot.services.admin_add import PREVIEWS, Candidate, _Previews, finish_add, start_add
 from bot.services.admin_context import AdminContext, Target
 from bot.services.admin_import import import_opml
@@ -520,3 +521,22 @@ def test_previews_expire_with_their_buttons() -> None:
     assert taken is not None
     assert taken.fetched is not None
     assert taken.fetched.body == b""  # the body is not kept, only what is stored
+
+
+async def test_the_preview_of_a_huge_release_fits_one_message(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A release that alone fills a post still previews within Telegram's 4,096 characters."""
+    words = " ".join(f"word{n}" for n in range(3000))
+    body = (
+        f'<rss version="2.0"><channel><title>{"Very long title " * 60}</title>'
+        f"<item><guid>x</guid><title>{'Headline ' * 60}</title>"
+        f"<link>https://agency.example/x</link><description>{words}</description></item>"
+        "</channel></rss>"
+    ).encode()
+    url = feed_server.serve("/big.xml", body)
+    async with _rig(tmp_path, defaults={"summary_length": 3000}) as made:
+        reply = await start_add(made.ctx, CHAT, url, may_add_new=True, actor=OWNER)
+    assert "word1 word2" in reply.text
+    assert visible_length(reply.text) <= 4096
+    assert reply.choices

@@ -6,14 +6,19 @@ Pure text from plain values; bot/services/admin_add.py decides what to say.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.models import AuditEntry
+from bot.render.post import shorten
 from bot.render.progress import counted
 from bot.render.telegram_html import Html, bold, escape, italic
 
 MAX_LISTED = 20  # lines of an import summary's listings before "… and N more"
+MAX_FEED_TITLE = 200  # a feed's title in the preview
+_TAG = re.compile(r"<[^>]*>")  # our own markup only: text is escaped by telegram_html
 
 ADD_USAGE = Html(
     "Usage: <code>/add URL-or-feed [name]</code>: a feed's URL, a web page that links to"
@@ -29,6 +34,11 @@ NO_CHAT = Html(
 )
 
 
+def visible_length(text: Html) -> int:
+    """How many characters Telegram shows of `text` (its limit counts these, not tags)."""
+    return len(html.unescape(_TAG.sub("", text)))
+
+
 def refusal(reason: str) -> Html:
     """A polite no, with its reason."""
     return Html(f"Not added: {escape(reason)}")
@@ -37,7 +47,7 @@ def refusal(reason: str) -> Html:
 def preview_text(title: str, releases: int, newest: Html | None, *, known: str = "") -> Html:
     """The feed's title, how many releases it lists, and its newest release as it would be
     posted; `known` is the name of a feed the bot already follows."""
-    head = bold(title or "(untitled feed)")
+    head = bold(shorten(title, MAX_FEED_TITLE) or "(untitled feed)")
     if known:
         head = Html(f"{head} ({escape(known)}, already followed by the bot)")
     count = counted(releases, "release")

@@ -48,9 +48,10 @@ from bot.render.admin_add import (
     preview_text,
     refusal,
     subscribed_text,
+    visible_length,
 )
 from bot.render.cite import citation_key
-from bot.render.post import PostOptions, render_post
+from bot.render.post import MAX_TEXT, PostOptions, render_post
 from bot.render.telegram_html import Html
 from bot.services.admin_context import AdminContext, Target
 from bot.services.admin_types import Actor, AdminReply, Choice
@@ -335,8 +336,7 @@ def preview_reply(
         _, count = ctx.store.feed_overview(found.known)
         stored = ctx.store.latest(1, [found.known])
         newest = stored[0].release if stored else None
-    shown = _as_posted(ctx, target, found.known, newest, now) if newest else None
-    text = preview_text(found.title, count, shown, known=found.known)
+    text = _preview_text(ctx, target, found, count, newest, now)
     payload = {
         "url": found.url,
         "title": found.title,
@@ -394,8 +394,34 @@ def _put(
     )
 
 
+def _preview_text(
+    ctx: AdminContext,
+    target: Target,
+    found: Candidate,
+    count: int,
+    newest: Release | None,
+    now: datetime,
+) -> Html:
+    """The preview, within Telegram's 4,096 characters: the newest release's summary is
+    cut to the room the rest of the message leaves (the post alone may fill them)."""
+    if newest is None:
+        return preview_text(found.title, count, None, known=found.known)
+    bare = _as_posted(ctx, target, found.known, newest, now, summary_room=0)
+    others = visible_length(preview_text(found.title, count, bare, known=found.known))
+    shown = _as_posted(
+        ctx, target, found.known, newest, now, summary_room=max(0, MAX_TEXT - others - 2)
+    )
+    return preview_text(found.title, count, shown, known=found.known)
+
+
 def _as_posted(
-    ctx: AdminContext, target: Target, feed: str, release: Release, now: datetime
+    ctx: AdminContext,
+    target: Target,
+    feed: str,
+    release: Release,
+    now: datetime,
+    *,
+    summary_room: int,
 ) -> Html:
     view = ctx.view()
     options = _chat_options(ctx, target, feed)
@@ -405,7 +431,7 @@ def _as_posted(
         release_id=0,
         options=PostOptions(
             citation_style=options.citation_style,
-            summary_length=options.summary_length,
+            summary_length=min(options.summary_length, summary_room),
             link_preview=options.link_preview,
             bot_username="",  # no Cite button: the release has no id yet
             silent=options.silent,
