@@ -34,7 +34,7 @@ NO_CHAT = Html(
 )
 
 
-def visible_length(text: Html) -> int:
+def visible_length(text: str) -> int:
     """How many characters Telegram shows of `text` (its limit counts these, not tags)."""
     return len(html.unescape(_TAG.sub("", text)))
 
@@ -44,9 +44,10 @@ def refusal(reason: str) -> Html:
     return Html(f"Not added: {escape(reason)}")
 
 
-def preview_text(title: str, releases: int, newest: Html | None, *, known: str = "") -> Html:
+def preview_text(title: str, releases: int, newest: str | None, *, known: str = "") -> Html:
     """The feed's title, how many releases it lists, and its newest release as it would be
-    posted; `known` is the name of a feed the bot already follows."""
+    posted (`newest`: the post's text, Telegram HTML made by render_post); `known` is the
+    name of a feed the bot already follows."""
     head = bold(shorten(title, MAX_FEED_TITLE) or "(untitled feed)")
     if known:
         head = Html(f"{head} ({escape(known)}, already followed by the bot)")

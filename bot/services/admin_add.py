@@ -133,7 +133,7 @@ async def start_add(
     if not ref:
         return AdminReply(ADD_USAGE)
     try:
-        name = given_name(ctx, rest)
+        name = given_name(rest)
         found = await resolve(ctx, ref, may_add_new=may_add_new)
         if isinstance(found, tuple):
             return _pick_reply(ctx, target, ref, found, name, actor)
@@ -198,7 +198,7 @@ def feed_reason(exc: FeedError) -> str:
     return f"the feed could not be read: {exc.message}"
 
 
-def given_name(ctx: AdminContext, text: str) -> str:
+def given_name(text: str) -> str:
     """The feed name typed after the URL ("" when none); refused when invalid or taken."""
     name = text.strip().lower()
     if not name:
@@ -422,7 +422,7 @@ def _as_posted(
     now: datetime,
     *,
     summary_room: int,
-) -> Html:
+) -> str:
     view = ctx.view()
     options = _chat_options(ctx, target, feed)
     post = render_post(
@@ -439,7 +439,7 @@ def _as_posted(
         ),
         accessed=now.date(),
     )
-    return Html(post.text)
+    return post.text  # Telegram HTML made by render_post
 
 
 def _chat_options(ctx: AdminContext, target: Target, feed: str) -> ChatOptions:
