@@ -607,15 +607,27 @@ def cmd_opml(args: argparse.Namespace) -> int:
 
         store = _synced_store(settings, write=False, what="opml export")
         try:
-            if args.chat is not None and build_view(store, settings).chat(args.chat) is None:
-                raise UsageError(f"no channel named {args.chat!r}")
-            data = export_opml(store, settings, args.chat)
+            channel = None
+            if args.chat is not None:
+                channel = _stored_channel(store, settings, args.chat)
+            data = export_opml(store, settings, channel)
         finally:
             store.close()
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return EXIT_OK
     return _opml_import(args, settings)
+
+
+def _stored_channel(store: Store, settings: Settings, chat: str) -> str:
+    """The channel name `chat` (a name, "@username" or a chat id) has in the store."""
+    from bot.services.admin_add import channel_of
+    from bot.services.admin_cli import cli_target
+
+    stored = channel_of(store, cli_target(store, settings, chat))
+    if stored is None:
+        raise UsageError(f"no channel {chat!r} in the database")
+    return stored[0]
 
 
 def _opml_import(args: argparse.Namespace, settings: Settings) -> int:

@@ -227,3 +227,20 @@ def test_toml_writer_round_trips_any_text(table: dict[str, Any]) -> None:
     read = tomllib.loads(text)
     assert read.get("t", {}) == table
     assert read["routes"] == [table]
+
+
+def test_opml_export_names_the_chat_by_username_or_name(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """--chat takes a channel's name or its @username; an unknown chat is a usage error."""
+    database = tmp_path / "a.db"
+    config = write_config(
+        tmp_path / "a.toml", database, CONFIG_BODY.format(nida="https://nida.example/rss")
+    )
+    chat_made(database, config, "https://chat.example/feed.xml")
+    for chat in ("news", "@Agency_News"):
+        assert main(["--config", str(config), "opml", "export", "--chat", chat]) == 0
+        exported = capsysbinary.readouterr().out
+        assert b"https://nida.example/rss" in exported
+        assert b"chat.example" not in exported
+    assert main(["--config", str(config), "opml", "export", "--chat", "@nobody_here"]) == 2

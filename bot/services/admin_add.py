@@ -55,6 +55,7 @@ from bot.render.post import MAX_TEXT, PostOptions, render_post
 from bot.render.telegram_html import Html
 from bot.services.admin_context import AdminContext, Target
 from bot.services.admin_types import Actor, AdminReply, Choice
+from bot.store import Store
 from bot.store.pending import PendingAction
 
 ADD = "add"  # pending action: the preview's Subscribe / Cancel buttons
@@ -324,7 +325,7 @@ def preview_reply(
 ) -> AdminReply:
     """The preview and its Subscribe / Cancel buttons (an "add" pending action)."""
     if found.known:
-        channel = channel_of(ctx, target)
+        channel = channel_of(ctx.store, target)
         if channel and ctx.view().route(found.known, channel[0]) is not None:
             return AdminReply(already_text(found.known, target.title or channel[0]))
     check_route_limit(ctx, target)
@@ -443,7 +444,7 @@ def _as_posted(
 
 
 def _chat_options(ctx: AdminContext, target: Target, feed: str) -> ChatOptions:
-    channel = channel_of(ctx, target)
+    channel = channel_of(ctx.store, target)
     view = ctx.view()
     options = view.options(feed, channel[0]) if channel else None
     if options is not None:
@@ -455,9 +456,8 @@ def _chat_options(ctx: AdminContext, target: Target, feed: str) -> ChatOptions:
 # Subscribing
 
 
-def channel_of(ctx: AdminContext, target: Target) -> tuple[str, str] | None:
+def channel_of(store: Store, target: Target) -> tuple[str, str] | None:
     """(name, origin) of the stored channel row posting to `target` (that forum topic)."""
-    store = ctx.store
     if target.channel:
         for chat in store.channel_rows():
             if chat["name"] == target.channel:
@@ -516,7 +516,7 @@ def subscribe(
     added with its backlog. No await inside: nothing else writes in between."""
     store, now = ctx.store, ctx.clock()
     feed, origin = _feed_to_follow(ctx, found, name)
-    channel = channel_of(ctx, target)
+    channel = channel_of(ctx.store, target)
     if channel is not None and ctx.view().route(feed, channel[0]) is not None:
         return Subscribed(feed, channel[0], new_feed=False, already=True)
     check_route_limit(ctx, target)
