@@ -64,6 +64,15 @@ async def test_owner_adds_a_new_url_and_subscribes(world: World, feed_server: Fe
     assert "subscribed" in done.text
     assert routed(world, "health-agency")
     assert world.deliveries("lab") == {"pending": 3}  # cdc's two, and the newest here
+    assert world.woken == 1  # the dispatcher is started: the post goes out now
+
+
+async def test_no_backlog_does_not_wake_the_dispatcher(world: World) -> None:
+    """Nothing owed at once, nothing to start."""
+    reply = await world.send("/add nida", OWNER)
+    await world.press(button(reply, "Subscribe: no backlog"), OWNER)
+    assert routed(world, "nida")
+    assert world.woken == 0
 
 
 async def test_a_chat_admin_may_not_add_a_new_url_by_default(

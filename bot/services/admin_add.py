@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,6 +96,7 @@ class Subscribed:
     channel: str
     new_feed: bool
     already: bool = False
+    queued: int = 0  # backlog posts owed at once
 
 
 class _Previews:
@@ -153,11 +155,13 @@ async def finish_add(
     actor: Actor,
     *,
     may_add_new: bool = True,
+    wake: Callable[[], None] | None = None,
 ) -> AdminReply:
     """A button of /add pressed (the core re-checked who pressed it and that it is not
     expired): subscribe, cancel, or (a page's feed picked) fetch it and preview.
     `may_add_new`: whether the one who pressed may follow a new feed URL (another admin of
-    the chat may press the buttons of the one who asked)."""
+    the chat may press the buttons of the one who asked); `wake` starts the dispatcher
+    when the backlog is owed at once."""
     ctx.store.drop_action(action.token)
     now = ctx.clock()
     preview = PREVIEWS.take(action.token, now)
@@ -190,6 +194,8 @@ async def finish_add(
     if done.already:
         return AdminReply(already_text(done.feed, done.channel), toast="Already subscribed")
     ctx.changed()
+    if done.queued and wake is not None:
+        wake()
     text = subscribed_text(done.feed, target.title or done.channel, backlog, new_feed=done.new_feed)
     return AdminReply(text, toast="Subscribed")
 
@@ -546,8 +552,8 @@ def subscribe(
             store.revive_channel(channel_name)
         if origin != "followed" and found.parsed is not None and found.fetched is not None:
             _store_fetched(ctx, feed, found.fetched, found.parsed, found.body_hash, interval, now)
-        store.add_chat_route(feed, channel_name, backlog, now=now)
-    return Subscribed(feed, channel_name, new_feed=origin != "followed")
+        queued = store.add_chat_route(feed, channel_name, backlog, now=now)
+    return Subscribed(feed, channel_name, new_feed=origin != "followed", queued=queued)
 
 
 def _feed_to_follow(ctx: AdminContext, found: Candidate, name: str) -> tuple[str, str]:

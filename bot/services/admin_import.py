@@ -165,7 +165,7 @@ def register(service: AdminService) -> None:
             return AdminReply(NO_CHAT)
         allowed = may_add_new(ctx, caller)
         return await finish_add(
-            ctx, caller.target, action, choice, caller.actor, may_add_new=allowed
+            ctx, caller.target, action, choice, caller.actor, may_add_new=allowed, wake=service.wake
         )
 
     service.register_command("add", add)
