@@ -8,12 +8,15 @@ answered by `Members` (tests/admin_world.py) as Telegram answers them.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.feeds.opml import parse_opml
 from bot.models import AuditEntry
@@ -38,6 +41,7 @@ from tests.admin_world import (
     make_world,
     private,
 )
+from tests.fakes.telegram_html import validate_message_text
 
 REFUSED = "Nothing was changed"
 
@@ -554,3 +558,24 @@ async def test_a_change_made_elsewhere_shows_in_the_next_command(world: World) -
     with world.store.change(entry):
         world.store.add_chat_route("nida", "lab", 0, now=world.clock())
     assert "follows 2 feeds" in text_of(await world.send("/subs", GROUP_ADMIN))
+
+
+ARGS = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    command=st.sampled_from([*(c.split()[0] for c, _ in COMMANDS), "audit"]), args=ARGS, name=ARGS
+)
+def test_any_arguments_get_a_valid_telegram_html_reply(
+    world: World, command: str, args: str, name: str
+) -> None:
+    """Whatever an admin types after a command (and whatever their name), the reply is HTML
+    Telegram accepts: the words are escaped, never taken as markup, and nothing crashes."""
+    world.clock.advance(61)  # under the rate limit
+    for text in (f"/{command} {args}", f"/{command} cdc {args}"):
+        reply = asyncio.run(world.send(text, OWNER, LAB, name=name))
+        assert reply is not None
+        validate_message_text(reply.text, parse_mode="HTML")

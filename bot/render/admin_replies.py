@@ -16,7 +16,7 @@ from bot.models import AuditEntry
 from bot.render.authors import clean
 from bot.render.command_args import echo
 from bot.render.post import MAX_TEXT, shorten
-from bot.render.replies import Part, fit_list, strong, text
+from bot.render.replies import Part, Reply, fit_list, strong, text
 from bot.render.telegram_html import Html, escape, pre
 from bot.render.tokens import scrub_tokens
 
@@ -309,6 +309,11 @@ def requeued(count: int) -> Html:
     return _say(f"{count} failed post{'s' if count != 1 else ''} go out again now, oldest first.")
 
 
+def from_reply(reply: Reply) -> Html:
+    """A reader-side reply's text (already HTML, made by bot/render/) as an admin reply's."""
+    return Html(reply.text)
+
+
 # --- buttons ------------------------------------------------------------------------------
 
 
@@ -316,6 +321,7 @@ def button_expired() -> Html:
     return _say(BUTTON_EXPIRED)
 
 
+KEEP_MESSAGE = Html("")  # a refused press: the message and its buttons stay as they are
 BUTTON_EXPIRED = "This button has expired; send the command again."
 BUTTON_ELSEWHERE = "This button belongs to another chat."
 BUTTON_NOT_YOURS = "Only the admin who asked, or another admin of that chat, can use it."
