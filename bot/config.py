@@ -6,7 +6,7 @@ import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -63,6 +63,7 @@ class BotSettings(_Strict):
     tick: Duration = 30.0
     recheck_paused: Duration = 600.0
     request_timeout: Duration = 30.0  # wait for Telegram's answer; a lost one is sent once more
+    log_format: Literal["text", "json"] = "text"  # `--log-format` wins
 
     @field_validator("username")
     @classmethod
