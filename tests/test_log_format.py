@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.config import settings_from_dict
 from bot.logs import (
     LogFormat,
     Redactor,
@@ -27,6 +29,7 @@ from bot.logs import (
     log_handler,
     text_value,
 )
+from bot.services.reload import keep_running_values
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
 from tests.test_run_e2e import (
@@ -37,8 +40,11 @@ from tests.test_run_e2e import (
     read_urls,
     release_url,
     rss,
+    write_config,
 )
 from tests.test_token_redaction import leaks, tokens
+
+REPO = Path(__file__).resolve().parent.parent
 
 TOKEN = "123456789:ABCdefGHIjklMNOpqrSTUvwxYZ012345678"
 
@@ -326,3 +332,58 @@ def test_text_lines_of_a_run_carry_the_fields_after_the_message(
     assert ": delivery 2: posted to a-news (message " in bot.stderr
     assert ") channel=a-news release=2 delivery=2\n" in bot.stderr
     assert "polled 1 feed (0 failed), 2 new releases; sent 2" in bot.stderr
+
+
+def test_an_unknown_log_format_is_a_usage_error(tmp_path: Path) -> None:
+    """`log_format = "xml"` in the config, or `--log-format yaml`: exit 2 naming the choices."""
+    config = tmp_path / "releasebot.toml"
+    config.write_text('[bot]\nlog_format = "xml"\n', encoding="utf-8")
+    for args in (["--config", str(config), "check"], ["check", "--log-format", "yaml"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2
+        assert "'text' or 'json'" in done.stderr or "'text', 'json'" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_a_reload_names_a_changed_log_format_as_waiting_for_a_restart(tmp_path: Path) -> None:
+    """The running handlers keep their format on SIGHUP; the reload line says so."""
+    running = settings_from_dict({}, tmp_path)
+    loaded = settings_from_dict({"bot": {"log_format": "json"}}, tmp_path)
+    applied, restart = keep_running_values(running, loaded)
+    assert restart == ["bot.log_format"]
+    assert applied.bot.log_format == "text"
+
+
+def test_json_failure_lines_name_the_feed_and_the_delivery_and_hide_the_token(
+    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+) -> None:
+    """A feed answering 500 and a post Telegram refuses (echoing the token): their JSON
+    lines carry feed= and delivery=/channel=/release=, and the token shows nowhere."""
+    fake_bot_api.add_chat(CHANNEL_A, "channel")
+    token = fake_bot_api.token
+    fake_bot_api.fail_next("sendMessage", 400, f"Bad Request: can't parse entities near '{token}'")
+    good = feed_server.serve("/nida.xml", rss(Item(1)))
+    broken = feed_server.serve("/broken.xml", b"oops", status=500, content_type="text/plain")
+    config = write_config(
+        tmp_path,
+        api_base_url=fake_bot_api.base_url,
+        feeds={"nida": good, "broken": broken},
+        channels=[("a-news", CHANNEL_A, ["nida", "broken"])],
+    )
+    bot = BotProcess(config, "--once", "--log-format", "json", token=token)
+    assert bot.wait() == 1, bot.stderr
+    events = json_events(bot.stderr)
+    broken_lines = [e for e in events if e.get("feed") == "broken"]
+    assert {e["level"] for e in broken_lines} == {"WARNING", "ERROR"}
+    assert any(e["message"].startswith("feed broken failed: ") for e in broken_lines)
+    [refused] = [e for e in events if "refused by Telegram" in e["message"]]
+    assert (refused["delivery"], refused["channel"], refused["release"]) == (1, "a-news", 1)
+    assert "[TOKEN]" in refused["message"]
+    assert not leaks(token, stderr=bot.stderr)

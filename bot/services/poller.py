@@ -19,6 +19,7 @@ from bot.logs import log_fields
 from bot.models import Feed, IngestResult, ParsedFeed, RoutingView
 from bot.render.cite import citation_key
 from bot.render.notices import store_recovered_notice, store_unwritable_notice
+from bot.render.progress import counted
 from bot.render.telegram_html import Html
 from bot.services.parse_pool import ParsePool
 from bot.services.routing import build_view
@@ -77,11 +78,11 @@ def _log_polled(outcome: PollOutcome) -> PollOutcome:
         log.debug("feed %s: %s", outcome.feed, outcome.status.replace("_", " "), extra=about)
     elif result.new or result.updated:
         log.info(
-            "feed %s: %d new, %d changed; %d posts queued",
+            "feed %s: %d new, %d changed; %s queued",
             outcome.feed,
             result.new,
             result.updated,
-            result.queued,
+            counted(result.queued, "post"),
             extra=about,
         )
     else:
