@@ -387,3 +387,24 @@ def test_json_failure_lines_name_the_feed_and_the_delivery_and_hide_the_token(
     assert (refused["delivery"], refused["channel"], refused["release"]) == (1, "a-news", 1)
     assert "[TOKEN]" in refused["message"]
     assert not leaks(token, stderr=bot.stderr)
+
+
+def test_python_warnings_become_json_lines_too() -> None:
+    """A library's warning (printed straight to stderr by Python) is a JSON line as well."""
+    script = (
+        "import warnings\n"
+        "from bot.logs import Redactor, configure_logging\n"
+        "configure_logging(False, Redactor(''), 'json')\n"
+        "warnings.warn('an old API')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "always", "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    [event] = json_events(done.stderr)
+    assert event["level"] == "WARNING"
+    assert "UserWarning: an old API" in event["message"]
