@@ -60,10 +60,10 @@ class BotSettings(_Strict):
     admins: tuple[int, ...] = ()
     api_base_url: str = "https://api.telegram.org/bot"
     username: str = ""
+    log_format: Literal["text", "json"] = "text"  # `--log-format` wins
     tick: Duration = 30.0
     recheck_paused: Duration = 600.0
     request_timeout: Duration = 30.0  # wait for Telegram's answer; a lost one is sent once more
-    log_format: Literal["text", "json"] = "text"  # `--log-format` wins
 
     @field_validator("username")
     @classmethod
