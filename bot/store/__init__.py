@@ -10,9 +10,10 @@ from bot.store.base import Verify, open_database
 from bot.store.feeds import FeedQueries
 from bot.store.outbox import OutboxQueries
 from bot.store.releases import fts_query
+from bot.store.retention import RetentionQueries
 
 
-class Store(FeedQueries, AdminQueries, OutboxQueries):
+class Store(FeedQueries, AdminQueries, OutboxQueries, RetentionQueries):
     """Every query the services need, grouped by table in the mixins."""
 
     @classmethod

@@ -15,7 +15,9 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from bot.errors import StoreError
 from bot.services.channels import ChatChecker
+from bot.services.retention import prune_due, prune_yielding, pruned_line
 from bot.telegram.app import Runtime, check_runtime_channels, say, say_started
 
 log = logging.getLogger(__name__)
@@ -49,8 +51,26 @@ async def run_round(
             else:
                 runtime.dispatcher.start_workers()
         say(runtime.progress.after_round(outcomes, runtime.dispatcher.report))
+        await prune_when_due(runtime)
     except Exception:  # keep the bot alive; the next tick tries again
         log.exception("a poll round failed")
+
+
+async def prune_when_due(runtime: Runtime) -> None:
+    """Once a day (from a run's first round), remove the delivery rows past `[bot]
+    keep_deliveries`; a dry run leaves them. A failure is retried at the next round."""
+    now = runtime.clock()
+    if runtime.dispatcher.dry_run or not prune_due(runtime.pruned_at, now):
+        return
+    keep = runtime.settings.bot.keep_deliveries
+    try:
+        pruned = await prune_yielding(runtime.store, now, keep)
+    except StoreError as exc:
+        log.warning("pruning old deliveries failed (tried again next round): %s", exc)
+        return
+    runtime.pruned_at = now
+    if pruned.total:
+        say(pruned_line(pruned, keep))
 
 
 async def ticking(runtime: Runtime, checker: ChatChecker | None, *, wait_for_sends: bool) -> None:
