@@ -20,7 +20,7 @@ import pytest
 from bot.store import Store
 from tests.factories import make_release
 from tests.test_cli import REPO, run_cli, write_config
-from tests.test_database_open import make_damaged
+from tests.test_database_open import make_damaged, make_newer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 STORED = 2000  # releases before the writer starts: a backup of some size
@@ -193,3 +193,16 @@ def test_no_database_no_backup(tmp_path: Path, content: str | None, says: str) -
     assert says in line
     assert db.exists() == (content is not None)
     assert not (tmp_path / "copy.db").exists()
+
+
+def test_a_database_from_a_newer_release_bot_can_be_backed_up(config: Path) -> None:
+    """The commands that use the database refuse one a newer release-bot wrote; a backup
+    of it is still made (and keeps its schema: nothing is migrated)."""
+    db, copy = config.parent / "releasebot.db", config.parent / "newer.db"
+    make_newer(db)
+    done = run_cli("backup", str(copy), cwd=config.parent, config=config)
+    assert done.returncode == 0, done.stderr
+    conn = sqlite3.connect(copy)
+    names = {row[0] for row in conn.execute("SELECT name FROM _sqlite_migrations")}
+    conn.close()
+    assert "m999_from_the_future" in names
