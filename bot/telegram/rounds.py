@@ -2,6 +2,8 @@
 
 A round polls the due feeds; once the bot is online it also rechecks the paused channels
 and lets the outbox drain; then it says what it found and what was sent (if anything).
+Once a day (the first round of a run, then a day after the last) it also prunes the
+delivery rows past `[bot] keep_deliveries` (bot/services/retention.py).
 At most one round runs at a time, as a task of its own (`Runtime.round`), so a stop can
 cancel it rather than wait for a slow feed. Who starts the rounds differs: `ticking` here
 while the bot is offline or in a dry run, PTB's JobQueue once the live bot is online.
