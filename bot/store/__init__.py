@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from bot.models import ChannelState
 from bot.store.admin import AdminQueries
+from bot.store.admin_reads import AdminReads, FeedSummary, RouteActivity
 from bot.store.base import Verify, open_database
 from bot.store.feeds import FeedQueries
 from bot.store.outbox import OutboxQueries
+from bot.store.pending import PendingAction, PendingQueries
 from bot.store.releases import fts_query
 from bot.store.retention import RetentionQueries
 
 
-class Store(FeedQueries, AdminQueries, OutboxQueries, RetentionQueries):
+class Store(FeedQueries, AdminQueries, OutboxQueries, PendingQueries, AdminReads, RetentionQueries):
     """Every query the services need, grouped by table in the mixins."""
 
     @classmethod
@@ -23,4 +26,14 @@ class Store(FeedQueries, AdminQueries, OutboxQueries, RetentionQueries):
         return cls(opened.db, read_only=opened.read_only)
 
 
-__all__ = ["ChannelState", "Store", "fts_query"]
+Row = sqlite3.Row  # a row read by column name (the routing view's rows)
+
+__all__ = [
+    "ChannelState",
+    "FeedSummary",
+    "PendingAction",
+    "RouteActivity",
+    "Row",
+    "Store",
+    "fts_query",
+]
