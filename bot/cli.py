@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_reload_command(sub)
+    add_data_safety_commands(sub)
     add_admin_commands(sub)
 
     retry = sub.add_parser(
@@ -578,6 +579,71 @@ def cmd_reload(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# backup, prune
+
+
+def add_data_safety_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backup = sub.add_parser(
+        "backup",
+        help="copy the database to PATH, consistently, even while the bot runs",
+        description="Copy the database through SQLite's online backup API (a running bot"
+        " goes on writing meanwhile), check the copy, then move it into place. Restore:"
+        " stop the bot, copy the backup over the database, start it.",
+    )
+    backup.add_argument("path", type=Path, metavar="PATH", help="where to write the copy")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    backup.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
+    prune = sub.add_parser(
+        "prune",
+        help="remove delivery rows older than [bot] keep_deliveries (the bot does it daily)",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="count them, remove nothing")
+    prune.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back the database up to PATH: one line saying what was written, exit 0."""
+    from bot.store.backup import BackupRefusedError, backup_to
+
+    settings = load_config(args)
+    try:
+        made = backup_to(settings.database_path, args.path, force=args.force)
+    except BackupRefusedError as exc:
+        raise UsageError(str(exc)) from exc
+    print(
+        f"backed up {settings.database_path} to {made.path}: {_size(made.size)},"
+        f" {made.releases:,} releases, {made.seconds:.2f} s"
+    )
+    return EXIT_OK
+
+
+def _size(size: int) -> str:
+    """1536 -> '1.5 KiB'."""
+    if size < 1024:
+        return f"{size} bytes"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1024:.1f} TiB"
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Remove (or, with --dry-run, count) the delivery rows past the retention."""
+    from bot.services.retention import prune, pruned_line
+
+    settings = load_config(args)
+    keep = settings.bot.keep_deliveries
+    store = open_store(settings, write=not args.dry_run)
+    try:
+        pruned = prune(store, utc_now(), keep, dry_run=args.dry_run)
+    finally:
+        store.close()
+    print(pruned_line(pruned, keep, dry_run=args.dry_run))
+    return EXIT_OK
+
+
 # opml import/export, config export, audit (issue 12: the admin side's CLI)
 
 
@@ -736,6 +802,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "retry": cmd_retry,
     "reload": cmd_reload,
+    "backup": cmd_backup,
+    "prune": cmd_prune,
     "opml": cmd_opml,
     "config": cmd_config,
     "audit": cmd_audit,

@@ -24,8 +24,8 @@ from bot.render.cite import STYLES
 
 CITATION_STYLES = STYLES  # the styles the renderer knows
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
-_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 # BCP 47-ish: a 2-3 letter language, then subtags (script, region, variant); at most 35
 # characters, as RFC 5646 asks tags to be kept.
@@ -36,13 +36,13 @@ EXAMPLE = "config/releasebot.example.toml"  # in the repository: every key, with
 def parse_duration(value: Any) -> float:
     """'15m' -> 900.0; bare numbers are seconds. Raises ValueError for anything else."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration such as '30s', '15m' or '2h'")
+        raise ValueError("expected a duration such as '30s', '15m', '2h' or '90d'")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str) and (match := _DURATION.match(value)):
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     else:
-        raise ValueError(f"expected a duration such as '30s', '15m' or '2h', got {value!r}")
+        raise ValueError(f"expected a duration such as '30s', '15m', '2h' or '90d', got {value!r}")
     if seconds <= 0:
         raise ValueError("must be longer than 0 seconds")
     return seconds
@@ -64,6 +64,7 @@ class BotSettings(_Strict):
     tick: Duration = 30.0
     recheck_paused: Duration = 600.0
     request_timeout: Duration = 30.0  # wait for Telegram's answer; a lost one is sent once more
+    keep_deliveries: Duration = 90 * 86400.0  # old sent/cancelled posts' rows go (retention)
 
     @field_validator("username")
     @classmethod

@@ -31,6 +31,7 @@ STORE_COMMANDS = [
     ("cite", "1"),
     ("status",),
     ("check",),
+    ("prune",),
     ("run", "--once", "--dry-run"),
     ("run", "--dry-run"),
 ]

@@ -13,9 +13,10 @@ from bot.store.feeds import FeedQueries
 from bot.store.outbox import OutboxQueries
 from bot.store.pending import PendingAction, PendingQueries
 from bot.store.releases import fts_query
+from bot.store.retention import RetentionQueries
 
 
-class Store(FeedQueries, AdminQueries, OutboxQueries, PendingQueries, AdminReads):
+class Store(FeedQueries, AdminQueries, OutboxQueries, PendingQueries, AdminReads, RetentionQueries):
     """Every query the services need, grouped by table in the mixins."""
 
     @classmethod

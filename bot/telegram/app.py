@@ -55,6 +55,7 @@ class Runtime:
     progress: Progress
     view: RoutingView  # feeds, chats and routes as synced at start, or at the last change
     channels_checked_at: datetime | None = None
+    pruned_at: datetime | None = None  # the last daily prune of old deliveries
     round: asyncio.Task[None] | None = None  # the poll round (or reload) under way, if any
     online: bool = False  # Telegram answered at start: rounds may send
     # Parts built once the bot is online that read the view too (the reader commands'

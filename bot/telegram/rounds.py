@@ -2,6 +2,8 @@
 
 A round polls the due feeds; once the bot is online it also rechecks the paused channels
 and lets the outbox drain; then it says what it found and what was sent (if anything).
+Once a day (the first round of a run, then a day after the last) it also prunes the
+delivery rows past `[bot] keep_deliveries` (bot/services/retention.py).
 At most one round runs at a time, as a task of its own (`Runtime.round`), so a stop can
 cancel it rather than wait for a slow feed. Who starts the rounds differs: `ticking` here
 while the bot is offline or in a dry run, PTB's JobQueue once the live bot is online.
@@ -15,7 +17,9 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from bot.errors import StoreError
 from bot.services.channels import ChatChecker
+from bot.services.retention import prune_due, prune_yielding, pruned_line
 from bot.telegram.app import Runtime, check_runtime_channels, say, say_started
 
 log = logging.getLogger(__name__)
@@ -49,8 +53,26 @@ async def run_round(
             else:
                 runtime.dispatcher.start_workers()
         say(runtime.progress.after_round(outcomes, runtime.dispatcher.report))
+        await prune_when_due(runtime)
     except Exception:  # keep the bot alive; the next tick tries again
         log.exception("a poll round failed")
+
+
+async def prune_when_due(runtime: Runtime) -> None:
+    """Once a day (from a run's first round), remove the delivery rows past `[bot]
+    keep_deliveries`; a dry run leaves them. A failure is retried at the next round."""
+    now = runtime.clock()
+    if runtime.dispatcher.dry_run or not prune_due(runtime.pruned_at, now):
+        return
+    keep = runtime.settings.bot.keep_deliveries
+    try:
+        pruned = await prune_yielding(runtime.store, now, keep)
+    except StoreError as exc:
+        log.warning("pruning old deliveries failed (tried again next round): %s", exc)
+        return
+    runtime.pruned_at = now
+    if pruned.total:
+        say(pruned_line(pruned, keep))
 
 
 async def ticking(runtime: Runtime, checker: ChatChecker | None, *, wait_for_sends: bool) -> None:
