@@ -31,6 +31,7 @@ from bot.services.dispatcher import Dispatcher
 from bot.services.metrics import KNOWN_COMMANDS, TELEGRAM_PATIENCE, Metrics
 from bot.services.metrics_server import serving
 from bot.services.pacing import Pacer
+from bot.services.reload import keep_running_values
 from bot.store import Store
 from bot.telegram.app import Runtime, open_runtime
 from bot.telegram.dryrun import DryRunSender
@@ -481,3 +482,13 @@ def test_the_loop_is_not_blocked_by_a_slow_scraper() -> None:
             return answer.status_code
 
     assert asyncio.run(scenario()) == 200
+
+
+def test_a_reload_keeps_the_running_metrics_address(tmp_path: Path) -> None:
+    """The endpoint is bound at start: a reload that changes `listen` (or turns it off)
+    keeps the running one and names the key among those waiting for a restart."""
+    running = settings_from_dict({"metrics": {"listen": "127.0.0.1:9464"}}, tmp_path)
+    for wanted in ({"metrics": {"listen": "0.0.0.0:9100"}}, {}):
+        applied, restart = keep_running_values(running, settings_from_dict(wanted, tmp_path))
+        assert restart == ["metrics.listen"]
+        assert applied.metrics.address == ("127.0.0.1", 9464)

@@ -43,22 +43,12 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 POLL_RESULTS = ("ok", "not_modified", "error")
 DELIVERY_RESULTS = ("sent", "edited", "failed", "retry", "printed")  # printed: a dry run
-# Reader commands, /retry, and the admin commands (issue 12); anything else is "other".
+# The reader commands and the admin commands (bot/services/admin.py); any other is "other".
 KNOWN_COMMANDS = frozenset(
     (
         *COMMANDS,
-        "retry",
-        "add",
-        "remove",
-        "set",
-        "filter",
-        "pause",
-        "resume",
-        "status",
-        "routes",
-        "import",
-        "export",
-        "undo",
+        *("add", "import", "remove", "subs", "set", "filter", "pause", "resume", "retry"),
+        *("status", "export", "audit"),
     )
 )
 TICKS_UNTIL_UNHEALTHY = 3
