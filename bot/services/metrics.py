@@ -203,7 +203,7 @@ class Metrics:
             "releasebot_build_info", "The running version", ["version"], registry=registry
         )
         build.labels(version=version).set(1)
-        self._feeds: set[str] = set()
+        self._feeds: dict[str, tuple[datetime | None, int]] = {}  # as last set
         self._channels: set[str] = set()
 
     # Events, one call each where they happen.
@@ -251,14 +251,17 @@ class Metrics:
     # The state of the store, set once per round.
 
     def set_feeds(self, states: Iterable[tuple[str, datetime | None, int]]) -> None:
-        """(feed, last success, consecutive failures) for every feed in the view."""
-        seen = set()
+        """(feed, last success, consecutive failures) for every feed in the view. Only what
+        changed is set: with 10,000 feeds, setting every gauge each round costs ~0.2 s."""
+        seen: dict[str, tuple[datetime | None, int]] = {}
         for feed, last_success, failures in states:
-            seen.add(feed)
+            seen[feed] = (last_success, failures)
+            if self._feeds.get(feed) == seen[feed]:
+                continue
             if last_success is not None:
                 self.feed_last_success.labels(feed=feed).set(last_success.timestamp())
             self.feed_failures.labels(feed=feed).set(failures)
-        for gone in self._feeds - seen:
+        for gone in self._feeds.keys() - seen.keys():
             self._forget((self.feed_last_success, self.feed_failures), feed=gone)
             self._forget((self.polls,), feed=gone, results=POLL_RESULTS)
             self._forget((self.new_releases,), feed=gone)
