@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -174,6 +175,52 @@ class AdminSettings(_Strict):
     commands_per_minute: int = Field(default=20, gt=0)  # per admin user
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+_LISTEN_HINT = "use host:port, such as '127.0.0.1:9464' or '[::1]:9464'"
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """'127.0.0.1:9464' -> ('127.0.0.1', 9464); '[::1]:9464' -> ('::1', 9464); a host name
+    ('localhost:9464') is kept as it is. Raises ValueError for anything else."""
+    text = value.strip()
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{value!r} is not an address: {_LISTEN_HINT}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{host!r} is not an IPv6 address: {_LISTEN_HINT}") from None
+    elif ":" in host:
+        raise ValueError(f"an IPv6 address goes in brackets: {_LISTEN_HINT}")
+    elif not _HOSTNAME.match(host):
+        raise ValueError(f"{host!r} is not a host name or address: {_LISTEN_HINT}")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"{port_text!r} is not a port (1-65535): {_LISTEN_HINT}")
+    return host, int(port_text)
+
+
+class MetricsSettings(_Strict):
+    """`/metrics` (Prometheus) and `/healthz` over HTTP while `releasebot run` runs."""
+
+    listen: str | None = None  # host:port; off when unset
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parse_listen(value)
+        return value.strip()
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to listen on, or None when the endpoint is off."""
+        return None if self.listen is None else parse_listen(self.listen)
+
+
 class ChannelSettings(_Strict):
     name: Name
     chat: str | int
@@ -242,6 +289,7 @@ class Settings(_Strict):
     fetch: FetchSettings = FetchSettings()
     defaults: Defaults = Defaults()
     admin: AdminSettings = AdminSettings()
+    metrics: MetricsSettings = MetricsSettings()
     feeds: tuple[FeedSettings, ...] = ()
     channels: tuple[ChannelSettings, ...] = ()
     routes: tuple[RouteSettings, ...] = ()
@@ -331,6 +379,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "channels": ChannelSettings,
     "admin": AdminSettings,
     "routes": RouteSettings,
+    "metrics": MetricsSettings,
 }
 
 

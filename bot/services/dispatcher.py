@@ -55,6 +55,7 @@ from bot.render.post import Post, PostOptions, render_post
 from bot.render.telegram_html import Html
 from bot.services.backoff import Backoff
 from bot.services.edit_budget import EDITS_PER_DAY, after_edit, edit_wait
+from bot.services.metrics import Metrics
 from bot.services.pacing import Pacer
 from bot.services.routing import build_view
 from bot.store import ChannelState, Store
@@ -102,7 +103,9 @@ class Dispatcher:
         dry_run: bool = False,
         edits_per_day: int = EDITS_PER_DAY,
         view: RoutingView | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics  # counts each delivery's result by channel (None: not counted)
         self.settings = settings  # bot.*: the admins, request timeout, recheck interval
         # What is routed where, with each chat's options and each feed's publisher.
         self.view = view if view is not None else build_view(store, settings)
@@ -182,6 +185,7 @@ class Dispatcher:
                 )
             self._store_retry_at = self.clock() + timedelta(seconds=STORE_RETRY)
             self.report.retrying += 1
+            self._count(channel, "retry")
 
     async def _work(self, channel: str) -> None:
         while not self.stopping:
@@ -242,6 +246,7 @@ class Dispatcher:
             self.store.mark_edited(delivery.id)  # the post already sent stays as it is
         elif self.store.mark_unsendable(delivery.id, problem):
             self.report.failed += 1
+            self._count(delivery.channel, "failed")
         return None
 
     async def _deliver(
@@ -258,6 +263,7 @@ class Dispatcher:
             await self.sender.send(target, post)
             self.store.mark_dry_run(delivery.id, self.clock())
             self.report.printed += 1
+            self._count(delivery.channel, "printed")
             return True
         turn = self.pacer.turn(target) if self.pacer is not None else contextlib.nullcontext()
         async with turn:
@@ -304,6 +310,7 @@ class Dispatcher:
             else:
                 message_id = await self.sender.send(target, post)
         except (RateLimitedError, ChatMigratedError, ChatUnavailableError) as exc:
+            self._count(delivery.channel, "retry")
             return False, self._chat_refused(delivery, channel, target, exc, editing)
         except MessageRejectedError as exc:
             return self._rejected(delivery, exc.message, editing), None
@@ -327,6 +334,7 @@ class Dispatcher:
                 extra=about(delivery),
             )
             self.report.edited += 1
+            self._count(delivery.channel, "edited")
         else:
             shown = post_fingerprint(post)
             if not self.store.mark_sent(delivery.id, message_id, self.clock(), shown, target):
@@ -347,6 +355,7 @@ class Dispatcher:
                     extra=about(delivery),
                 )
             self.report.sent += 1
+            self._count(delivery.channel, "sent")
         return True, self._close_incident(channel)
 
     def _edit_answered(self, delivery: Delivery, shown: str | None) -> None:
@@ -433,6 +442,7 @@ class Dispatcher:
         else:
             self.store.mark_failed(delivery.id, message)
         self.report.failed += 1
+        self._count(delivery.channel, "failed")
         return True
 
     def _retry_later(self, delivery: Delivery, message: str, editing: bool) -> None:
@@ -450,6 +460,7 @@ class Dispatcher:
         else:
             self.store.mark_retry(delivery.id, self._error(delivery, message), not_before)
         self.report.retrying += 1
+        self._count(delivery.channel, "retry")
 
     def _unanswered(self, delivery: Delivery, message: str) -> bool:
         """A send went unanswered: send it once more after a wait, or give up the second time.
@@ -462,6 +473,7 @@ class Dispatcher:
             )
             self.store.mark_failed(delivery.id, SENT_TWICE)
             self.report.failed += 1
+            self._count(delivery.channel, "failed")
             return True
         wait = self.settings.bot.request_timeout
         log.warning(
@@ -476,7 +488,12 @@ class Dispatcher:
         error = f"{UNANSWERED} ({message}); sending once more"
         self.store.mark_retry(delivery.id, error, not_before)
         self.report.retrying += 1
+        self._count(delivery.channel, "retry")
         return False
+
+    def _count(self, channel: str, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.delivered(channel, result)
 
     @staticmethod
     def _error(delivery: Delivery, message: str) -> str:

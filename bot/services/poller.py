@@ -21,6 +21,7 @@ from bot.render.cite import citation_key
 from bot.render.notices import store_recovered_notice, store_unwritable_notice
 from bot.render.progress import counted
 from bot.render.telegram_html import Html
+from bot.services.metrics import Metrics
 from bot.services.parse_pool import ParsePool
 from bot.services.routing import build_view
 from bot.services.store_outage import StoreOutage
@@ -104,8 +105,10 @@ class Poller:
         parser: ParsePool | None = None,
         notify: Notify | None = None,
         view: RoutingView | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics  # counts the polls (None: not counted)
         self.store = store
         self.view = view if view is not None else build_view(store, settings)  # the feeds
         self.fetcher = fetcher
@@ -131,7 +134,10 @@ class Poller:
         else:
             named = (self.view.feed(f.name) for f in feeds)
         targets = [feed for feed in named if feed is not None]
-        return list(await asyncio.gather(*(self.poll_guarded(feed) for feed in targets)))
+        outcomes = list(await asyncio.gather(*(self.poll_guarded(feed) for feed in targets)))
+        if self.metrics is not None:
+            self.metrics.polled(outcomes)
+        return outcomes
 
     async def poll_due(self) -> list[PollOutcome]:
         if self.outage.blocked(self.clock()):

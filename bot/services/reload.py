@@ -30,6 +30,7 @@ RESTART_ONLY: dict[str, tuple[str, ...]] = {
         "per_host",
         "allow_private_addresses",
     ),
+    "metrics": ("listen",),  # the endpoint is bound once, at start
 }
 
 

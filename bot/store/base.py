@@ -331,5 +331,20 @@ class StoreBase:
             self.db.conn.rollback()
             raise
 
+    def write_problem(self) -> str | None:
+        """Why the database cannot be written now (None when it can): takes the write lock
+        and lets it go (BEGIN IMMEDIATE; ROLLBACK), writing nothing. Inside a transaction
+        under way it says nothing new (None)."""
+        if self.read_only:
+            return "opened read-only"
+        if self.db.conn.in_transaction:
+            return None
+        try:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            self.db.conn.rollback()
+        except sqlite3.Error as exc:
+            return str(exc)
+        return None
+
     def close(self) -> None:
         self.db.close()

@@ -120,6 +120,15 @@ class OutboxQueries(StoreBase):
             counts.setdefault(channel, {})[state] = count
         return counts
 
+    def outbox_backlog(self) -> list[tuple[str, int, datetime]]:
+        """Per channel with posts owed (pending or in flight, but not held by a paused
+        route): how many, and when the oldest was queued (the metrics' outbox gauges)."""
+        rows = self.db.execute(
+            "SELECT d.channel, count(*), min(d.created_at) FROM deliveries d"  # noqa: S608
+            f" WHERE d.state IN ('pending', 'sending') AND {_NOT_HELD} GROUP BY d.channel"
+        )
+        return [(channel, count, datetime.fromisoformat(oldest)) for channel, count, oldest in rows]
+
     def _set(self, delivery_id: int, expected: str, **values: Any) -> bool:
         """Change the delivery only if it is still in the `expected` state; True if it was.
 

@@ -24,6 +24,7 @@ from bot.render.progress import counted, start_line
 from bot.services.channels import ChatChecker, check_channels
 from bot.services.config_sync import apply_config
 from bot.services.dispatcher import Dispatcher, DrainReport, Sender
+from bot.services.metrics import Metrics
 from bot.services.pacing import Pacer
 from bot.services.parse_pool import ParsePool
 from bot.services.poller import Poller, PollOutcome
@@ -61,6 +62,7 @@ class Runtime:
     # Parts built once the bot is online that read the view too (the reader commands'
     # Answers, the admin commands): each registers here, so `reroute` reaches it.
     followers: list[Rerouted] = field(default_factory=list)
+    metrics: Metrics | None = None  # with `[metrics] listen`: what /metrics and /healthz say
 
     def reroute(self, settings: Settings, view: RoutingView) -> None:
         """Run with `settings` and `view` from now on, everywhere at once: the poller, the
@@ -83,6 +85,7 @@ async def open_runtime(
     bot_username: str,
     dry_run: bool,
     heartbeat: float = HEARTBEAT,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Runtime]:
     store = Store.open(settings.database_path)
     parser = ParsePool(processes=1)
@@ -101,6 +104,7 @@ async def open_runtime(
                 bot_username=bot_username,
                 dry_run=dry_run,
                 view=view,
+                metrics=metrics,
             )
             poller = Poller(
                 settings,
@@ -110,9 +114,12 @@ async def open_runtime(
                 parser=parser,
                 notify=dispatcher.notify_admins,  # e.g. the database cannot be written
                 view=view,
+                metrics=metrics,
             )
             progress = Progress(clock, lambda: waiting_posts(store), heartbeat=heartbeat)
-            yield Runtime(settings, store, poller, dispatcher, clock, progress, view)
+            yield Runtime(
+                settings, store, poller, dispatcher, clock, progress, view, metrics=metrics
+            )
     finally:
         parser.close()
         store.close()

@@ -24,9 +24,11 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.services.commands import Answers
+from bot.services.metrics import Metrics
 from bot.store.reading import ReadThreads
 from bot.telegram.app import Runtime
 from bot.telegram.commands import ReaderCommands
+from bot.telegram.observed import AnsweredRequest
 from bot.telegram.rounds import run_round, start_round
 from bot.telegram.sender import DEFAULTS, TelegramSender, use_timedelta_periods
 from bot.telegram.startup import on_error
@@ -46,8 +48,10 @@ App = Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any], BotData
 ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
 
 
-def build_application(settings: Settings, token: str) -> App:
+def build_application(settings: Settings, token: str, metrics: Metrics | None = None) -> App:
+    """The Application; its Bot API answers are told to `metrics` (when given)."""
     use_timedelta_periods()
+    timeout = settings.bot.request_timeout
     return (
         ApplicationBuilder()
         .token(token)
@@ -55,11 +59,19 @@ def build_application(settings: Settings, token: str) -> App:
         .context_types(ContextTypes(bot_data=BotData))
         .job_queue(JobQueue[Context]())
         .base_url(settings.bot.api_base_url)
-        .connection_pool_size(64)
-        .pool_timeout(30.0)
-        .connect_timeout(10.0)
-        .read_timeout(settings.bot.request_timeout)
-        .write_timeout(settings.bot.request_timeout)
+        # PTB's own HTTPXRequest with these settings, which tells `metrics` of each answer;
+        # getUpdates keeps PTB's default request settings (one connection).
+        .request(
+            AnsweredRequest(
+                metrics,
+                connection_pool_size=64,
+                pool_timeout=30.0,
+                connect_timeout=10.0,
+                read_timeout=timeout,
+                write_timeout=timeout,
+            )
+        )
+        .get_updates_request(AnsweredRequest(metrics, connection_pool_size=1))
         .post_init(add_handlers_and_tick)
         .post_stop(finish_sends)
         .build()
@@ -79,7 +91,10 @@ async def add_handlers_and_tick(app: App) -> None:
     )
     runtime.followers.append(answers)  # a reload or an admin's change reaches the readers too
     readers = ReaderCommands(
-        answers, runtime.dispatcher.pacer, ReadThreads(runtime.settings.database_path)
+        answers,
+        runtime.dispatcher.pacer,
+        ReadThreads(runtime.settings.database_path),
+        metrics=runtime.metrics,
     )
     app.add_handlers(readers.handlers())
     app.add_error_handler(on_error)

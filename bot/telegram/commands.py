@@ -46,6 +46,7 @@ from bot.render import command_args, replies
 from bot.render.command_args import Command
 from bot.render.replies import Reply
 from bot.services.commands import Answers, ChatRef
+from bot.services.metrics import Metrics
 from bot.services.pacing import Pacer
 from bot.store.reading import QueryTooSlowError, ReadThreads
 from bot.telegram.reply_tasks import ReplyTasks
@@ -92,7 +93,9 @@ class ReaderCommands:
         pacer: Pacer | None,
         reads: ReadThreads | None = None,
         tasks: ReplyTasks | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics  # counts and times each command (None: not counted)
         self.answers = answers
         self.pacer = pacer
         self.reads = reads
@@ -130,7 +133,8 @@ class ReaderCommands:
                 answer = self._constant(replies.slow_down_reply(self.tasks.per_reader))
             else:
                 answer = self._answer(command, where)
-            return self._reply(bot, chat.id, reply_to, answer, earlier)  # made as the task runs
+            reply = self._reply(bot, chat.id, reply_to, answer, earlier)  # made as the task runs
+            return reply if self.metrics is None else self.metrics.timed(command.name, reply)
 
         self.tasks.start(reader, chat.id, make)
 

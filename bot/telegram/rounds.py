@@ -21,6 +21,7 @@ from bot.errors import StoreError
 from bot.services.channels import ChatChecker
 from bot.services.retention import prune_due, prune_yielding, pruned_line
 from bot.telegram.app import Runtime, check_runtime_channels, say, say_started
+from bot.telegram.observed import observed_round, tick_observed
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,9 @@ def start_round(
     spawn: Spawn = asyncio.create_task,
 ) -> None:
     """Start the round `make` makes, as a task `spawn` creates, unless one is under way."""
+    tick_observed(runtime)  # /healthz: the scheduler ticks, the database can be written
     if runtime.round is None or runtime.round.done():
-        runtime.round = spawn(make())
+        runtime.round = spawn(observed_round(runtime, make()))
 
 
 async def run_round(

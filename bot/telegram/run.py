@@ -31,16 +31,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from bot import __version__
 from bot.config import Settings
 from bot.logs import Redactor
 from bot.render.progress import counted
 from bot.services.dispatcher import Sender
+from bot.services.metrics import Metrics
 from bot.services.poller import PollOutcome
 from bot.services.progress import HEARTBEAT, polled
 from bot.services.startup import Backoff, Connection, Sleep, TelegramUnreachableError
 from bot.telegram.app import Clock, Runtime, open_runtime, say_stopped, summarize
 from bot.telegram.application import ALLOWED_UPDATES, App, build_application
 from bot.telegram.dryrun import DryRunSender
+from bot.telegram.observed import metrics_served
 from bot.telegram.reload import EarlyHangups, Reloading
 from bot.telegram.rounds import go_online, start_round, stop_rounds, ticking
 from bot.telegram.sender import TelegramSender
@@ -72,8 +75,9 @@ class Live:
         clock: Clock,
         backoff: Backoff,
         sleep: Sleep,
+        metrics: Metrics | None = None,
     ) -> Live:
-        app = build_application(settings, token)
+        app = build_application(settings, token, metrics)
         sender = TelegramSender(app.bot, Redactor(token))
         connection = Connection(
             startup_steps(app.bot, sender.redact),
@@ -155,8 +159,13 @@ def run(
     SIGHUP re-reads `config` (bot/telegram/reload.py); `early` holds one that came before
     the run could reload. Without `config` a SIGHUP ends the process, as by default."""
     live = None
+    metrics = None  # served by `run` and `run --dry-run` with `[metrics] listen`, not `--once`
+    if settings.metrics.listen is not None and not once:
+        metrics = Metrics(__version__, clock=clock, tick=settings.bot.tick, telegram=bool(token))
     if token is not None:
-        live = Live.build(settings, token, once=once, clock=clock, backoff=backoff, sleep=sleep)
+        live = Live.build(
+            settings, token, once=once, clock=clock, backoff=backoff, sleep=sleep, metrics=metrics
+        )
     sender: Sender = DryRunSender(sys.stdout) if live is None else live.sender
     # One event loop for the whole run, which PTB's run_polling borrows while it runs.
     with asyncio.Runner() as runner:
@@ -168,6 +177,7 @@ def run(
             bot_username=settings.bot.username,
             dry_run=live is None,
             heartbeat=heartbeat,
+            metrics=metrics,
         )
         runtime = runner.run(stack.enter_async_context(opening))
         stopping = Stopping(runtime, runner.get_loop())
@@ -183,6 +193,7 @@ def run(
             )
         finished = False
         try:
+            runner.run(stack.enter_async_context(metrics_served(runtime)))
             with stopping, reloading:
                 if once:
                     code = runner.run(run_through(runtime, live, stopping))
