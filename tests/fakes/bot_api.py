@@ -13,8 +13,11 @@ Requests are `POST /bot<token>/<method>` with form-encoded, JSON or multipart bo
 (python-telegram-bot 22 sends `application/x-www-form-urlencoded` through httpx, nested
 objects as JSON strings, and an empty body when a method has no parameters); GET with a
 query string works too, as on the real server. One thread per connection, so a held
-getUpdates long poll never blocks other calls. What each method checks lives in
-bot_api_methods.py; chats, updates and read-back in bot_api_state.py.
+getUpdates long poll never blocks other calls. Files are downloaded with GET
+`/file/bot<token>/<file_path>` (give PTB `base_file_url=api.base_file_url`). What each
+method checks lives in bot_api_methods.py, bot_api_admin.py (members, topics, command
+scopes) and bot_api_files.py; chats and read-back in bot_api_state.py; injected
+updates in bot_api_updates.py.
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.bot_api_files import MAX_UPLOAD_BYTES, TOO_LARGE, UploadedFile
 from tests.fakes.bot_api_objects import ApiError, LoggedRequest
 from tests.fakes.bot_api_state import DEFAULT_TOKEN, BotApiState
 
 __all__ = ["DEFAULT_TOKEN", "FakeBotAPI"]
 
 _PATH = re.compile(r"^/bot([^/]*)/([^/]*)$")
+_FILE_PATH = re.compile(r"^/file/bot([^/]*)/(.+)$")
+_MULTIPART_OVERHEAD = 64 * 1024  # form fields around the file itself
 
 
 class FakeBotAPI(BotApiState):
@@ -157,8 +163,13 @@ def _multipart_fields(content_type: str, body: bytes) -> dict[str, Any]:
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True)
+        filename = part.get_filename()
         if isinstance(name, str) and isinstance(payload, bytes):
-            fields[name] = payload if part.get_filename() else payload.decode("utf-8")
+            if filename:
+                kind = part.get_content_type() if part.get("Content-Type") else None
+                fields[name] = UploadedFile(filename, kind, payload)
+            else:
+                fields[name] = payload.decode("utf-8")
     return fields
 
 
@@ -187,16 +198,26 @@ class _Handler(BaseHTTPRequestHandler):
         if match is not None and self.server.api.take_drop(match.group(2)):
             self.close_connection = True  # no status line: the client sees the socket close
             return
+        if length > MAX_UPLOAD_BYTES + _MULTIPART_OVERHEAD:  # refused before it is parsed
+            method = match.group(2) if match is not None else ""
+            self.server.api.log_request(LoggedRequest(method, {}, 413, TOO_LARGE.description))
+            self._answer(413, TOO_LARGE.to_json())
+            return
         status, payload = self.server.api.handle_http(
             self.path, self.headers.get("Content-Type", ""), body
         )
+        self._answer(status, payload)
+
+    def _answer(
+        self, status: int, payload: dict[str, Any] | bytes, kind: str = "application/json"
+    ) -> None:
         if isinstance(payload, bytes):
             data = payload
         else:
             data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -204,7 +225,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client gave up, e.g. an abandoned long poll
 
     def do_GET(self) -> None:
-        self.do_POST()
+        file_match = _FILE_PATH.match(urlsplit(self.path).path)
+        if file_match is None:
+            self.do_POST()
+            return
+        status, payload = self.server.api.serve_file(*file_match.groups())
+        self._answer(
+            status, payload, "application/octet-stream" if status == 200 else "application/json"
+        )
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep test output quiet."""

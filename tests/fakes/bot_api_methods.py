@@ -7,7 +7,6 @@ and only then the effect. A mixin of `BotApiState`, whose attributes it uses.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -23,10 +22,9 @@ from tests.fakes.bot_api_objects import (
     Params,
     RateLimitHit,
     bad_request,
-    member_json,
-    scope_key,
     validate_reply_markup,
 )
+from tests.fakes.bot_api_updates import CALLBACK_TIMEOUT, CallbackState
 from tests.fakes.rate_windows import SendRateLimits
 from tests.fakes.telegram_html import BadRequest, ParsedMessage, validate_message_text
 
@@ -34,7 +32,6 @@ CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
 )
-_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 _CHAT_KIND = {"channel": "channel chat", "supergroup": "supergroup chat", "group": "group chat"}
 
 
@@ -52,18 +49,20 @@ class MethodsMixin:
     _allowed_updates: list[str] | None
     _poll_generation: int
     _polls_waiting: int
-    _open_callbacks: set[str]
+    _allowed_given: list[str] | None
+    _callbacks: dict[str, CallbackState]
     _rate_hits: list[RateLimitHit]
     _callback_answers: list[CallbackAnswer]
-    _commands: dict[tuple[str, str], list[dict[str, str]]]
     _stopping: bool
 
-    if TYPE_CHECKING:  # provided by BotApiState
+    if TYPE_CHECKING:  # provided by BotApiState and the other mixins
 
         def _resolve(self, ref: str) -> ChatRecord: ...
-        def _user(self, user_id: int) -> dict[str, Any]: ...
         def _new_message_id(self, chat_id: int) -> int: ...
         def _is_allowed(self, update: dict[str, Any]) -> bool: ...
+        def _check_thread(
+            self, chat: ChatRecord, thread_id: int | None
+        ) -> MessageRecord | None: ...
 
     def handlers(self) -> dict[str, Callable[[Params], Any]]:
         """Method name (lower case, as Telegram matches them) to handler."""
@@ -71,15 +70,37 @@ class MethodsMixin:
             "getme": lambda _params: self.bot_user,
             "getupdates": self._get_updates,
             "deletewebhook": self._delete_webhook,
-            "setmycommands": self._set_my_commands,
-            "getmycommands": self._get_my_commands,
-            "deletemycommands": self._delete_my_commands,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
             "answercallbackquery": self._answer_callback_query,
             "getchat": self._get_chat,
-            "getchatmember": self._get_chat_member,
         }
+
+    # --- checks shared with the other mixins -------------------------------------------
+
+    def _check_read_access(self, chat: ChatRecord) -> None:
+        _check_access(chat, write=False)
+
+    def _check_write_access(self, chat: ChatRecord) -> None:
+        _check_access(chat, write=True)
+
+    def _markup_param(self, params: Params) -> dict[str, Any] | None:
+        return _markup(params)
+
+    def _reply_target(self, chat: ChatRecord, params: Params) -> MessageRecord | None:
+        """The message reply_parameters points at; 400 as Telegram when it is not there."""
+        reply = params.json("reply_parameters", "can't parse reply parameters JSON object")
+        if reply is None:
+            return None
+        if not isinstance(reply, dict) or "message_id" not in reply:
+            raise bad_request("can't parse reply parameters JSON object")
+        target = self._messages.get(chat.id, {}).get(int(reply["message_id"]))
+        if target is None or target.service is not None:
+            if reply.get("allow_sending_without_reply"):
+                return None
+            raise bad_request("message to be replied not found")
+        return target
 
     # --- messages ----------------------------------------------------------------------
 
@@ -91,9 +112,12 @@ class MethodsMixin:
         preview = params.json(
             "link_preview_options", "can't parse link preview options JSON object"
         )
+        thread_id = params.integer("message_thread_id")
         with self._cond:
             chat = self._resolve(chat_ref)
             _check_access(chat, write=True)
+            root = self._check_thread(chat, thread_id)
+            reply_to = self._reply_target(chat, params) or root
             self._check_rate("sendMessage", chat)
             record = MessageRecord(
                 chat.id, self._new_message_id(chat.id), int(time.time()), parsed.text
@@ -101,6 +125,7 @@ class MethodsMixin:
             record.entities, record.html, record.parse_mode = parsed.entities, text, parse_mode
             record.reply_markup, record.link_preview_options = markup, preview
             record.disable_notification = params.flag("disable_notification")
+            record.thread_id, record.reply_to = thread_id, reply_to
             record.sent_by_bot = True
             self._messages[chat.id][record.message_id] = record
             self._sent.append((chat.id, record.message_id))
@@ -117,12 +142,9 @@ class MethodsMixin:
         parsed, markup = _validated(text, parse_mode), _markup(params)
         with self._cond:
             chat = self._resolve(chat_ref)
-            _check_access(chat, write=True)
-            record = self._messages.get(chat.id, {}).get(message_id)
-            if record is None:
-                raise bad_request("message to edit not found")
-            if not record.sent_by_bot:
-                raise bad_request("message can't be edited")
+            record = self._editable(chat, message_id)
+            if record.document is not None:
+                raise bad_request("there is no text in the message to edit")
             if (record.text, record.entities, record.reply_markup) == (
                 parsed.text,
                 parsed.entities,
@@ -136,6 +158,35 @@ class MethodsMixin:
             record.parse_mode, record.reply_markup = parse_mode, markup
             record.edit_date = int(time.time())
             return record.to_json(chat, self.bot_user)
+
+    def _edit_message_reply_markup(self, params: Params) -> Any:
+        if params.has("inline_message_id"):
+            raise bad_request("inline messages are not supported by the fake server")
+        chat_ref = _chat_ref(params)
+        message_id = params.integer("message_id")
+        if message_id is None:
+            raise bad_request("message identifier is not specified")
+        markup = _markup(params)
+        with self._cond:
+            chat = self._resolve(chat_ref)
+            record = self._editable(chat, message_id)
+            if record.reply_markup == markup:
+                raise ApiError(400, NOT_MODIFIED)
+            record.history.append(
+                MessageVersion(record.text, record.entities, record.html, record.reply_markup)
+            )
+            record.reply_markup, record.edit_date = markup, int(time.time())
+            return record.to_json(chat, self.bot_user)
+
+    def _editable(self, chat: ChatRecord, message_id: int) -> MessageRecord:
+        """A message the bot may edit, or Telegram's 400 saying why not."""
+        _check_access(chat, write=True)
+        record = self._messages.get(chat.id, {}).get(message_id)
+        if record is None:
+            raise bad_request("message to edit not found")
+        if not record.sent_by_bot:
+            raise bad_request("message can't be edited")
+        return record
 
     def _check_rate(self, method: str, chat: ChatRecord) -> None:
         now = self._clock()
@@ -157,6 +208,7 @@ class MethodsMixin:
         allowed = params.json("allowed_updates", "can't parse allowed updates")
         with self._cond:
             if allowed is not None:
+                self._allowed_given = list(allowed)
                 self._allowed_updates = list(allowed) or None
             self._poll_generation += 1
             generation = self._poll_generation
@@ -188,41 +240,6 @@ class MethodsMixin:
                 self._updates.clear()
         return True
 
-    # --- commands ----------------------------------------------------------------------
-
-    def _set_my_commands(self, params: Params) -> Any:
-        commands = params.json("commands", "can't parse commands JSON object")
-        if not isinstance(commands, list):
-            raise bad_request('parameter "commands" is required')
-        if len(commands) > 100:
-            raise bad_request("too many commands specified")
-        for command in commands:
-            if not isinstance(command, dict) or not _COMMAND_NAME.match(
-                str(command.get("command"))
-            ):
-                raise bad_request("BOT_COMMAND_INVALID")
-            description = str(command.get("description", "")).strip()
-            if not 1 <= len(description) <= 256:
-                raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        with self._cond:
-            self._commands[self._scope(params)] = [
-                {"command": c["command"], "description": c["description"]} for c in commands
-            ]
-        return True
-
-    def _get_my_commands(self, params: Params) -> Any:
-        with self._cond:
-            return list(self._commands.get(self._scope(params), []))
-
-    def _delete_my_commands(self, params: Params) -> Any:
-        with self._cond:
-            self._commands.pop(self._scope(params), None)
-        return True
-
-    def _scope(self, params: Params) -> tuple[str, str]:
-        scope = params.json("scope", "can't parse BotCommandScope JSON object")
-        return scope_key(scope, params.text("language_code") or "")
-
     # --- callbacks and chats -----------------------------------------------------------
 
     def _answer_callback_query(self, params: Params) -> Any:
@@ -231,11 +248,16 @@ class MethodsMixin:
         if text is not None and len(text) > 200:
             raise bad_request("MESSAGE_TOO_LONG")
         with self._cond:
-            if query_id not in self._open_callbacks:
+            state = self._callbacks.get(query_id)
+            if (
+                state is None
+                or state.answered
+                or self._clock() - state.pushed_at > CALLBACK_TIMEOUT
+            ):
                 raise bad_request(
                     "query is too old and response timeout expired or query ID is invalid"
                 )
-            self._open_callbacks.discard(query_id)
+            state.answered = True
             self._callback_answers.append(CallbackAnswer(query_id, text, params.flag("show_alert")))
         return True
 
@@ -245,20 +267,6 @@ class MethodsMixin:
             chat = self._resolve(chat_ref)
             _check_access(chat, write=False)
             return chat.to_full_json()
-
-    def _get_chat_member(self, params: Params) -> Any:
-        chat_ref = _chat_ref(params)
-        user_id = params.integer("user_id")
-        if user_id is None:
-            raise bad_request("user_id is empty")
-        with self._cond:
-            chat = self._resolve(chat_ref)
-            _check_access(chat, write=False)
-            channel = chat.type == "channel"
-            if user_id == self.bot_id:
-                return member_json(self.bot_user, chat.bot_status, channel=channel)
-            status = chat.members.get(user_id, "member" if chat.id == user_id else "left")
-            return member_json(self._user(user_id), status, channel=channel)
 
 
 def _chat_ref(params: Params) -> str:

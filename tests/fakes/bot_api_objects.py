@@ -12,13 +12,20 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakes.bot_api_members import MemberRecord, make_member
 from tests.fakes.telegram_html import Entity
 from tests.fakes.telegram_links import LinkError, check_link
 
 CHAT_TYPES = frozenset({"channel", "supergroup", "group", "private"})
 # "restricted": muted in a supergroup (can_send_messages false); channels have no such status
 BOT_STATUSES = frozenset({"administrator", "member", "restricted", "kicked", "left"})
-MEMBER_STATUSES = BOT_STATUSES | {"creator"}
+# Telegram's placeholder sender of messages an anonymous group admin writes
+GROUP_ANONYMOUS_BOT = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
@@ -94,6 +101,9 @@ class DeliveredMessage:
     disable_notification: bool
     date: int
     history: tuple[MessageVersion, ...] = ()
+    message_thread_id: int | None = None  # the forum topic it was posted in
+    document: FileRecord | None = None  # a sendDocument: text/entities/html are its caption
+    reply_to_message_id: int | None = None  # from reply_parameters
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
@@ -131,6 +141,49 @@ class CallbackAnswer:
     show_alert: bool
 
 
+@dataclass(frozen=True)
+class FileRecord:
+    """A file the fake knows: a document a test pushed in or one the bot uploaded.
+
+    `file_path` is set once getFile was asked for it (only then can it be downloaded).
+    """
+
+    file_id: str
+    file_unique_id: str
+    file_name: str | None
+    mime_type: str | None
+    data: bytes
+    file_path: str | None = None
+
+    @property
+    def file_size(self) -> int:
+        return len(self.data)
+
+    def to_json(self) -> dict[str, Any]:
+        """The Document object."""
+        data: dict[str, Any] = {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": self.file_size,
+        }
+        if self.file_name is not None:
+            data["file_name"] = self.file_name
+        if self.mime_type is not None:
+            data["mime_type"] = self.mime_type
+        return data
+
+
+@dataclass
+class TopicRecord:
+    """A forum topic: its thread id is the id of the service message that created it."""
+
+    thread_id: int
+    name: str
+    icon_color: int
+    closed: bool = False
+    deleted: bool = False
+
+
 @dataclass
 class ChatRecord:
     """The server's view of one chat and the bot's place in it."""
@@ -143,9 +196,22 @@ class ChatRecord:
     started: bool = True
     blocked: bool = False
     migrated_to: int | None = None
-    members: dict[int, str] = field(default_factory=dict)
+    members: dict[int, MemberRecord] = field(default_factory=dict)
     deleted: bool = False  # every call about it answers "chat not found"
     members_may_write: bool = True  # a group's default permission can_send_messages
+    is_forum: bool = False  # a supergroup with topics
+    topics: dict[int, TopicRecord] = field(default_factory=dict)
+    bot_rights: dict[str, Any] = field(default_factory=dict)  # overrides of the defaults
+
+    def bot_member(self) -> MemberRecord:
+        """The bot's own ChatMember fields here (a private chat: a plain member)."""
+        if self.type == "private":
+            return (
+                MemberRecord("kicked", {"until_date": 0})
+                if self.blocked
+                else MemberRecord("member")
+            )
+        return make_member(self.bot_status, self.type, self.bot_rights, is_bot=True)
 
     def to_json(self) -> dict[str, Any]:
         """The Chat object."""
@@ -156,6 +222,8 @@ class ChatRecord:
             data["title"] = self.title or f"Chat {self.id}"
         if self.username:
             data["username"] = self.username
+        if self.is_forum:
+            data["is_forum"] = True
         return data
 
     def to_full_json(self) -> dict[str, Any]:
@@ -190,21 +258,34 @@ class MessageRecord:
     edit_date: int | None = None
     sent_by_bot: bool = False
     history: list[MessageVersion] = field(default_factory=list)
+    thread_id: int | None = None  # forum topic
+    reply_to: MessageRecord | None = None  # a reply, or a topic's creation message
+    sender_chat: dict[str, Any] | None = None  # an anonymous admin's group
+    document: FileRecord | None = None  # then text and entities are the caption
+    service: dict[str, Any] | None = None  # e.g. {"forum_topic_created": {...}}
 
-    def to_json(self, chat: ChatRecord, bot_user: dict[str, Any]) -> dict[str, Any]:
-        """The Message object."""
+    def to_json(
+        self, chat: ChatRecord, bot_user: dict[str, Any], *, nested: bool = False
+    ) -> dict[str, Any]:
+        """The Message object (`nested`: as a reply_to_message, which carries no reply)."""
         data: dict[str, Any] = {
             "message_id": self.message_id,
             "date": self.date,
             "chat": chat.to_json(),
-            "text": self.text,
         }
+        if self.thread_id is not None:
+            data["message_thread_id"] = self.thread_id
+            if chat.is_forum:
+                data["is_topic_message"] = True
         if chat.type == "channel":
             data["sender_chat"] = chat.to_json()
         else:
             data["from"] = self.from_user or bot_user
-        if self.entities:
-            data["entities"] = [entity.to_api() for entity in self.entities]
+            if self.sender_chat is not None:
+                data["sender_chat"] = self.sender_chat
+        self._content_json(data)
+        if self.reply_to is not None and not nested:
+            data["reply_to_message"] = self.reply_to.to_json(chat, bot_user, nested=True)
         if self.reply_markup:
             data["reply_markup"] = self.reply_markup
         if self.edit_date is not None:
@@ -212,6 +293,22 @@ class MessageRecord:
         if self.link_preview_options:
             data["link_preview_options"] = self.link_preview_options
         return data
+
+    def _content_json(self, data: dict[str, Any]) -> None:
+        """Text, or document and caption, or the service message's own field."""
+        entities = [entity.to_api() for entity in self.entities]
+        if self.service is not None:
+            data.update(self.service)
+        elif self.document is not None:
+            data["document"] = self.document.to_json()
+            if self.text:
+                data["caption"] = self.text
+            if entities:
+                data["caption_entities"] = entities
+        else:
+            data["text"] = self.text
+            if entities:
+                data["entities"] = entities
 
     def snapshot(self) -> DeliveredMessage:
         """The frozen read-back view of this message."""
@@ -227,63 +324,12 @@ class MessageRecord:
             disable_notification=self.disable_notification,
             date=self.date,
             history=tuple(self.history),
+            message_thread_id=self.thread_id,
+            document=self.document,
+            reply_to_message_id=self.reply_to.message_id
+            if self.reply_to is not None and self.reply_to.service is None
+            else None,
         )
-
-
-def member_json(user: dict[str, Any], status: str, *, channel: bool) -> dict[str, Any]:
-    """A ChatMember object for `user` with `status`."""
-    data: dict[str, Any] = {"status": status, "user": user}
-    if status == "administrator":
-        data.update(
-            dict.fromkeys(
-                [
-                    "can_manage_chat",
-                    "can_delete_messages",
-                    "can_manage_video_chats",
-                    "can_restrict_members",
-                    "can_change_info",
-                    "can_invite_users",
-                    "can_post_stories",
-                    "can_edit_stories",
-                    "can_delete_stories",
-                    "can_pin_messages",
-                ],
-                True,
-            )
-        )
-        data.update(can_be_edited=False, is_anonymous=False, can_promote_members=False)
-        if channel:
-            data.update(can_post_messages=True, can_edit_messages=True)
-    elif status == "creator":
-        data["is_anonymous"] = False
-    elif status == "kicked":
-        data["until_date"] = 0
-    elif status == "restricted":  # still a member, but may send nothing
-        data.update(is_member=True, until_date=0)
-        data.update(
-            dict.fromkeys(
-                [
-                    "can_send_messages",
-                    "can_send_audios",
-                    "can_send_documents",
-                    "can_send_photos",
-                    "can_send_videos",
-                    "can_send_video_notes",
-                    "can_send_voice_notes",
-                    "can_send_polls",
-                    "can_send_other_messages",
-                    "can_add_web_page_previews",
-                    "can_change_info",
-                    "can_invite_users",
-                    "can_pin_messages",
-                    "can_manage_topics",
-                    "can_edit_tag",
-                    "can_react_to_messages",
-                ],
-                False,
-            )
-        )
-    return data
 
 
 class Params:
@@ -291,7 +337,7 @@ class Params:
 
     _JSON_FIELDS = frozenset(
         {"reply_markup", "link_preview_options", "commands", "scope", "allowed_updates"}
-        | {"entities", "reply_parameters"}
+        | {"entities", "reply_parameters", "caption_entities"}
     )
 
     def __init__(self, raw: dict[str, Any]) -> None:
@@ -339,11 +385,6 @@ class Params:
             return json.loads(value)
         except ValueError as exc:
             raise bad_request(error) from exc
-
-
-def scope_key(scope: Any, language_code: str) -> tuple[str, str]:
-    """The key a command list is stored under: its scope and language."""
-    return json.dumps(scope or {"type": "default"}, sort_keys=True), language_code or ""
 
 
 def validate_reply_markup(markup: Any) -> dict[str, Any] | None:

@@ -16,32 +16,33 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tests.fakes.bot_api_admin import AdminMixin, ScopeKey
+from tests.fakes.bot_api_files import Download, FilesMixin
+from tests.fakes.bot_api_members import make_member
 from tests.fakes.bot_api_methods import MethodsMixin
 from tests.fakes.bot_api_objects import (
     BOT_STATUSES,
     CHAT_TYPES,
-    MEMBER_STATUSES,
     ApiError,
     CallbackAnswer,
     ChatRecord,
     DeliveredMessage,
+    FileRecord,
     LoggedRequest,
     MessageRecord,
     Params,
     RateLimitHit,
     bad_request,
-    scope_key,
 )
+from tests.fakes.bot_api_updates import CallbackState, UpdatesMixin
 from tests.fakes.rate_windows import SendRateLimits
-from tests.fakes.telegram_html import Entity
 
 DEFAULT_TOKEN = "123456789:TEST-token_for-the-fake-api"
-_COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,64}(@[A-Za-z0-9_]{3,32})?(?![A-Za-z0-9_])")
 _NUMERIC = re.compile(r"^-?[0-9]+$")
 _NOT_DEFAULT_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
 
-class BotApiState(MethodsMixin):
+class BotApiState(MethodsMixin, AdminMixin, FilesMixin, UpdatesMixin):
     """Everything the fake server knows, and the test-facing API to script and inspect it."""
 
     def __init__(
@@ -77,9 +78,11 @@ class BotApiState(MethodsMixin):
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 1
         self._allowed_updates: list[str] | None = None
+        self._allowed_given: list[str] | None = None  # as last given, [] kept
+        self._dropped_updates: list[dict[str, Any]] = []
         self._poll_generation = 0
         self._polls_waiting = 0
-        self._open_callbacks: set[str] = set()
+        self._callbacks: dict[str, CallbackState] = {}
         self._next_callback = 1
         self._failures: dict[str, list[tuple[str | None, ApiError]]] = {}  # (only chat, error)
         self._drops: dict[str, int] = {}
@@ -88,7 +91,12 @@ class BotApiState(MethodsMixin):
         self._requests: list[LoggedRequest] = []
         self._rate_hits: list[RateLimitHit] = []
         self._callback_answers: list[CallbackAnswer] = []
-        self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
+        self._commands: dict[tuple[ScopeKey, str], list[dict[str, str]]] = {}
+        self._member_lookups: dict[tuple[int, int], int] = {}
+        self._files: dict[str, FileRecord] = {}
+        self._file_paths: dict[str, str] = {}
+        self._next_file = 0
+        self._downloads: list[Download] = []
         self._stopping = False
 
     # --- answering calls ---------------------------------------------------------------
@@ -105,7 +113,7 @@ class BotApiState(MethodsMixin):
             if failure is not None:
                 self._record_scripted_429(method, params, failure)
                 raise failure
-            handler = self.handlers().get(key)
+            handler = self.all_handlers().get(key)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             status, body = 200, {"ok": True, "result": handler(params)}
@@ -113,6 +121,10 @@ class BotApiState(MethodsMixin):
             status, body = exc.status, exc.to_json()
         self.log_request(LoggedRequest(method, params.decoded(), status, body.get("description")))
         return status, body
+
+    def all_handlers(self) -> dict[str, Callable[[Params], Any]]:
+        """Every method the fake answers (lower case, as Telegram matches them)."""
+        return {**self.handlers(), **self.admin_handlers(), **self.file_handlers()}
 
     def log_request(self, entry: LoggedRequest) -> None:
         """Add one answered request to the log."""
@@ -163,12 +175,16 @@ class BotApiState(MethodsMixin):
         title: str | None = None,
         bot_status: str = "administrator",
         started: bool = True,
+        is_forum: bool = False,
     ) -> None:
-        """Register a chat. `started` (private chats) says the user pressed Start."""
+        """Register a chat. `started` (private chats) says the user pressed Start;
+        `is_forum` (supergroups) that it has topics (see create_topic)."""
         if type not in CHAT_TYPES or bot_status not in BOT_STATUSES:
             raise ValueError(f"bad chat type {type!r} or bot_status {bot_status!r}")
         if bot_status == "restricted" and type != "supergroup":
             raise ValueError("only a supergroup can restrict the bot")
+        if is_forum and type != "supergroup":
+            raise ValueError("only a supergroup can be a forum")
         with self._cond:
             self._chats[chat_id] = ChatRecord(
                 chat_id,
@@ -177,7 +193,9 @@ class BotApiState(MethodsMixin):
                 username.lstrip("@") if username else None,
                 bot_status,
                 started,
+                is_forum=is_forum,
             )
+            self._messages.setdefault(chat_id, {})
             if type == "private":
                 self._user(chat_id, first_name=title, username=username)
 
@@ -187,18 +205,21 @@ class BotApiState(MethodsMixin):
         with self._cond:
             self._chat(chat).members_may_write = allowed
 
-    def set_bot_status(self, chat: int | str, status: str) -> None:
+    def set_bot_status(self, chat: int | str, status: str, **rights: Any) -> None:
         """Change the bot's membership in a chat (administrator, member, restricted, kicked,
-        left). A channel demoted to member answers sendMessage 400 "need administrator rights
-        in the channel chat"; a bot restricted in a supergroup, "not enough rights to send
-        text messages to the chat"."""
+        left), silently (push_my_chat_member also tells the bot). A channel demoted to member
+        answers sendMessage 400 "need administrator rights in the channel chat"; a bot
+        restricted in a supergroup, "not enough rights to send text messages to the chat".
+        `rights` override the defaults (the bot has every admin right but
+        can_promote_members and can_manage_topics)."""
         if status not in BOT_STATUSES:
             raise ValueError(f"bad bot_status {status!r}")
         with self._cond:
             record = self._chat(chat)
             if status == "restricted" and record.type != "supergroup":
                 raise ValueError("only a supergroup can restrict the bot")
-            record.bot_status = status
+            make_member(status, record.type, rights, is_bot=True)  # checks the rights
+            record.bot_status, record.bot_rights = status, dict(rights)
 
     def rename_chat(self, chat: int | str, username: str | None) -> None:
         """The chat takes a new @username (None: none): the old one answers "chat not found"."""
@@ -223,14 +244,6 @@ class BotApiState(MethodsMixin):
         with self._cond:
             self._chat(chat).blocked = blocked
 
-    def set_member(self, chat: int | str, user_id: int, status: str) -> None:
-        """Give a user a status in a chat: creator, administrator, member, left or kicked."""
-        if status not in MEMBER_STATUSES:
-            raise ValueError(f"bad member status {status!r}")
-        with self._cond:
-            self._chat(chat).members[user_id] = status
-            self._user(user_id)
-
     def migrate(self, chat_id: int, new_id: int) -> None:
         """Upgrade a group to a supergroup with id `new_id`, as Telegram does."""
         with self._cond:
@@ -238,6 +251,7 @@ class BotApiState(MethodsMixin):
             self._chats[new_id] = ChatRecord(
                 new_id, "supergroup", old.title, old.username, old.bot_status, members=old.members
             )
+            self._messages.setdefault(new_id, {})
             old.migrated_to, old.username = new_id, None
             now = int(time.time())
             for chat, key, value in (
@@ -302,65 +316,6 @@ class BotApiState(MethodsMixin):
         with self._cond:
             self._delays[method.lower()] = seconds
 
-    def push_message(
-        self,
-        chat_id: int,
-        text: str,
-        from_user_id: int,
-        *,
-        username: str | None = None,
-        first_name: str | None = None,
-    ) -> int:
-        """A user writes `text` in a chat; returns its message_id. Commands get their entity.
-
-        Writing in a private chat that is not registered registers it (the user started it).
-        """
-        with self._cond:
-            user = self._user(from_user_id, first_name=first_name, username=username)
-            if chat_id not in self._chats and chat_id == from_user_id:
-                self.add_chat(chat_id, "private", username=username, title=first_name)
-            chat = self._chat(chat_id)
-            if chat.type == "channel":
-                raise ValueError("a channel has posts, not messages: use push_channel_post")
-            if chat.type == "private":
-                chat.started = True
-            return self._push_text(chat, text, user, "message")
-
-    def push_channel_post(self, chat_id: int | str, text: str) -> int:
-        """An admin posts `text` in a channel; returns its message_id."""
-        with self._cond:
-            chat = self._chat(chat_id)
-            if chat.type != "channel":
-                raise ValueError(f"chat {chat_id} is not a channel")
-            return self._push_text(chat, text, None, "channel_post")
-
-    def push_callback(
-        self, chat_id: int | str, message_id: int, data: str, from_user_id: int
-    ) -> str:
-        """A user presses a button with `data` under a message; returns the callback query id."""
-        with self._cond:
-            chat = self._chat(chat_id)
-            record = self._messages[chat.id][message_id]
-            query_id = f"cb{self._next_callback}"
-            self._next_callback += 1
-            self._open_callbacks.add(query_id)
-            self._queue_update(
-                "callback_query",
-                {
-                    "id": query_id,
-                    "from": self._user(from_user_id),
-                    "chat_instance": str(chat.id),
-                    "message": record.to_json(chat, self.bot_user),
-                    "data": data,
-                },
-            )
-            return query_id
-
-    def push_update(self, kind: str, payload: dict[str, Any]) -> int:
-        """Queue any other update (e.g. "my_chat_member"); returns its update_id."""
-        with self._cond:
-            return self._queue_update(kind, payload)
-
     # --- reading back ------------------------------------------------------------------
 
     def messages(self, chat: int | str) -> list[DeliveredMessage]:
@@ -402,17 +357,23 @@ class BotApiState(MethodsMixin):
             return len(self._rate_hits)
 
     @property
+    def allowed_updates(self) -> list[str] | None:
+        """The allowed_updates the bot last gave getUpdates, as given (None: never given;
+        [] means Telegram's default: every type but chat_member and the reactions)."""
+        with self._cond:
+            return None if self._allowed_given is None else list(self._allowed_given)
+
+    @property
+    def dropped_updates(self) -> list[dict[str, Any]]:
+        """Updates pushed while their type was not in allowed_updates: never delivered."""
+        with self._cond:
+            return list(self._dropped_updates)
+
+    @property
     def callback_answers(self) -> list[CallbackAnswer]:
         """Every answerCallbackQuery accepted."""
         with self._cond:
             return list(self._callback_answers)
-
-    def commands(
-        self, scope: dict[str, Any] | None = None, language_code: str = ""
-    ) -> list[dict[str, str]]:
-        """The command list set for a scope (default scope when None)."""
-        with self._cond:
-            return list(self._commands.get(scope_key(scope, language_code), []))
 
     @property
     def polls_waiting(self) -> int:
@@ -476,26 +437,18 @@ class BotApiState(MethodsMixin):
         self._last_message_id[chat_id] = self._last_message_id.get(chat_id, 0) + 1
         return self._last_message_id[chat_id]
 
-    def _push_text(
-        self, chat: ChatRecord, text: str, user: dict[str, Any] | None, kind: str
-    ) -> int:
-        record = MessageRecord(chat.id, self._new_message_id(chat.id), int(time.time()), text)
-        record.from_user = user
-        command = _COMMAND.match(text)
-        if command:
-            record.entities = (Entity("bot_command", 0, command.end()),)
-        self._messages[chat.id][record.message_id] = record
-        payload = record.to_json(chat, self.bot_user)
-        if user is None:
-            payload.pop("from", None)
-        self._queue_update(kind, payload)
-        return record.message_id
-
     def _queue_update(self, kind: str, payload: dict[str, Any]) -> int:
+        """Queue an update, or drop it when its type is not allowed now: Telegram does not
+        keep those. (It may still deliver ones kept before allowed_updates changed; the fake
+        filters again at delivery, so a type not allowed is never delivered.)"""
         update_id = self._next_update_id
         self._next_update_id += 1
-        self._updates.append({"update_id": update_id, kind: payload})
-        self._cond.notify_all()
+        update = {"update_id": update_id, kind: payload}
+        if self._is_allowed(update):
+            self._updates.append(update)
+            self._cond.notify_all()
+        else:
+            self._dropped_updates.append(update)
         return update_id
 
     def _is_allowed(self, update: dict[str, Any]) -> bool:
