@@ -42,8 +42,16 @@ class BotData:
 
 Context = CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]
 App = Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Context]]
-# run_polling asks Telegram only for these (PTB's default leaves channel posts out).
-ALLOWED_UPDATES = ["message", "channel_post", "callback_query"]
+# run_polling asks Telegram only for these (PTB's default leaves channel posts out):
+# commands, button presses, and the bot's own membership changes (my_chat_member).
+ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "my_chat_member"]
+
+
+def file_url(api_base_url: str) -> str:
+    """Where files are downloaded from: the same server as the API (Telegram's own, or a
+    self-hosted Bot API server), `<host>/file/bot` beside `<host>/bot`."""
+    root = api_base_url.rstrip("/").removesuffix("/bot")
+    return f"{root}/file/bot"
 
 
 def build_application(settings: Settings, token: str) -> App:
@@ -55,6 +63,7 @@ def build_application(settings: Settings, token: str) -> App:
         .context_types(ContextTypes(bot_data=BotData))
         .job_queue(JobQueue[Context]())
         .base_url(settings.bot.api_base_url)
+        .base_file_url(file_url(settings.bot.api_base_url))
         .connection_pool_size(64)
         .pool_timeout(30.0)
         .connect_timeout(10.0)

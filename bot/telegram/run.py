@@ -76,7 +76,7 @@ class Live:
         app = build_application(settings, token)
         sender = TelegramSender(app.bot, Redactor(token))
         connection = Connection(
-            startup_steps(app.bot, sender.redact),
+            startup_steps(app.bot, sender.redact, settings.bot.admins),
             backoff=backoff,
             sleep=sleep,
             clock=clock,
