@@ -223,3 +223,21 @@ class DatabaseInUseError(ReleaseBotError):
         self.message = message
         self.pid = pid
         super().__init__(message)
+
+
+class FilterError(ReleaseBotError):
+    """A route filter typed in a chat cannot be used (an unclosed quote, no words, too many
+    or too long terms). The message says what to change and is shown to the user as is."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class OpmlError(ReleaseBotError):
+    """An OPML file cannot be read: not XML, not OPML, too large, too many outlines, or
+    declaring entities. The message says which and is shown to the user as is."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)

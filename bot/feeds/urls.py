@@ -10,7 +10,19 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
-__all__ = ["canonical_url", "is_http_url", "is_tracking_param", "other_scheme"]
+from bot.errors import BadFeedURLError
+
+__all__ = [
+    "MAX_URL_LENGTH",
+    "canonical_url",
+    "check_feed_url",
+    "is_http_url",
+    "is_tracking_param",
+    "other_scheme",
+]
+
+MAX_URL_LENGTH = 2048
+_NOT_WEB = frozenset({"javascript", "data", "mailto", "feed", "about", "tel", "blob"})
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TRACKING_NAMES = frozenset(
@@ -87,3 +99,44 @@ def _without_tracking(query: str) -> str:
         if field and not is_tracking_param(field.partition("=")[0])
     ]
     return "&".join(kept)
+
+
+def check_feed_url(url: str) -> str:
+    """A feed URL an admin typed, trimmed; BadFeedURLError saying what is wrong otherwise.
+
+    Accepted: http(s) with a host, no user:password@ credentials, no spaces or control
+    characters inside, at most MAX_URL_LENGTH characters. Nothing is fetched here: the
+    address guard checks where it leads when it is fetched.
+    """
+    text = url.strip()
+    shown = text if len(text) <= 80 else f"{text[:80]}…"
+    if not text:
+        raise BadFeedURLError(shown, "no URL given")
+    if len(text) > MAX_URL_LENGTH:
+        raise BadFeedURLError(
+            shown, f"the URL has {len(text):,} characters; at most {MAX_URL_LENGTH:,} are allowed"
+        )
+    if any(char.isspace() or not char.isprintable() for char in text):
+        raise BadFeedURLError(shown, "the URL contains a space or a control character")
+    scheme, colon, rest = text.partition(":")
+    scheme = scheme.lower()
+    other = scheme not in _DEFAULT_PORTS
+    # "javascript:…" or "ftp://…" is another scheme; "example.org:8080/rss" lacks one.
+    if colon and scheme.isalpha() and other and (rest.startswith("/") or scheme in _NOT_WEB):
+        raise BadFeedURLError(shown, f"only http and https feeds can be followed, not {scheme}:")
+    if not colon or other or not rest.startswith("//"):
+        raise BadFeedURLError(shown, "not a web address: write it with https:// or http://")
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # ValueError for a malformed port
+    except ValueError as exc:
+        raise BadFeedURLError(shown, f"invalid URL: {exc}") from exc
+    if "@" in parts.netloc:
+        raise BadFeedURLError(
+            shown, "the URL holds a user name or password (user:password@); remove it"
+        )
+    if not parts.hostname:
+        raise BadFeedURLError(shown, "the URL has no host name")
+    if not canonical_url(text):
+        raise BadFeedURLError(shown, "invalid host name in the URL")
+    return text

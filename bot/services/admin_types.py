@@ -86,7 +86,9 @@ class ReplyFile:
 @dataclass(frozen=True, slots=True)
 class AdminReply:
     """What the bot answers: text, rows of buttons, maybe a file (sent as a document).
-    On a button press, `text` replaces the message the button was under."""
+    On a button press, `text` replaces the message the button was under (with `choices`
+    as its new buttons); an empty `text` leaves that message and its buttons as they are
+    and only shows `toast` (a refused press: the buttons stay for the one who asked)."""
 
     text: Html
     choices: tuple[tuple[Choice, ...], ...] = ()
@@ -104,6 +106,16 @@ class Membership:
 
 
 class MemberLookup(Protocol):
-    """getChatMember, behind the Telegram adapter."""
+    """getChatMember and getChat, behind the Telegram adapter.
 
-    async def membership(self, chat_id: int, user_id: int) -> Membership: ...
+    Either may raise a ReleaseBotError (bot.errors) when Telegram refuses (the bot is not
+    in that chat, the chat does not exist): the admin services answer it politely."""
+
+    async def membership(self, chat_id: int, user_id: int) -> Membership:
+        """getChatMember: a user who never joined answers status `left`."""
+        ...
+
+    async def chat(self, ref: int | str) -> Place | None:
+        """getChat on a numeric id or an "@username": the chat as a `Place` (thread_id
+        None), or None when Telegram knows no such chat (or the bot may not see it)."""
+        ...

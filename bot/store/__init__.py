@@ -6,13 +6,15 @@ from pathlib import Path
 
 from bot.models import ChannelState
 from bot.store.admin import AdminQueries
+from bot.store.admin_reads import AdminReads, FeedSummary, RouteActivity
 from bot.store.base import Verify, open_database
 from bot.store.feeds import FeedQueries
 from bot.store.outbox import OutboxQueries
+from bot.store.pending import PendingAction, PendingQueries
 from bot.store.releases import fts_query
 
 
-class Store(FeedQueries, AdminQueries, OutboxQueries):
+class Store(FeedQueries, AdminQueries, OutboxQueries, PendingQueries, AdminReads):
     """Every query the services need, grouped by table in the mixins."""
 
     @classmethod
@@ -22,4 +24,11 @@ class Store(FeedQueries, AdminQueries, OutboxQueries):
         return cls(opened.db, read_only=opened.read_only)
 
 
-__all__ = ["ChannelState", "Store", "fts_query"]
+__all__ = [
+    "ChannelState",
+    "FeedSummary",
+    "PendingAction",
+    "RouteActivity",
+    "Store",
+    "fts_query",
+]

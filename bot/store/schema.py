@@ -333,3 +333,24 @@ def m014_admin_model(db: Database) -> None:
             after TEXT NOT NULL
         )"""
     )
+
+
+@migrations()
+def m015_pending_actions(db: Database) -> None:
+    """What an admin command's buttons act on (bot/store/pending.py): a button's
+    callback_data names only an unguessable token, and the action it stands for (its
+    kind, payload, the chat managed and who asked) stays here, so a forged callback can
+    act on nothing else. Rows older than their ten minutes are pruned as new ones come."""
+    db.execute(
+        """
+        CREATE TABLE pending_actions (
+            token TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,          -- JSON object
+            chat_id INTEGER NOT NULL,       -- the chat managed
+            thread_id INTEGER,              -- its forum topic (NULL: the chat itself)
+            user_id INTEGER,                -- who asked (NULL: a channel post, an anonymous admin)
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX pending_actions_created ON pending_actions (created_at)")
