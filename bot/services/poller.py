@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -101,15 +101,20 @@ class Poller:
     async def poll_all(
         self, feeds: Sequence[Feed | FeedSettings] | None = None
     ) -> list[PollOutcome]:
-        """Poll every feed of the view, or those of `feeds` (by name) it has."""
-        named = self.view.feeds if feeds is None else (self.view.feed(f.name) for f in feeds)
+        """Poll every feed of the view but those an owner paused, or those of `feeds` (by
+        name) it has."""
+        if feeds is None:
+            named: Iterable[Feed | None] = (f for f in self.view.feeds if not f.paused)
+        else:
+            named = (self.view.feed(f.name) for f in feeds)
         targets = [feed for feed in named if feed is not None]
         return list(await asyncio.gather(*(self.poll_guarded(feed) for feed in targets)))
 
     async def poll_due(self) -> list[PollOutcome]:
         if self.outage.blocked(self.clock()):
             return []  # the store cannot write yet: what we fetched now would be thrown away
-        due = set(self.store.due_feeds(list(self.view.feed_names), self.clock()))
+        polled = [feed.name for feed in self.view.feeds if not feed.paused]
+        due = set(self.store.due_feeds(polled, self.clock()))
         return await self.poll_all([f for f in self.view.feeds if f.name in due])
 
     async def poll_guarded(self, feed: Feed) -> PollOutcome:

@@ -7,9 +7,10 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.errors import StoreError
+from bot.feeds.filters import RouteFilter, passes
 from bot.feeds.order import sort_key
 from bot.feeds.urls import canonical_url, other_scheme
 from bot.models import IngestResult, Release, StoredRelease
@@ -24,6 +25,7 @@ from bot.store.codec import (
     instant_text,
     release_row,
     row_to_stored,
+    text_to_categories,
 )
 
 _NEWEST_FIRST = "ORDER BY releases.sort_at DESC, releases.id DESC"
@@ -69,6 +71,31 @@ def _added(total: IngestResult, part: IngestResult) -> IngestResult:
         queued=total.queued + part.queued,
         flooded=total.flooded + part.flooded,
     )
+
+
+BACKLOG_SCAN = 500  # newest releases a filtered route's backlog is chosen among
+
+
+class _Owed(NamedTuple):
+    """A release as queueing needs it: what the delivery keys on, what filters read."""
+
+    id: int
+    url: str
+    title: str
+    summary: str
+    categories: tuple[str, ...]
+
+
+def _route_filter(include: str, exclude: str) -> RouteFilter | None:
+    """The route's keyword filter, None when it has none (everything passes)."""
+    flt = RouteFilter(include=tuple(json.loads(include)), exclude=tuple(json.loads(exclude)))
+    return None if flt.is_empty else flt
+
+
+def _passes(wanted: RouteFilter | None, owed: _Owed) -> bool:
+    if wanted is None:
+        return True
+    return passes(wanted, title=owed.title, summary=owed.summary, categories=owed.categories)
 
 
 def _dated_since(release: Release, stored_at: str | None, now: datetime) -> bool:
@@ -185,7 +212,11 @@ class ReleaseQueries(StoreBase):
             inserted = [
                 (self._insert_release(release, now, cite_key_of), release.key) for release in new
             ]
-            owed = [row for row, key in inserted if key not in held]
+            owed = [
+                _Owed(*row, release.title, release.summary, release.categories)
+                for (row, key), release in zip(inserted, new, strict=True)
+                if key not in held
+            ]
             queued = self._queue_for_routes(feed, owed, backlog=last)
         flooded = len(inserted) - len(owed)
         return IngestResult(new=len(new), updated=updated, queued=queued, flooded=flooded)
@@ -305,43 +336,59 @@ class ReleaseQueries(StoreBase):
                 [release_id],
             )
 
-    def _queue_for_routes(
-        self, feed: str, releases: list[tuple[int, str]], *, backlog: bool = True
-    ) -> int:
-        """Queue `releases` for each route of `feed`; a route still owed its backlog gets
-        that instead, when `backlog` (the newest releases are stored by then)."""
+    def _queue_for_routes(self, feed: str, releases: list[_Owed], *, backlog: bool = True) -> int:
+        """Queue `releases` for each route of `feed` whose keyword filter they pass; a route
+        still owed its backlog gets that instead, when `backlog` (the newest releases are
+        stored by then)."""
         queued = 0
         routes = self.db.execute(
-            "SELECT channel, backlog, backlog_done FROM routes WHERE feed = ?", [feed]
+            "SELECT channel, backlog, backlog_done, include, exclude FROM routes WHERE feed = ?",
+            [feed],
         ).fetchall()
-        for channel, count, backlog_done in routes:
+        for channel, count, backlog_done, include, exclude in routes:
+            wanted = _route_filter(include, exclude)
             if backlog_done:
-                queued += self._queue(channel, releases)
+                queued += self._queue(channel, [r for r in releases if _passes(wanted, r)])
             elif backlog:
-                queued += self._apply_backlog(feed, channel, count)
+                queued += self._apply_backlog(feed, channel, count, wanted)
         return queued
 
-    def _apply_backlog(self, feed: str, channel: str, backlog: int) -> int:
-        """A new route is owed the feed's newest `backlog` releases, once the feed has any."""
+    def _apply_backlog(
+        self, feed: str, channel: str, backlog: int, wanted: RouteFilter | None = None
+    ) -> int:
+        """A new route is owed the feed's newest `backlog` releases that pass its filter,
+        once the feed has any."""
+        limit = max(backlog, 1) if wanted is None else BACKLOG_SCAN
         rows = self.db.execute(
-            f"SELECT id, url FROM releases WHERE feed = ? {_NEWEST_FIRST} LIMIT ?",  # noqa: S608
-            [feed, max(backlog, 1)],
+            "SELECT id, url, title, summary, categories FROM releases"  # noqa: S608
+            f" WHERE feed = ? {_NEWEST_FIRST} LIMIT ?",
+            [feed, limit],
         ).fetchall()
         if not rows:
             return 0
         self.db.execute(
             "UPDATE routes SET backlog_done = 1 WHERE feed = ? AND channel = ?", [feed, channel]
         )
-        owed = [(row[0], row[1]) for row in reversed(rows)] if backlog else []
-        return self._queue(channel, owed)
+        newest = [
+            owed
+            for owed in (
+                _Owed(row[0], row[1], row[2], row[3], text_to_categories(row[4])) for row in rows
+            )
+            if _passes(wanted, owed)
+        ][:backlog]
+        return self._queue(channel, list(reversed(newest)))
 
-    def _queue(self, channel: str, releases: list[tuple[int, str]]) -> int:
+    def _queue(self, channel: str, releases: list[_Owed]) -> int:
+        """Owe each release to `channel`, once: a post cancelled with a removed route is
+        owed again when a route to the chat asks for it (a re-added route's backlog)."""
         queued = 0
-        for release_id, url in releases:
+        for owed in releases:
             cursor = self.db.execute(
-                "INSERT OR IGNORE INTO deliveries (release_id, channel, dedupe, created_at)"
-                " VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-                [release_id, channel, url or f"release:{release_id}"],
+                "INSERT INTO deliveries (release_id, channel, dedupe, created_at)"
+                " VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+                " ON CONFLICT (channel, dedupe) DO UPDATE SET state = 'pending', error = NULL,"
+                " attempts = 0, not_before = NULL WHERE deliveries.state = 'cancelled'",
+                [owed.id, channel, owed.url or f"release:{owed.id}"],
             )
             queued += cursor.rowcount
         return queued

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.feeds.filters import RouteFilter
 from bot.models import ChatSpec, RouteSpec
 from bot.store.codec import instant_text
 from bot.store.identity import plan_labels
@@ -64,7 +65,10 @@ class RouteQueries(ReleaseQueries, ProvisionQueries):
                 **_route_values(route),
             }
         )
-        return self._apply_backlog(route.feed, route.channel, route.backlog)
+        wanted = RouteFilter(include=route.include, exclude=route.exclude)
+        return self._apply_backlog(
+            route.feed, route.channel, route.backlog, None if wanted.is_empty else wanted
+        )
 
     def _provision_route(self, route: RouteSpec) -> None:
         values = {"origin": "config", "backlog": route.backlog, **_route_values(route)}
