@@ -50,6 +50,7 @@ from bot.errors import RateLimitedError
 from bot.models import RoutingView
 from bot.render.command_args import parse_command
 from bot.render.telegram_html import Html, escape
+from bot.services.admin_context import AdminContext
 from bot.services.admin_types import AdminReply, AdminRequest, Press, Upload
 from bot.services.pacing import Pacer
 from bot.telegram.admin_members import Greeter
@@ -120,11 +121,13 @@ class AdminCommands:
         *,
         pacer: Pacer | None,
         greeter: Greeter | None = None,
+        context: AdminContext | None = None,
         tasks: ReplyTasks | None = None,
     ) -> None:
         self.service = service
         self.pacer = pacer
         self.greeter = greeter
+        self.context = context  # the service's: follows reloads
         self.tasks = tasks or ReplyTasks()
 
     def handlers(self) -> list[BaseHandler[Update, AnyContext, None]]:
@@ -144,9 +147,8 @@ class AdminCommands:
 
     def reroute(self, settings: Settings, view: RoutingView) -> None:
         """A reload or a change: the service reads the new settings from now on."""
-        context = getattr(self.service, "ctx", None)
-        if context is not None:
-            context.settings = settings
+        if self.context is not None:
+            self.context.settings = settings
         if self.greeter is not None:
             self.greeter.owners = settings.bot.admins
 
@@ -240,7 +242,8 @@ class AdminCommands:
             return
         await self._answer_query(query, reply.toast)
         with self.tasks.sending():
-            await self.edit(bot, press, reply)
+            if reply.text:  # no text: a refused press, the message and its buttons stay
+                await self.edit(bot, press, reply)
             if reply.file is not None:
                 await self._send_file(bot, press.place.chat_id, press.place.thread_id, reply, "")
 

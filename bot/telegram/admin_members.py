@@ -1,9 +1,10 @@
 """Membership through the Bot API, for the admin side: getChatMember behind `MemberLookup`,
 the greeting when the bot joins a chat (my_chat_member), and the command menus per scope.
 
-- `TelegramMembers.membership` answers a `Membership`; a user Telegram does not know
-  ("user not found") has status `left`, as getChatMember answers for one who never joined;
-  other failures become our errors (bot/errors.py).
+- `TelegramMembers` is the services' `MemberLookup`: `membership` (getChatMember) answers
+  a `Membership`, a user Telegram does not know ("user not found") having status `left`,
+  as getChatMember answers for one who never joined; `chat` (getChat) a `Place`, None for
+  a chat the bot cannot see; other failures become our errors (bot/errors.py).
 - `Greeter`: when the bot is added to a channel or group (or promoted there), the user who
   did it gets a private message saying how to subscribe the chat; a user who never
   started the bot cannot be written to first, so the owners get it instead. Removal is
@@ -30,7 +31,8 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CallbackContext
 
 from bot.render.telegram_html import Html, bold, escape
-from bot.services.admin_types import Membership
+from bot.services.admin_types import Membership, Place
+from bot.telegram.admin_updates import place_of_chat
 from bot.telegram.sender import translate
 
 if TYPE_CHECKING:
@@ -92,6 +94,21 @@ class TelegramMembers:
         except TelegramError as exc:
             raise translate(exc) from exc
         return membership(member)
+
+    async def chat(self, ref: int | str) -> Place | None:
+        """getChat: the chat as a `Place`; None when Telegram knows no such chat or the bot
+        may not see it (not a member, kicked)."""
+        try:
+            found = await self.bot.get_chat(chat_id=ref)
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                return None
+            raise translate(exc) from exc
+        except Forbidden:
+            return None
+        except TelegramError as exc:
+            raise translate(exc) from exc
+        return place_of_chat(found)
 
 
 def chat_label(chat: Chat) -> str:

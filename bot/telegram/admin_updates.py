@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from telegram import CallbackQuery, Chat, Document, Message, User
+from telegram import CallbackQuery, Chat, ChatFullInfo, Document, Message, User
 
 from bot.services.admin_types import Actor, ChatKind, Place, Press
 
@@ -48,7 +48,7 @@ def user_name(user: User) -> str:
     return user.full_name or str(user.id)
 
 
-def chat_name(chat: Chat) -> str:
+def chat_name(chat: Chat | ChatFullInfo) -> str:
     """A chat's title; a private chat's user's name; else its @username or id."""
     name = chat.title or chat.full_name
     if name:
@@ -68,18 +68,21 @@ def actor_of(message: Message) -> Actor:
     return Actor(user.id, user_name(user))
 
 
-def place_of(message: Message) -> Place:
-    """Where a command was sent; the forum topic only when the message is in one."""
-    chat = message.chat
+def place_of_chat(chat: Chat | ChatFullInfo, thread_id: int | None = None) -> Place:
     kind: ChatKind = next((k for k in KINDS if k == str(chat.type)), "group")
-    thread = message.message_thread_id if message.is_topic_message else None
     return Place(
         chat_id=chat.id,
         kind=kind,
         title=chat_name(chat),
         username=chat.username,
-        thread_id=thread,
+        thread_id=thread_id,
     )
+
+
+def place_of(message: Message) -> Place:
+    """Where a command was sent; the forum topic only when the message is in one."""
+    thread = message.message_thread_id if message.is_topic_message else None
+    return place_of_chat(message.chat, thread)
 
 
 def press_of(query: CallbackQuery) -> Press | None:

@@ -2,7 +2,8 @@
 
 `build_application` sets what every call shares (`DEFAULTS`: HTML, no link preview), the
 timeouts, a typed `bot_data` (`BotData`: the Runtime and the reader commands, instead of
-string keys), and the hooks run_polling calls: `post_init` adds the handlers and the tick,
+string keys), and the hooks run_polling calls: `post_init` adds the handlers (admin commands,
+bot/telegram/admin.py, before the readers') and the tick,
 `post_stop` lets the sends under way finish before PTB closes the bot's connections.
 Opening and closing the runtime is not theirs: bot/telegram/run.py does it the same way
 for every form of `run`.
@@ -23,8 +24,12 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
+from bot.services.admin import AdminService
+from bot.services.admin_context import AdminContext
 from bot.services.commands import Answers
 from bot.store.reading import ReadThreads
+from bot.telegram.admin import AdminCommands
+from bot.telegram.admin_members import Greeter, TelegramMembers
 from bot.telegram.app import Runtime
 from bot.telegram.commands import ReaderCommands
 from bot.telegram.rounds import run_round, start_round
@@ -37,6 +42,7 @@ class BotData:
 
     runtime: Runtime  # set by bot/telegram/run.py before run_polling
     readers: ReaderCommands | None = None  # set by post_init
+    admin: AdminCommands | None = None  # set by post_init
     stopping = False  # set at SIGINT/SIGTERM: no new round
 
 
@@ -90,9 +96,11 @@ async def add_handlers_and_tick(app: App) -> None:
     readers = ReaderCommands(
         answers, runtime.dispatcher.pacer, ReadThreads(runtime.settings.database_path)
     )
+    admin = admin_commands(app, runtime)
+    app.add_handlers(admin.handlers())  # first: the readers' catch-alls would take these
     app.add_handlers(readers.handlers())
     app.add_error_handler(on_error)
-    app.bot_data.readers = readers
+    app.bot_data.readers, app.bot_data.admin = readers, admin
     # The first round now, not a tick from now. It cannot be a job: the JobQueue starts
     # later, and APScheduler skips a run more than a second late.
     start_round(runtime, lambda: run_round(runtime, TelegramSender(app.bot)))
@@ -101,13 +109,35 @@ async def add_handlers_and_tick(app: App) -> None:
     app.job_queue.run_repeating(tick, interval=every, first=every)
 
 
+def admin_commands(app: App, runtime: Runtime) -> AdminCommands:
+    """The admin side: the service over the runtime's parts, its handlers, and a follower
+    of the runtime, so a reload reaches it (its own changes reroute the runtime)."""
+    context = AdminContext(
+        settings=runtime.settings,
+        store=runtime.store,
+        clock=runtime.clock,
+        members=TelegramMembers(app.bot),
+        fetcher=runtime.poller.fetcher,
+        bot_username=app.bot.username,
+        rerouted=runtime.reroute,
+    )
+    service = AdminService(context, wake=runtime.dispatcher.start_workers)
+    admin = AdminCommands(
+        service,
+        pacer=runtime.dispatcher.pacer,
+        greeter=Greeter(runtime.settings.bot.admins),
+        context=context,
+    )
+    runtime.followers.append(admin)
+    return admin
+
+
 async def finish_sends(app: App) -> None:
     """At a stop, before PTB closes the bot's connections: the posts and replies under way
     finish (and are recorded); the replies not yet sent are dropped."""
-    readers = app.bot_data.readers
-    await asyncio.gather(
-        app.bot_data.runtime.dispatcher.stop(), *([readers.stop()] if readers else [])
-    )
+    data = app.bot_data
+    parts = [part.stop() for part in (data.readers, data.admin) if part is not None]
+    await asyncio.gather(data.runtime.dispatcher.stop(), *parts)
 
 
 async def tick(context: Context) -> None:
