@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
 from bot.config import FeedSettings, FetchSettings, Settings, load_settings, settings_from_dict
@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_reload_command(sub)
+    add_admin_commands(sub)
 
     retry = sub.add_parser(
         "retry", help="queue failed posts again (a running bot sends them at its next tick)"
@@ -557,6 +558,154 @@ def cmd_reload(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# opml import/export, config export, audit (issue 12: the admin side's CLI)
+
+
+def add_admin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    opml = sub.add_parser("opml", help="import or export the feeds as OPML")
+    opml_actions = opml.add_subparsers(dest="opml_action", required=True, metavar="ACTION")
+    opml_import = opml_actions.add_parser(
+        "import",
+        help="subscribe a chat to the feeds of an OPML file (each checked as /add)",
+        description="Each feed is checked as /add checks it: known feeds are not fetched, new"
+        " ones are fetched once. Subscribed with no backlog. Exit 0 when every feed was added"
+        " or already there, 1 when some were refused (listed with the reason).",
+    )
+    opml_import.add_argument("file", type=Path, help="the OPML file")
+    opml_import.add_argument(
+        "--chat", required=True, help="a channel name, or a chat's @username or numeric id"
+    )
+    opml_export = opml_actions.add_parser("export", help="print the feeds as an OPML file")
+    opml_export.add_argument("--chat", help="only the feeds of this channel")
+    config = sub.add_parser("config", help="print the effective configuration")
+    config_actions = config.add_subparsers(dest="config_action", required=True, metavar="ACTION")
+    config_actions.add_parser(
+        "export",
+        help="print the config file's and the chat-made feeds, channels and routes as TOML",
+    )
+    audit = sub.add_parser("audit", help="print the last changes made by admins")
+    audit.add_argument("-n", type=int, default=20, help="how many (default 20)")
+
+
+def _synced_store(settings: Settings, *, write: bool, what: str) -> Store:
+    """The store with the config applied when it can be (as `status` does)."""
+    store = open_store(settings, write=write)
+    if store.read_only:
+        return store
+    with config_lock(settings.database_path, now=utc_now(), what=what) as busy:
+        if busy is None:
+            apply_config(store, settings, utc_now())
+        else:
+            print(f"releasebot: {config_not_applied(busy, [])}", file=sys.stderr)
+    return store
+
+
+def cmd_opml(args: argparse.Namespace) -> int:
+    settings = load_config(args)
+    if args.opml_action == "export":
+        from bot.services.config_export import export_opml
+
+        store = _synced_store(settings, write=False, what="opml export")
+        try:
+            channel = None
+            if args.chat is not None:
+                channel = _stored_channel(store, settings, args.chat)
+            data = export_opml(store, settings, channel)
+        finally:
+            store.close()
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return EXIT_OK
+    return _opml_import(args, settings)
+
+
+def _stored_channel(store: Store, settings: Settings, chat: str) -> str:
+    """The channel name `chat` (a name, "@username" or a chat id) has in the store."""
+    from bot.services.admin_add import channel_of
+    from bot.services.admin_cli import cli_target
+
+    stored = channel_of(store, cli_target(store, settings, chat))
+    if stored is None:
+        raise UsageError(f"no channel {chat!r} in the database")
+    return stored[0]
+
+
+def _opml_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.render.admin_add import import_plain
+    from bot.services.admin_cli import cli_target, import_file
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from exc
+    store = _synced_store(settings, write=True, what="opml import")
+    try:
+        refuse_read_only(settings.database_path)
+        target = cli_target(store, settings, args.chat)
+        progress = _ImportProgress(sys.stderr)
+        summary = asyncio.run(
+            import_file(settings, store, target, data, clock=utc_now, progress=progress)
+        )
+    finally:
+        store.close()
+    print(import_plain(summary, limit=1000))
+    if summary.added:
+        print("a running bot follows them after `releasebot reload`")
+    return EXIT_FAILED if summary.refused else EXIT_OK
+
+
+class _ImportProgress:
+    """A bar redrawn in place on a terminal; otherwise a plain line at each tenth."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.said = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        from bot.render.admin_add import progress_bar
+
+        if self.tty:
+            end = "\n" if done >= total else ""
+            print(f"\r{progress_bar(done, total)}", end=end, file=self.stream, flush=True)
+            return
+        step = 10 * done // total if total else 10
+        if step != self.said:
+            self.said = step
+            print(f"checked {done}/{total} feeds", file=self.stream, flush=True)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from bot.services.config_export import export_config
+
+    settings = load_config(args)
+    store = _synced_store(settings, write=False, what="config export")
+    try:
+        text = export_config(store, settings)
+    finally:
+        store.close()
+    print(text, end="")
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bot.render.admin_add import audit_lines
+
+    settings = load_config(args)
+    if args.n <= 0:
+        raise UsageError("-n must be at least 1")
+    store = open_store(settings, write=False)
+    try:
+        entries = store.audit(args.n)
+    finally:
+        store.close()
+    if not entries:
+        print("no changes recorded")
+        return EXIT_OK
+    print("\n".join(audit_lines(entries)))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "preview": cmd_preview,
     "poll": cmd_poll,
@@ -567,6 +716,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "retry": cmd_retry,
     "reload": cmd_reload,
+    "opml": cmd_opml,
+    "config": cmd_config,
+    "audit": cmd_audit,
 }
 
 

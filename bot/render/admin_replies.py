@@ -8,7 +8,7 @@ are cut with `fit_list` and a note of how many were left out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,7 +16,7 @@ from bot.models import AuditEntry
 from bot.render.authors import clean
 from bot.render.command_args import echo
 from bot.render.post import MAX_TEXT, shorten
-from bot.render.replies import Part, fit_list, joined, strong, text
+from bot.render.replies import Part, Reply, fit_list, strong, text
 from bot.render.telegram_html import Html, escape, pre
 from bot.render.tokens import scrub_tokens
 
@@ -38,10 +38,6 @@ COMMAND_HELP: dict[str, str] = {
     "import": "follow the feeds of an OPML file (as its caption, or a reply to it)",
     "audit": "the last changes (owners): /audit [n]",
 }
-
-
-def _html(part: Part | str) -> Html:
-    return Html(part.html if isinstance(part, Part) else escape(part))
 
 
 def _say(*lines: str) -> Html:
@@ -300,8 +296,8 @@ def _audit_item(entry: AuditEntry) -> Part:
 
 
 def export_caption(count: int, chat_title: str | None) -> Html:
-    where = f"{_name(chat_title)}'s" if chat_title else "every"
-    return _say(f"{where} feeds ({count}) as OPML; /import in another chat follows them there.")
+    where = f"The feeds of {_name(chat_title)}" if chat_title else "Every feed"
+    return _say(f"{where} ({count}) as OPML; /import in another chat follows them there.")
 
 
 # --- /retry in a chat ---------------------------------------------------------------------
@@ -313,18 +309,19 @@ def requeued(count: int) -> Html:
     return _say(f"{count} failed post{'s' if count != 1 else ''} go out again now, oldest first.")
 
 
+def from_reply(reply: Reply) -> Html:
+    """A reader-side reply's text (already HTML, made by bot/render/) as an admin reply's."""
+    return Html(reply.text)
+
+
 # --- buttons ------------------------------------------------------------------------------
 
 
 def button_expired() -> Html:
-    return _say("This button has expired; send the command again.")
+    return _say(BUTTON_EXPIRED)
 
 
+KEEP_MESSAGE = Html("")  # a refused press: the message and its buttons stay as they are
 BUTTON_EXPIRED = "This button has expired; send the command again."
 BUTTON_ELSEWHERE = "This button belongs to another chat."
 BUTTON_NOT_YOURS = "Only the admin who asked, or another admin of that chat, can use it."
-
-
-def lines_reply(lines: Mapping[str, str]) -> Html:
-    """`name: value` lines (a small summary)."""
-    return Html(joined([strong(k) + text(f": {v}") for k, v in lines.items()]).html)

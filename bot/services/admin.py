@@ -26,7 +26,6 @@ from bot.feeds.filters import RouteFilter, describe_filter
 from bot.models import AuditEntry, Route, RoutingView
 from bot.render import admin_args, admin_replies
 from bot.render.command_args import CommandArgumentError
-from bot.render.telegram_html import Html
 from bot.services import admin_reports
 from bot.services.admin_auth import AdminAuth, Caller, Resolved, resolve_target, target_of
 from bot.services.admin_context import AdminContext, Target
@@ -177,7 +176,7 @@ class AdminService:
         ):
             return expired
         if not _pressed_where_asked(press.place, action):
-            return AdminReply(Html(""), toast=admin_replies.BUTTON_ELSEWHERE)
+            return AdminReply(admin_replies.KEEP_MESSAGE, toast=admin_replies.BUTTON_ELSEWHERE)
         caller = await self._presser(press, action)
         if isinstance(caller, AdminReply):
             return caller
@@ -187,7 +186,7 @@ class AdminService:
 
     async def _presser(self, press: Press, action: PendingAction) -> Caller | AdminReply:
         """Who pressed, with their role in the action's chat asked afresh."""
-        refused = AdminReply(Html(""), toast=admin_replies.BUTTON_NOT_YOURS)
+        refused = AdminReply(admin_replies.KEEP_MESSAGE, toast=admin_replies.BUTTON_NOT_YOURS)
         try:
             if press.place.chat_id == action.chat_id:
                 place = press.place
@@ -329,7 +328,8 @@ class AdminService:
         which = changing[0].feed if wanted.feed else None  # None: every route of the chat
         held = self.ctx.store.held_posts(channel, which) if resumed else 0
         names = [route.feed for route in changing]
-        entry = self._entry(caller, channel, command, which or "all feeds", "", "")
+        what: Route | str = changing[0] if which else f"all feeds -> {channel}"
+        entry = self._entry(caller, channel, command, what, "", "")
         with self.ctx.store.change(entry):
             self.ctx.store.set_route_paused(channel, not resumed, which)
         self.ctx.changed()

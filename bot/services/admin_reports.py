@@ -16,7 +16,6 @@ from bot.render import admin_replies
 from bot.render.admin_replies import SubsLine
 from bot.render.retry import failed_list_reply, parse_retry, requeued_reply
 from bot.render.status import channel_lines, feed_lines
-from bot.render.telegram_html import Html
 from bot.services.admin_auth import Caller
 from bot.services.admin_context import AdminContext, Target
 from bot.services.admin_types import GROUP_ANONYMOUS_BOT, AdminReply, ReplyFile
@@ -173,7 +172,9 @@ def retry(ctx: AdminContext, caller: Caller, args: str) -> tuple[AdminReply, boo
         except ReleaseBotError as exc:
             return AdminReply(admin_replies.argument_problem(str(exc))), False
         if request.listing:
-            return AdminReply(Html(failed_list_reply(failed_posts(ctx.store)).text)), False
+            return AdminReply(
+                admin_replies.from_reply(failed_list_reply(failed_posts(ctx.store)))
+            ), False
         channel = request.channel
     elif target.channel is None:
         return AdminReply(admin_replies.no_feeds_here(target.title)), False
@@ -181,13 +182,13 @@ def retry(ctx: AdminContext, caller: Caller, args: str) -> tuple[AdminReply, boo
         channel = target.channel
         if args.strip().lower() == "list":
             posts = failed_posts(ctx.store, channel)
-            return AdminReply(Html(failed_list_reply(posts).text)), False
+            return AdminReply(admin_replies.from_reply(failed_list_reply(posts))), False
     failed = len(ctx.store.failed_deliveries(channel))
     if not failed:
-        return AdminReply(Html(requeued_reply({}).text)), False
+        return AdminReply(admin_replies.from_reply(requeued_reply({}))), False
     entry = audit_entry(
         ctx, caller, channel or "", "retry", channel or "every chat", f"{failed} failed", "pending"
     )
     with ctx.store.change(entry):
         counts = ctx.store.requeue_failed(channel)
-    return AdminReply(Html(requeued_reply(counts).text)), True
+    return AdminReply(admin_replies.from_reply(requeued_reply(counts))), True

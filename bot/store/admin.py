@@ -189,6 +189,37 @@ class AdminQueries(RouteQueries):
             params.append(feed)
         return int(self.db.execute(sql, params).fetchone()[0])
 
+    # What /add, /import and the CLI read and write beside the above (bot/services/admin_add.py)
+
+    def feed_overview(self, name: str) -> tuple[str, int]:
+        """A stored feed's title (as last fetched; "" when never) and its stored releases."""
+        row = self.db.execute("SELECT title FROM feeds WHERE name = ?", [name]).fetchone()
+        count = self.db.execute("SELECT count(*) FROM releases WHERE feed = ?", [name])
+        return (row[0] if row else "") or "", int(count.fetchone()[0])
+
+    def chat_target_by_ref(self, chat: str, thread_id: int | None) -> tuple[str, str] | None:
+        """(name, origin) of the stored channel known by `chat` ("@username" or an id as
+        text, usernames ignoring case) and that forum topic."""
+        row = self.db.execute(
+            "SELECT name, origin FROM channels WHERE lower(chat) = lower(?)"
+            " AND thread_id IS ? ORDER BY origin = 'retired', name LIMIT 1",
+            [chat, thread_id],
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def add_chat_channel_ref(self, name: str, chat: str, thread_id: int | None) -> None:
+        """A chat-made channel known by "@username" (its id resolved when first sent to)."""
+        chat_id = int(chat) if chat.lstrip("-").isdigit() else None
+        self.db.table("channels").insert(
+            {
+                "name": name,
+                "chat": chat,
+                "chat_id": chat_id,
+                "thread_id": thread_id,
+                "origin": "chat",
+            }
+        )
+
 
 def overrides_text(overrides: RouteOverrides) -> str:
     """For the audit trail: the settings a route has of its own."""

@@ -38,6 +38,11 @@ class FeedSummary:
 
 
 class AdminReads(StoreBase):
+    def audit_mark(self) -> int:
+        """The newest audit row's id (0: none): every admin change writes one, so a view
+        built when it was this is still the store's while it stays this."""
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0])
+
     def route_activity(self, channel: str) -> dict[str, RouteActivity]:
         """`channel`'s posts per feed (its routes', and any it had before)."""
         counts: dict[str, dict[str, int]] = {}

@@ -62,9 +62,10 @@ POSTING_STATUSES = {"creator", "administrator"}
 # 400s about the chat rather than the message (matched case-insensitively in Telegram's
 # description; PTB strips "Bad Request: " and capitalises): the chat is deleted or its
 # @username changed, or the bot lost the right to post. Like a 403, they pause the channel.
-# Forum topics ("TOPIC_CLOSED", "message thread not found") are route-level too, but the
-# bot does not post to topics yet.
+# A channel may be one forum topic of a group: a closed or deleted topic pauses it too.
 CHAT_LEVEL_400 = (
+    "topic_closed",
+    "message thread not found",
     "chat not found",
     "need administrator rights in the channel chat",
     "not enough rights to send",
