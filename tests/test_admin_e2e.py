@@ -1,12 +1,11 @@
 """Admin commands end to end: the real `releasebot run` process, the strict fake Bot API and
 loopback feeds, one process for the module (the tests run in order and share its state).
 
-The newsroom is a forum supergroup; its "Releases" topic follows the chat-made feed nida
-(a route made in a chat, set up in the database before the start as /add would leave it);
-the @nida_news channel follows nih from the config file. Ada administers the newsroom, Bob
-is a plain member of it, Olga owns the bot. The bot paces itself with Telegram's real
-windows (1 message per second per chat, 20 per minute per group), so the newsroom gets
-fewer than 20 messages in all.
+The newsroom is a forum supergroup; its owner subscribes its "Releases" topic to the feed
+nida with /add; the @nida_news channel follows nih from the config file. Ada administers
+the newsroom, Bob is a plain member of it, Olga owns the bot. The bot paces itself with
+Telegram's real windows (1 message per second per chat, 20 per minute per group), so the
+newsroom gets fewer than 20 messages in all.
 """
 
 from __future__ import annotations
@@ -18,15 +17,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from bot.feeds.opml import parse_opml
-from bot.models import AuditEntry
-from bot.store import Store
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.bot_api_objects import DeliveredMessage
 from tests.fakes.feed_server import FeedServer
@@ -121,21 +117,6 @@ class Newsroom:
         return len(self.rows("SELECT id FROM audit"))
 
 
-def seed_chat_route(db: Path, url: str, topic: int) -> None:
-    """What /add leaves behind: feed nida made in a chat, the newsroom's topic as a chat-made
-    channel, and the route between them with a backlog of one."""
-    store = Store.open(db)
-    now = datetime.now(UTC)
-    try:
-        entry = AuditEntry(now, OWNER, "@olga", "newsroom", "add", "nida -> newsroom", "", "")
-        with store.change(entry):
-            store.add_chat_feed("nida", url, title="NIDA News", interval=1.0)
-            store.add_chat_channel("newsroom", FORUM, topic)
-            store.add_chat_route("nida", "newsroom", 1, now=now)
-    finally:
-        store.close()
-
-
 def write_config(folder: Path, api: FakeBotAPI, nih_url: str) -> Path:
     config = folder / "bot.toml"
     config.write_text(
@@ -152,6 +133,9 @@ allow_private_addresses = true
 [defaults]
 backlog = 1
 interval = "1s"
+
+[admin]
+min_interval = "1s"
 
 [[feeds]]
 name = "nih"
@@ -183,7 +167,6 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
         nida_url = feeds.serve("/nida.xml", rss("NIDA News", NIDA))
         nih_url = feeds.serve("/nih.xml", rss("NIH News", NIH))
         config = write_config(folder, api, nih_url)
-        seed_chat_route(folder / "bot.db", nida_url, topic)
         log = folder / "bot.log"
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "PYTHONUNBUFFERED": "1"}
         with log.open("wb") as out:
@@ -197,7 +180,7 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
         room = Newsroom(api, feeds, process, log, folder / "bot.db", topic)
         room.urls = {"nida": nida_url, "nih": nih_url}
         try:
-            room.wait(lambda: room.posts(FORUM) and room.posts(CHANNEL), "the first posts")
+            room.wait(lambda: room.posts(CHANNEL), "the channel's first post")
             yield room
         finally:
             if process.poll() is None:
@@ -208,11 +191,46 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
                 process.kill()
 
 
-def test_the_chat_made_route_posts_into_its_forum_topic(room: Newsroom) -> None:
-    """The newest nida release (backlog 1) arrives in the newsroom's Releases topic."""
-    [post] = room.posts(FORUM)
+def test_an_owner_adds_a_feed_by_url_and_its_newest_release_is_posted_in_the_topic(
+    room: Newsroom,
+) -> None:
+    """Olga sends /add with the feed's URL in the Releases topic: a preview with Subscribe
+    buttons answers in the topic; "newest 1" posts the newest release into that topic."""
+    preview = room.ask(FORUM, f"/add {room.urls['nida']} nida", OWNER, thread_id=room.topic)
+    assert preview.message_thread_id == room.topic
+    assert "Subscribe: newest 1" in [b["text"] for b in preview.buttons]
+    assert NIDA[1][0] in preview.text  # the newest release, as it would be posted
+    query = room.api.press(FORUM, preview.message_id, "Subscribe: newest 1", OWNER)
+    [post] = room.wait(lambda: room.posts(FORUM), "the first post")
     assert post.message_thread_id == room.topic
     assert post.text.startswith(NIDA[1][0])
+    assert [a.callback_query_id for a in room.api.callback_answers] == [query]
+    room.wait(lambda: room.api.message(FORUM, preview.message_id).history, "the confirmation")
+    confirmed = room.api.message(FORUM, preview.message_id)
+    assert "subscribed" in confirmed.text
+    assert confirmed.buttons == []
+
+
+def test_an_owner_adds_a_web_page_to_a_channel_from_a_private_chat(room: Newsroom) -> None:
+    """Olga sends /add @nida_news with a web page's URL to the bot: the page's feed is
+    found and previewed in her private chat; "no backlog" subscribes the channel."""
+    nimh = [("NIMH report", "https://nimh.example.org/1", "Mon, 01 Nov 2021")]
+    feed = room.feeds.serve("/nimh.xml", rss("NIMH News", nimh))
+    page = (
+        "<!doctype html><html><head><title>NIMH</title>"
+        f'<link rel="alternate" type="application/rss+xml" href="{feed}"></head>'
+        "<body>News</body></html>"
+    ).encode()
+    url = room.feeds.serve("/nimh/", page, content_type="text/html; charset=utf-8")
+    preview = room.ask(OWNER, f"/add @nida_news {url}", OWNER)
+    assert "NIMH News" in preview.text
+    room.api.press(OWNER, preview.message_id, "Subscribe: no backlog", OWNER)
+    room.wait(lambda: room.api.message(OWNER, preview.message_id).history, "the confirmation")
+    assert "subscribed" in room.api.message(OWNER, preview.message_id).text
+    routes = room.rows(
+        "SELECT f.url FROM routes r JOIN feeds f ON f.name = r.feed WHERE r.channel = 'nida-news'"
+    )
+    assert {row["url"] for row in routes} == {room.urls["nih"], feed}
 
 
 def test_admin_commands_are_in_the_menu_of_chat_admins_and_owners(room: Newsroom) -> None:
@@ -291,7 +309,7 @@ def test_a_chat_admin_tunes_the_route_and_the_next_post_follows(room: Newsroom) 
         " WHERE d.channel = 'newsroom'"
     )
     assert TUNED[0][1] not in {row["url"] for row in owed}
-    assert room.audit_count() >= 5  # the seed and Ada's four changes
+    assert room.audit_count() >= 5  # the /add and Ada's four changes
 
 
 def test_export_returns_an_opml_document(room: Newsroom) -> None:
@@ -310,6 +328,32 @@ def test_export_returns_an_opml_document(room: Newsroom) -> None:
 
 def _outline_urls(opml: bytes) -> set[str]:
     return {feed.url for feed in parse_opml(opml).feeds}
+
+
+def test_import_subscribes_the_chat_to_an_opml_files_feeds(room: Newsroom) -> None:
+    """Olga sends an OPML file captioned /import in the newsroom (not a topic): a feed the
+    bot follows and a new one are subscribed, a bad URL is refused, in one summary."""
+    nlm = room.feeds.serve("/nlm.xml", rss("NLM News", NIH))
+    opml = (
+        '<?xml version="1.0"?><opml version="2.0"><head><title>Mine</title></head><body>'
+        f'<outline type="rss" text="NIH" xmlUrl="{room.urls["nih"]}"/>'
+        f'<outline type="rss" text="NLM" xmlUrl="{nlm}"/>'
+        '<outline type="rss" text="Old" xmlUrl="ftp://example.org/old.xml"/>'
+        "</body></opml>"
+    ).encode()
+    asked, _ = room.api.push_document(
+        FORUM, opml, "mine.opml", from_user_id=OWNER, caption="/import"
+    )
+    summary = room.wait(lambda: room.answer(FORUM, asked), "the import summary")
+    assert summary.text.startswith("3 feeds in the file: 2 added, 0 already there, 1 refused")
+    assert "ftp://example.org/old.xml" in summary.text
+    assert summary.message_thread_id is None
+    routes = room.rows(
+        "SELECT r.feed, f.url FROM routes r JOIN channels c ON c.name = r.channel"
+        " JOIN feeds f ON f.name = r.feed WHERE c.chat_id = ? AND c.thread_id IS NULL",
+        (FORUM,),
+    )
+    assert {row["url"] for row in routes} == {room.urls["nih"], nlm}
 
 
 def test_a_removed_route_never_sends_its_pending_posts(room: Newsroom) -> None:

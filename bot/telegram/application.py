@@ -24,6 +24,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
+from bot.services import admin_import
 from bot.services.admin import AdminService
 from bot.services.admin_context import AdminContext
 from bot.services.commands import Answers
@@ -122,6 +123,7 @@ def admin_commands(app: App, runtime: Runtime) -> AdminCommands:
         rerouted=runtime.reroute,
     )
     service = AdminService(context, wake=runtime.dispatcher.start_workers)
+    admin_import.register(service)  # /add, /import and the buttons of /add
     admin = AdminCommands(
         service,
         pacer=runtime.dispatcher.pacer,
