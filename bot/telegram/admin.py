@@ -48,8 +48,8 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.errors import RateLimitedError
 from bot.models import RoutingView
+from bot.render import admin_telegram as texts
 from bot.render.command_args import parse_command
-from bot.render.telegram_html import Html, escape
 from bot.services.admin_context import AdminContext
 from bot.services.admin_types import AdminReply, AdminRequest, Press, Upload
 from bot.services.pacing import Pacer
@@ -75,9 +75,6 @@ MAX_IMPORT_BYTES = 1024 * 1024  # an OPML list of thousands of feeds is well und
 MAX_CAPTION = 1024  # Telegram's limit on a document's caption
 CHATS = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST  # not edits
 AnyContext = CallbackContext[Any, Any, Any, Any]
-FAILED = Html("Sorry, that did not work: something went wrong on my side. Please try again.")
-SLOW_DOWN = Html("One command at a time, please: I am still answering your last ones.")
-PRESS_FAILED = "Sorry, that did not work. Please try again."
 
 
 class Service(Protocol):
@@ -89,14 +86,7 @@ class Service(Protocol):
 
 
 def too_big_reply(size: int) -> AdminReply:
-    kib = MAX_IMPORT_BYTES // 1024
-    return AdminReply(
-        Html(
-            f"That file is too big to import ({size // 1024:,} KiB): an OPML list may be at "
-            f"most {kib:,} KiB. Split it, or use <code>releasebot opml import</code> on the "
-            "server."
-        )
-    )
+    return AdminReply(texts.too_big_to_import(size, MAX_IMPORT_BYTES))
 
 
 def markup(reply: AdminReply) -> InlineKeyboardMarkup | None:
@@ -169,7 +159,7 @@ class AdminCommands:
 
         async def answer(earlier: list[asyncio.Task[None]]) -> None:
             if verdict == "slow down":
-                reply: AdminReply | None = AdminReply(SLOW_DOWN)
+                reply: AdminReply | None = AdminReply(texts.SLOW_DOWN)
             else:
                 reply = await self._answer(bot, message, command.name, command.args)
             if earlier:
@@ -195,12 +185,10 @@ class AdminCommands:
             return await self.service.handle(request)
         except TelegramError as exc:
             log.warning("/%s in chat %s: %s", name, message.chat.id, translate(exc))
-            return AdminReply(
-                Html(f"Sorry, I could not fetch that file from Telegram ({escape(exc.message)}).")
-            )
+            return AdminReply(texts.file_unreadable(exc.message))
         except Exception:
             log.exception("/%s in chat %s failed", name, message.chat.id)
-            return AdminReply(FAILED)
+            return AdminReply(texts.FAILED)
 
     @staticmethod
     async def _download(bot: Bot, document: Document) -> Upload | None:
@@ -227,7 +215,7 @@ class AdminCommands:
         if verdict == "drop":
             return
         if verdict == "slow down" or press is None:
-            await self._answer_query(query, "One press at a time, please." if press else "")
+            await self._answer_query(query, texts.PRESS_SLOW_DOWN if press else "")
             return
         bot = context.bot
         self.tasks.start(query.from_user.id, chat_id, lambda _: self._press(bot, query, press))
@@ -238,7 +226,7 @@ class AdminCommands:
             reply = await self.service.press(press)
         except Exception:
             log.exception("a button press in chat %s failed", press.place.chat_id)
-            await self._answer_query(query, PRESS_FAILED)
+            await self._answer_query(query, texts.PRESS_FAILED)
             return
         await self._answer_query(query, reply.toast)
         with self.tasks.sending():

@@ -30,7 +30,8 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import CallbackContext
 
-from bot.render.telegram_html import Html, bold, escape
+from bot.render import admin_telegram as texts
+from bot.render.telegram_html import Html
 from bot.services.admin_types import Membership, Place
 from bot.telegram.admin_updates import place_of_chat
 from bot.telegram.sender import translate
@@ -118,18 +119,13 @@ def chat_label(chat: Chat) -> str:
 
 
 def greeting(chat: Chat, bot_username: str, *, can_post: bool) -> Html:
-    """How to subscribe a chat the bot was just added to (HTML)."""
-    ref = f"@{chat.username}" if chat.username else str(chat.id)
-    where = "channel" if chat.type == "channel" else "group"
-    lines = [
-        f"I was added to the {where} {bold(chat.title or ref)}.",
-        f"To post a feed's releases there, send <code>/add URL</code> in that {where}, "
-        f"or send me <code>/add {escape(ref)} URL</code> here.",
-    ]
-    if not can_post:
-        lines.append("I cannot post there yet: make me an administrator who may post messages.")
-    lines.append(f"Admins of the {where} see every command in the menu (@{escape(bot_username)}).")
-    return Html("\n\n".join(lines))
+    return texts.greeting(
+        kind=str(chat.type),
+        title=chat.title or "",
+        ref=f"@{chat.username}" if chat.username else str(chat.id),
+        bot_username=bot_username,
+        can_post=can_post,
+    )
 
 
 class Greeter:
