@@ -3,9 +3,9 @@ loopback feeds, one process for the module (the tests run in order and share its
 
 The newsroom is a forum supergroup; its owner subscribes its "Releases" topic to the feed
 nida with /add; the @nida_news channel follows nih from the config file. Ada administers
-the newsroom, Bob is a plain member of it, Olga owns the bot. The bot paces itself with
-Telegram's real windows (1 message per second per chat, 20 per minute per group), so the
-newsroom gets fewer than 20 messages in all.
+the newsroom (Carol too, for a while), Bob is a plain member of it, Olga owns the bot.
+The bot paces itself with Telegram's real windows (1 message per second per chat, 20 per
+minute per group), so the newsroom gets fewer than 20 messages in all.
 """
 
 from __future__ import annotations
@@ -35,6 +35,14 @@ DEADLINE = 30.0
 T = TypeVar("T")
 
 Item = tuple[str, str, str]  # title, link, RFC 822 date
+OWED_TO_TOPIC = (
+    "SELECT r.url FROM deliveries d JOIN releases r ON r.id = d.release_id"
+    " JOIN channels c ON c.name = d.channel WHERE c.chat_id = ? AND c.thread_id = ?"
+)
+ROUTES_OF_TOPIC = (
+    "SELECT r.feed FROM routes r JOIN channels c ON c.name = r.channel"
+    " WHERE c.chat_id = ? AND c.thread_id = ?"
+)
 NIDA = [
     ("Medication can help prevent relapse", "https://nida.example.org/1", "Thu, 03 Apr 2014"),
     ("Survey of drug use in teens", "https://nida.example.org/2", "Fri, 04 Apr 2014"),
@@ -163,6 +171,7 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
         api.add_chat(DAVE, "private", title="Dave", started=False)
         api.set_member(FORUM, ADA, "administrator", username="ada")
         api.set_member(FORUM, BOB, "member", username="bob")
+        api.set_member(FORUM, CAROL, "administrator", username="carol")
         topic = api.create_topic(FORUM, "Releases")
         nida_url = feeds.serve("/nida.xml", rss("NIDA News", NIDA))
         nih_url = feeds.serve("/nih.xml", rss("NIH News", NIH))
@@ -304,11 +313,10 @@ def test_a_chat_admin_tunes_the_route_and_the_next_post_follows(room: Newsroom) 
     assert len(post.text.splitlines()) == 2  # title and byline: no summary, no citation
     assert post.disable_notification
     assert post.message_thread_id == room.topic
-    owed = room.rows(
-        "SELECT r.url FROM deliveries d JOIN releases r ON r.id = d.release_id"
-        " WHERE d.channel = 'newsroom'"
-    )
-    assert TUNED[0][1] not in {row["url"] for row in owed}
+    owed = {row["url"] for row in room.rows(OWED_TO_TOPIC, (FORUM, room.topic))}
+    assert NIDA[1][1] in owed
+    assert TUNED[1][1] in owed
+    assert TUNED[0][1] not in owed
     assert room.audit_count() >= 5  # the /add and Ada's four changes
 
 
@@ -356,6 +364,23 @@ def test_import_subscribes_the_chat_to_an_opml_files_feeds(room: Newsroom) -> No
     assert {row["url"] for row in routes} == {room.urls["nih"], nlm}
 
 
+def test_an_admin_demoted_since_asking_cannot_press_the_button(room: Newsroom) -> None:
+    """Carol (another admin) asks to remove nida, then loses her admin rights: her press of
+    Remove is refused (answered, the question left as it was) and the route stays."""
+    confirm = room.ask(FORUM, "/remove nida", CAROL, thread_id=room.topic)
+    assert [b["text"] for b in confirm.buttons] == ["Remove", "Cancel"]
+    answered = len(room.api.callback_answers)
+    room.api.set_member(FORUM, CAROL, "member", username="carol")
+    query = room.api.press(FORUM, confirm.message_id, "Remove", CAROL)
+    [answer] = room.wait(lambda: room.api.callback_answers[answered:], "the press answered")
+    assert answer.callback_query_id == query
+    assert answer.text
+    assert "admin" in answer.text
+    still = room.api.message(FORUM, confirm.message_id)
+    assert (still.history, [b["text"] for b in still.buttons]) == ((), ["Remove", "Cancel"])
+    assert room.rows(ROUTES_OF_TOPIC, (FORUM, room.topic)) == [{"feed": "nida"}]
+
+
 def test_a_removed_route_never_sends_its_pending_posts(room: Newsroom) -> None:
     """Ada pauses nida (a new release waits), then removes the route with its confirm
     button: the held post is cancelled, and never arrives, while other chats go on."""
@@ -370,6 +395,7 @@ def test_a_removed_route_never_sends_its_pending_posts(room: Newsroom) -> None:
     room.wait(lambda: room.api.message(FORUM, confirm.message_id).history, "the confirmation")
     assert room.api.message(FORUM, confirm.message_id).buttons == []
     assert room.rows(held, (HELD[1],)) == [{"state": "cancelled"}]
+    assert room.rows(ROUTES_OF_TOPIC, (FORUM, room.topic)) == []
     assert room.api.unanswered_callbacks == []
     room.feeds.serve("/nih.xml", rss("NIH News", [*NIH, NIH_LATER]))
     room.wait(lambda: len(room.posts(CHANNEL)) == 2, "a later post elsewhere")
