@@ -65,6 +65,8 @@ class RecordingService:
         if request.command == "add":
             buttons = (Choice("Subscribe, newest 1", "a:1:1"), Choice("Cancel", "a:1:x"))
             return AdminReply(Html(f"<b>Add</b> {request.args}"), choices=(buttons,))
+        if request.command == "audit":
+            raise RuntimeError("a bug in the service")
         if request.command == "import":
             size = len(request.upload.content) if request.upload else 0
             return AdminReply(Html(f"imported {size} bytes"))
@@ -285,9 +287,26 @@ async def test_an_oversized_import_is_refused_without_downloading_it(api: FakeBo
     assert api.downloads == []
 
 
+async def test_a_file_telegram_will_not_give_and_a_failing_service_get_an_answer(
+    api: FakeBotAPI,
+) -> None:
+    """getFile refused: the admin hears the file could not be fetched; a service that
+    raises: an apology. Neither stays unanswered."""
+    service = RecordingService()
+    api.fail_next("getFile", 400, "Bad Request: invalid file_id")
+    async with running(api, service):
+        asked, _ = api.push_document(GROUP, OPML, "a.opml", from_user_id=ADA, caption="/import")
+        broken = api.push_message(GROUP, "/audit", ADA)
+        await eventually(lambda: len(api.messages(GROUP)) == 2, "both answers")
+    answers = {m.reply_to_message_id: m.text for m in api.messages(GROUP)}
+    assert answers[asked].startswith("Sorry, I could not fetch that file from Telegram")
+    assert answers[broken].startswith("Sorry, that did not work")
+    assert [r.command for r in service.requests] == ["audit"]
+
+
 async def test_membership_comes_from_get_chat_member(api: FakeBotAPI) -> None:
     """getChatMember answers become Membership: status and the rights the admin rules read;
-    a user who never joined is `left`."""
+    a user who never joined is `left`. getChat finds a chat by @username or id."""
     api.set_member(CHANNEL, ADA, "administrator", can_post_messages=False)
     api.set_member(CHANNEL, BOB, "creator")
     api.set_member(GROUP, ADA, "administrator", can_change_info=True)
@@ -302,12 +321,22 @@ async def test_membership_comes_from_get_chat_member(api: FakeBotAPI) -> None:
             await members.membership(GROUP, BOB),
             await members.membership(GROUP, 999),
         ]
+        chats = [
+            await members.chat("@newsroom"),
+            await members.chat(CHANNEL),
+            await members.chat("@nobody_here"),
+        ]
     assert got == [
         Membership("administrator", can_post_messages=False, can_change_info=True),
         Membership("creator"),
         Membership("administrator", can_change_info=True),
         Membership("member"),
         Membership("left"),
+    ]
+    assert chats == [
+        Place(FORUM, "supergroup", "Newsroom", "newsroom"),
+        Place(CHANNEL, "channel", "NIDA news", "nida_news"),
+        None,
     ]
 
 

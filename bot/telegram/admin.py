@@ -170,35 +170,37 @@ class AdminCommands:
         self.tasks.start(sender, message.chat.id, answer)
 
     async def _answer(self, bot: Bot, message: Message, name: str, args: str) -> AdminReply | None:
+        upload = None
+        document = document_of(message) if name == "import" else None
+        if document is not None:
+            fetched = await self._upload(bot, document, message.chat.id)
+            if isinstance(fetched, AdminReply):
+                return fetched
+            upload = fetched
+        request = AdminRequest(name, args, actor_of(message), place_of(message), upload)
         try:
-            upload = None
-            if name == "import":
-                document = document_of(message)
-                if document is not None:
-                    size = document.file_size or 0
-                    if size > MAX_IMPORT_BYTES:
-                        return too_big_reply(size)
-                    upload = await self._download(bot, document)
-                    if upload is None:
-                        return too_big_reply(MAX_IMPORT_BYTES + 1)
-            request = AdminRequest(name, args, actor_of(message), place_of(message), upload)
             return await self.service.handle(request)
-        except TelegramError as exc:
-            log.warning("/%s in chat %s: %s", name, message.chat.id, translate(exc))
-            return AdminReply(texts.file_unreadable(exc.message))
         except Exception:
             log.exception("/%s in chat %s failed", name, message.chat.id)
             return AdminReply(texts.FAILED)
 
     @staticmethod
-    async def _download(bot: Bot, document: Document) -> Upload | None:
-        """The document's bytes (None when it turns out bigger than MAX_IMPORT_BYTES)."""
-        file = await bot.get_file(document.file_id)
-        if (file.file_size or 0) > MAX_IMPORT_BYTES:
-            return None
-        content = bytes(await file.download_as_bytearray())
+    async def _upload(bot: Bot, document: Document, chat_id: int) -> Upload | AdminReply:
+        """The document's bytes (getFile, then the download), or why there are none: bigger
+        than MAX_IMPORT_BYTES (refused before downloading when Telegram says its size), or
+        Telegram would not give it."""
+        if (document.file_size or 0) > MAX_IMPORT_BYTES:
+            return too_big_reply(document.file_size or 0)
+        try:
+            file = await bot.get_file(document.file_id)
+            if (file.file_size or 0) > MAX_IMPORT_BYTES:
+                return too_big_reply(file.file_size or 0)
+            content = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("fetching a document in chat %s: %s", chat_id, translate(exc))
+            return AdminReply(texts.file_unreadable(exc.message))
         if len(content) > MAX_IMPORT_BYTES:
-            return None
+            return too_big_reply(len(content))
         return Upload(
             file_name=document.file_name or "import.opml",
             mime_type=document.mime_type or "application/octet-stream",
@@ -266,6 +268,8 @@ class AdminCommands:
         chat_id = message.chat.id
         thread = message.message_thread_id if message.is_topic_message else None
         reply_to = None if message.chat.type == "private" else message.message_id
+        if not reply.text and reply.file is None:
+            return  # nothing to say (Telegram refuses an empty message)
         with self.tasks.sending():
             if reply.file is not None and not reply.choices and len(reply.text) <= MAX_CAPTION:
                 await self._send_file(bot, chat_id, thread, reply, reply.text, reply_to)
