@@ -1,10 +1,11 @@
 """The PTB Application of the live bot: built once, typed, with its hooks on the builder.
 
 `build_application` sets what every call shares (`DEFAULTS`: HTML, no link preview), the
-timeouts, a typed `bot_data` (`BotData`: the Runtime and the reader commands, instead of
-string keys), and the hooks run_polling calls: `post_init` adds the handlers (admin commands,
-bot/telegram/admin.py, before the readers') and the tick,
-`post_stop` lets the sends under way finish before PTB closes the bot's connections.
+timeouts, where files are downloaded from, a typed `bot_data` (`BotData`: the Runtime, the
+reader and admin commands, instead of string keys), and the hooks run_polling calls:
+`post_init` adds the handlers (the admin commands, bot/telegram/admin.py, before the
+readers') and the tick, `post_stop` lets the sends under way finish before PTB closes the
+bot's connections.
 Opening and closing the runtime is not theirs: bot/telegram/run.py does it the same way
 for every form of `run`.
 """
