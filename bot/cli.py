@@ -26,7 +26,7 @@ from bot.errors import (
     ReleaseBotError,
     TelegramAuthError,
 )
-from bot.logs import Redactor, configure_logging
+from bot.logs import LOG_FORMATS, Redactor, configure_logging, use_log_format
 from bot.models import NO_PUBLISHER, FetchResult, Publisher, Release, RoutingView
 from bot.render.authors import citation_author
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="config file (default: $RELEASEBOT_CONFIG, else config/releasebot.toml)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="log lines as text or as JSON, one object per line"
+        " (default: [bot] log_format, else text)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     preview = sub.add_parser("preview", help="fetch or read one feed and print its releases")
@@ -129,7 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     cite.add_argument("--style", default=None, choices=STYLES, help="citation style")
     cite.add_argument("--accessed", type=date.fromisoformat, help="access date, YYYY-MM-DD")
     cite.add_argument("--list-styles", action="store_true", help="list the styles and exit")
+    accept_log_format_after_the_command(sub)
     return parser
+
+
+def accept_log_format_after_the_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """`releasebot run --once --log-format json` as well; SUPPRESS keeps one given before."""
+    for command in sub.choices.values():
+        command.add_argument(
+            "--log-format", choices=LOG_FORMATS, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
 
 
 def config_path(args: argparse.Namespace) -> Path:
@@ -143,7 +160,10 @@ def load_config(args: argparse.Namespace, *, optional: bool = False) -> Settings
     path = config_path(args)
     if optional and args.config is None and not path.exists():
         return settings_from_dict({}, Path.cwd())
-    return load_settings(path)
+    settings = load_settings(path)
+    if getattr(args, "log_format", None) is None:  # the command line's choice wins
+        use_log_format(settings.bot.log_format)
+    return settings
 
 
 def open_store(settings: Settings, *, write: bool = True, verify: Verify = "quick") -> Store:
@@ -726,7 +746,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     redact = Redactor(os.environ.get(TOKEN_VARIABLE, ""))
-    configure_logging(args.verbose, redact)
+    configure_logging(args.verbose, redact, args.log_format or "text")
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:

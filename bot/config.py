@@ -6,7 +6,7 @@ import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -60,6 +60,7 @@ class BotSettings(_Strict):
     admins: tuple[int, ...] = ()
     api_base_url: str = "https://api.telegram.org/bot"
     username: str = ""
+    log_format: Literal["text", "json"] = "text"  # `--log-format` wins
     tick: Duration = 30.0
     recheck_paused: Duration = 600.0
     request_timeout: Duration = 30.0  # wait for Telegram's answer; a lost one is sent once more

@@ -540,3 +540,16 @@ async def test_the_preview_of_a_huge_release_fits_one_message(
     assert "word1 word2" in reply.text
     assert visible_length(reply.text) <= 4096
     assert reply.choices
+
+
+async def test_opml_import_stops_at_the_chats_route_limit(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Limits hold feed by feed: past max_routes_per_chat the rest are refused with why."""
+    urls = [feed_server.serve(f"/{n}.xml", rss(f"Feed {n}", 1, prefix=str(n))) for n in range(4)]
+    upload = Upload("feeds.opml", "text/x-opml", opml(urls))
+    async with _rig(tmp_path, admin={"max_routes_per_chat": 2}) as made:
+        reply = await import_opml(made.ctx, CHAT, upload, may_add_new=True, actor=OWNER)
+        assert len(made.view().routes_of("science_news")) == 2
+    assert "2 added, 0 already there, 2 refused" in reply.text
+    assert "max_routes_per_chat" in reply.text

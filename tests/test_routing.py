@@ -293,3 +293,64 @@ def test_status_shows_the_synced_names_and_not_what_the_config_dropped(tmp_path:
     assert status() == ["feed", "nida", "nih", "old", "channel", "lab", "news"]
     write(SECOND)
     assert status() == ["feed", "drugs", "nih", "channel", "lab", "press"]
+
+
+# --- one chat's change, re-read alone ------------------------------------------------------
+
+CHAT_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "drop", "style", "filter", "pause", "new-chat"]),
+        st.integers(0, 3),  # which chat
+        st.integers(0, 5),  # which feed
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=CHAT_STEPS)
+def test_refreshing_one_chat_gives_the_view_a_full_build_gives(
+    tmp_path: Path, steps: list[tuple[str, int, int]]
+) -> None:
+    """After any sequence of one-chat changes (routes added and removed, options, filters,
+    pauses, chats made), the view refreshed for that chat equals a full build."""
+    from bot.services.routing import refresh_chat
+
+    store = Store.open(":memory:")
+    try:
+        settings_ = config(
+            tmp_path,
+            feeds=[{"name": "nida", "url": "https://x.example/nida"}],
+            channels=[{"name": "news", "chat": "@agency_news", "feeds": ["nida"]}],
+        )
+        view = apply_config(store, settings_, NOW)
+        made: set[int] = set()
+        for action, chat_n, feed_n in steps:
+            chat = "news" if chat_n == 0 else f"lab{chat_n}"
+            feed = f"chat-feed-{feed_n}" if feed_n else "nida"
+            with store.writing():
+                if chat != "news" and chat_n not in made:
+                    store.add_chat_channel(chat, -100 - chat_n, None)
+                    made.add(chat_n)
+                if store.feed_by_url(f"https://x.example/{feed}") is None and feed != "nida":
+                    store.add_chat_feed(
+                        feed, f"https://x.example/{feed}", title=feed, interval=900.0
+                    )
+                has = view.route(feed, chat) is not None
+                if action == "add" and not has:
+                    store.add_chat_route(feed, chat, 0, now=NOW)
+                elif action == "drop" and has:
+                    store.drop_route(feed, chat)
+                elif action == "style" and has:
+                    store.set_route_options(feed, chat, citation_style="mla")
+                elif action == "filter" and has:
+                    store.set_route_filter(feed, chat, ("vaccine",), ("mice",))
+                elif action == "pause" and has:
+                    store.set_route_paused(chat, True, feed)
+            view = refresh_chat(view, store, settings_, chat)
+            assert view == build_view(store, settings_)
+    finally:
+        store.close()

@@ -237,7 +237,7 @@ class AdminService:
             self._entry(caller, channel, "remove", route, _route_text(route), "")
         ):
             cancelled = self.ctx.store.drop_route(feed, channel)
-        self.ctx.changed()
+        self.ctx.changed(channel)
         title = caller.target.title if caller.target else channel
         return AdminReply(admin_replies.removed(feed, title, cancelled), toast="Removed")
 
@@ -267,7 +267,7 @@ class AdminService:
         )
         with self.ctx.store.change(entry):
             self.ctx.store.set_route_options(found.feed, found.chat, **{wanted.column: value})
-        self.ctx.changed()
+        self.ctx.changed(found.chat)
         note = admin_replies.BACKLOG_NOTE if wanted.option == "backlog" else ""
         return AdminReply(admin_replies.option_set(found.feed, wanted.option, before, after, note))
 
@@ -291,7 +291,7 @@ class AdminService:
         after = describe_filter(RouteFilter(include, exclude))
         with self.ctx.store.change(self._entry(caller, found.chat, "filter", found, before, after)):
             self.ctx.store.set_route_filter(found.feed, found.chat, include, exclude)
-        self.ctx.changed()
+        self.ctx.changed(found.chat)
         if not include and not exclude:
             return AdminReply(admin_replies.filter_cleared(found.feed))
         return AdminReply(admin_replies.filter_set(found.feed, after))
@@ -332,7 +332,7 @@ class AdminService:
         entry = self._entry(caller, channel, command, what, "", "")
         with self.ctx.store.change(entry):
             self.ctx.store.set_route_paused(channel, not resumed, which)
-        self.ctx.changed()
+        self.ctx.changed(channel)
         if resumed and self.wake is not None:
             self.wake()
         return AdminReply(admin_replies.paused(names, held, resumed=resumed))

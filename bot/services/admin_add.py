@@ -193,7 +193,6 @@ async def finish_add(
         return AdminReply(refusal(feed_reason(exc)), toast="Not added")
     if done.already:
         return AdminReply(already_text(done.feed, done.channel), toast="Already subscribed")
-    ctx.changed()
     if done.queued and wake is not None:
         wake()
     text = subscribed_text(done.feed, target.title or done.channel, backlog, new_feed=done.new_feed)
@@ -465,9 +464,9 @@ def _chat_options(ctx: AdminContext, target: Target, feed: str) -> ChatOptions:
 def channel_of(store: Store, target: Target) -> tuple[str, str] | None:
     """(name, origin) of the stored channel row posting to `target` (that forum topic)."""
     if target.channel:
-        for chat in store.channel_rows():
-            if chat["name"] == target.channel:
-                return chat["name"], chat["origin"]
+        rows, _ = store.chat_rows(target.channel)
+        if rows:
+            return rows[0]["name"], rows[0]["origin"]
     found = store.chat_target(target.chat_id, target.thread_id) if target.chat_id else None
     if found is None and target.username:
         found = store.chat_target_by_ref(f"@{target.username}", target.thread_id)
@@ -553,14 +552,14 @@ def subscribe(
         if origin != "followed" and found.parsed is not None and found.fetched is not None:
             _store_fetched(ctx, feed, found.fetched, found.parsed, found.body_hash, interval, now)
         queued = store.add_chat_route(feed, channel_name, backlog, now=now)
+    ctx.changed(channel_name)  # that chat re-read: an import subscribes hundreds in a row
     return Subscribed(feed, channel_name, new_feed=origin != "followed", queued=queued)
 
 
 def _feed_to_follow(ctx: AdminContext, found: Candidate, name: str) -> tuple[str, str]:
     """(name, origin): "followed" (the bot follows it), "retired" (revive) or "new"."""
     store = ctx.store
-    followed = {row["name"] for row in store.feed_rows()}
-    if found.known and found.known in followed:
+    if found.known and store.feed_rows_named([found.known]):
         return found.known, "followed"
     hit = store.feed_by_url(found.url) if found.url else None
     if hit is not None:

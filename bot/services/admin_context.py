@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.fetch.client import Fetcher
 from bot.models import RoutingView
 from bot.services.admin_types import ChatKind, MemberLookup
-from bot.services.routing import build_view
+from bot.services.routing import build_view, refresh_chat
 from bot.store import Store
 
 
@@ -53,10 +53,18 @@ class AdminContext:
             built = self._built = (self.settings, mark, build_view(self.store, self.settings))
         return built[2]
 
-    def changed(self) -> RoutingView:
-        """After a change: the new view, handed to the runtime."""
-        view = build_view(self.store, self.settings)
-        self._built = (self.settings, self.store.audit_mark(), view)
+    def changed(self, chat: str | None = None) -> RoutingView:
+        """After a change: the new view, handed to the runtime. A change to one `chat`'s
+        routes re-reads only that chat (`refresh_chat`) when the view in hand was built
+        just before it (its audit row is the only one since); anything else, a full build."""
+        mark, built = self.store.audit_mark(), self._built
+        if chat is not None and built is not None and built[0] is self.settings and (
+            mark == built[1] + 1
+        ):
+            view = refresh_chat(built[2], self.store, self.settings, chat)
+        else:
+            view = build_view(self.store, self.settings)
+        self._built = (self.settings, mark, view)
         self.rerouted(self.settings, view)
         return view
 

@@ -103,8 +103,6 @@ async def import_feeds(
             refused.append((feed.url, exc.message))
             continue
         (already if done.already else added).append(done.feed)
-    if added:
-        ctx.changed()
     return ImportSummary(added=tuple(added), already=tuple(already), refused=tuple(refused))
 
 

@@ -111,15 +111,17 @@ def options_text(view: RoutingView, route: Route) -> str:
 def status(ctx: AdminContext, target: Target | None) -> AdminReply:
     """`releasebot status`'s tables: the whole bot's (target None), else this chat's."""
     view = ctx.view()
+    names: list[str] | None = None  # every feed
     if target is None:
         feeds = {feed.name for feed in view.feeds}
         chats = set(view.chat_names)
     elif target.channel is None:
         return AdminReply(admin_replies.no_feeds_here(target.title))
     else:
-        feeds = set(view.feeds_of(target.channel))
+        names = list(view.feeds_of(target.channel))
+        feeds = set(names)
         chats = {target.channel}
-    feed_states = [state for state in ctx.store.feed_states() if state.name in feeds]
+    feed_states = [state for state in ctx.store.feed_states(names) if state.name in feeds]
     channel_states = [state for state in ctx.store.channel_states() if state.name in chats]
     counts = {name: n for name, n in ctx.store.delivery_counts().items() if name in chats}
     return AdminReply(

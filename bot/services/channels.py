@@ -16,6 +16,7 @@ from bot.errors import (
     MessageRejectedError,
     TransientDeliveryError,
 )
+from bot.logs import log_fields
 from bot.models import ChatInfo
 from bot.render.chat_problems import problem_from_answer, problem_from_status
 from bot.render.display import format_duration
@@ -61,7 +62,12 @@ async def check_channels(
             problem = exc.message
             found = problem_from_answer(exc.message, channel.chat)
         except TransientDeliveryError as exc:
-            log.warning("channel %s: cannot check it now (%s)", channel.name, exc.message)
+            log.warning(
+                "channel %s: cannot check it now (%s)",
+                channel.name,
+                exc.message,
+                extra=log_fields(channel=channel.name),
+            )
             continue
         else:
             store.set_chat_id(channel.name, info.chat_id)
@@ -69,7 +75,13 @@ async def check_channels(
             found = problem_from_status(info.status, info.kind, channel.chat)
         if problem:
             blocked.append(channel.name)
-            log.error("channel %s (%s): %s; its posts wait", channel.name, channel.chat, problem)
+            log.error(
+                "channel %s (%s): %s; its posts wait",
+                channel.name,
+                channel.chat,
+                problem,
+                extra=log_fields(channel=channel.name),
+            )
             # told once per incident: a recheck that still fails, confirms the dispatcher's
             # pause, or follows a restart (already paused) is quiet
             newly = dispatcher.open_incident(channel.name)
@@ -83,7 +95,11 @@ async def check_channels(
         elif state.paused:
             # The admins hear it resumed when a post goes through (the dispatcher): a chat
             # can look fine here and still refuse the post (e.g. members may not write).
-            log.info("channel %s: the bot may post again; resuming", channel.name)
+            log.info(
+                "channel %s: the bot may post again; resuming",
+                channel.name,
+                extra=log_fields(channel=channel.name),
+            )
             store.resume_channel(channel.name)
             dispatcher.open_incident(channel.name)
     return blocked
@@ -95,6 +111,8 @@ async def _chat_info(checker: ChatChecker, store: Store, name: str, chat: int | 
     try:
         return await checker.chat_info(chat)
     except ChatMigratedError as exc:
-        log.warning("channel %s moved to chat %d", name, exc.new_chat_id)
+        log.warning(
+            "channel %s moved to chat %d", name, exc.new_chat_id, extra=log_fields(channel=name)
+        )
         store.set_chat_id(name, exc.new_chat_id)
         return await checker.chat_info(exc.new_chat_id)

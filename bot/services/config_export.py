@@ -23,7 +23,7 @@ from bot.feeds.urls import is_http_url
 from bot.models import RoutingView
 from bot.render.toml_text import document
 from bot.services.routing import build_view
-from bot.store import Store
+from bot.store import Row, Store
 
 HEADER = (
     "release-bot configuration exported by `releasebot config export`:\n"
@@ -60,7 +60,7 @@ def _route_note(origin: str, paused: bool) -> str:
     return "; ".join(note for note in notes if note)
 
 
-def _feed_table(row: dict[str, Any]) -> dict[str, Any]:
+def _feed_table(row: Row) -> dict[str, Any]:
     return {
         "name": row["name"],
         "url": row["url"],
@@ -72,7 +72,7 @@ def _feed_table(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _chat_table(row: dict[str, Any]) -> dict[str, Any]:
+def _chat_table(row: Row) -> dict[str, Any]:
     chat: str | int = row["chat"]
     if isinstance(chat, str) and chat.lstrip("-").isdigit():
         chat = int(chat)
@@ -85,7 +85,7 @@ def _chat_table(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _route_table(row: dict[str, Any]) -> dict[str, Any]:
+def _route_table(row: Row) -> dict[str, Any]:
     include, exclude = json.loads(row["include"]), json.loads(row["exclude"])
     return {
         "feed": row["feed"],
@@ -97,7 +97,7 @@ def _route_table(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _options(row: dict[str, Any]) -> dict[str, Any]:
+def _options(row: Row) -> dict[str, Any]:
     def flag(value: int | None) -> bool | None:
         return None if value is None else bool(value)
 

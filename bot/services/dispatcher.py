@@ -45,6 +45,7 @@ from bot.errors import (
     TelegramAuthError,
     TransientDeliveryError,
 )
+from bot.logs import log_fields
 from bot.models import Delivery, RoutingView, StoredRelease
 from bot.render.changes import post_fingerprint
 from bot.render.chat_problems import problem_from_answer
@@ -231,7 +232,7 @@ class Dispatcher:
         try:
             post = self._post_for(delivery, stored)
         except Exception as exc:  # a rendering bug must not stop this chat's other posts
-            log.exception("delivery %d: cannot render the post", delivery.id)
+            log.exception("delivery %d: cannot render the post", delivery.id, extra=about(delivery))
             problem = f"internal error: {type(exc).__name__}: {exc}"
         else:
             if post is not None:
@@ -293,7 +294,9 @@ class Dispatcher:
         editing = delivery.state == "sent" and delivery.message_id is not None
         if not editing and not self.store.mark_sending(delivery.id):
             # No longer pending: another process took it (or recorded it) since we read it.
-            log.info("delivery %d: taken elsewhere; not sending it", delivery.id)
+            log.info(
+                "delivery %d: taken elsewhere; not sending it", delivery.id, extra=about(delivery)
+            )
             return True, None
         try:
             if editing and delivery.message_id is not None:
@@ -316,6 +319,13 @@ class Dispatcher:
             raise
         if editing:
             self._edit_answered(delivery, post_fingerprint(post))
+            log.info(
+                "delivery %d: edited in %s (message %s)",
+                delivery.id,
+                delivery.channel,
+                delivery.message_id,
+                extra=about(delivery),
+            )
             self.report.edited += 1
         else:
             shown = post_fingerprint(post)
@@ -326,6 +336,15 @@ class Dispatcher:
                     "delivery %d: sent (message %d), but no longer ours to record",
                     delivery.id,
                     message_id,
+                    extra=about(delivery),
+                )
+            else:
+                log.info(
+                    "delivery %d: posted to %s (message %d)",
+                    delivery.id,
+                    delivery.channel,
+                    message_id,
+                    extra=about(delivery),
                 )
             self.report.sent += 1
         return True, self._close_incident(channel)
@@ -340,6 +359,7 @@ class Dispatcher:
                 delivery.id,
                 budget.used,
                 budget.next_edit.isoformat(timespec="minutes"),
+                extra=about(delivery),
             )
 
     def _chat_refused(
@@ -354,20 +374,31 @@ class Dispatcher:
         if not editing:
             self.store.mark_retry(delivery.id, self._error(delivery, exc.message), self.clock())
         if isinstance(exc, RateLimitedError):
-            log.warning("channel %s: 429, waiting %.0f s", channel.name, exc.retry_after)
+            log.warning(
+                "channel %s: 429, waiting %.0f s",
+                channel.name,
+                exc.retry_after,
+                extra=about(delivery),
+            )
             if self.pacer is not None:
                 self.pacer.pause(target, min(exc.retry_after, 3600.0))
             return None
         if isinstance(exc, ChatMigratedError):
-            log.warning("channel %s moved to chat %d", channel.name, exc.new_chat_id)
+            log.warning(
+                "channel %s moved to chat %d", channel.name, exc.new_chat_id, extra=about(delivery)
+            )
             self.store.set_chat_id(channel.name, exc.new_chat_id)
             if editing:  # its message stays in the old group, which takes no edits any more
-                log.warning("delivery %d: not edited: its group is now a supergroup", delivery.id)
+                log.warning(
+                    "delivery %d: not edited: its group is now a supergroup",
+                    delivery.id,
+                    extra=about(delivery),
+                )
                 self.store.skip_edit(delivery)
             return None
         self.store.pause_channel(channel.name, exc.message)
         self.report.paused.append(channel.name)
-        log.error("channel %s paused: %s", channel.name, exc.message)
+        log.error("channel %s paused: %s", channel.name, exc.message, extra=about(delivery))
         if not self.open_incident(channel.name):
             return None
         return channel_paused_notice(
@@ -390,11 +421,13 @@ class Dispatcher:
             return None
         self._incidents.discard(channel.name)
         waiting = self.store.delivery_counts().get(channel.name, {}).get("pending", 0)
-        log.info("channel %s: posting again", channel.name)
+        log.info("channel %s: posting again", channel.name, extra=log_fields(channel=channel.name))
         return channel_resumed_notice(channel.name, channel.chat, waiting)
 
     def _rejected(self, delivery: Delivery, message: str, editing: bool) -> bool:
-        log.error("delivery %d refused by Telegram: %s", delivery.id, message)
+        log.error(
+            "delivery %d refused by Telegram: %s", delivery.id, message, extra=about(delivery)
+        )
         if editing:  # not retried; it counts against the day's edits all the same
             self._edit_answered(delivery, None)
         else:
@@ -404,7 +437,13 @@ class Dispatcher:
 
     def _retry_later(self, delivery: Delivery, message: str, editing: bool) -> None:
         delay = RETRY.delay(delivery.attempts + 1)
-        log.warning("delivery %d: %s; retrying in %.0f s", delivery.id, message, delay)
+        log.warning(
+            "delivery %d: %s; retrying in %.0f s",
+            delivery.id,
+            message,
+            delay,
+            extra=about(delivery),
+        )
         not_before = self.clock() + timedelta(seconds=delay)
         if editing:
             self.store.mark_edit_retry(delivery.id, message, not_before)
@@ -418,7 +457,9 @@ class Dispatcher:
         Returns whether the chat's batch may go on (only once this post is settled).
         """
         if (delivery.error or "").startswith(UNANSWERED):
-            log.error("delivery %d: %s (%s)", delivery.id, SENT_TWICE, message)
+            log.error(
+                "delivery %d: %s (%s)", delivery.id, SENT_TWICE, message, extra=about(delivery)
+            )
             self.store.mark_failed(delivery.id, SENT_TWICE)
             self.report.failed += 1
             return True
@@ -429,6 +470,7 @@ class Dispatcher:
             delivery.id,
             message,
             wait,
+            extra=about(delivery),
         )
         not_before = self.clock() + timedelta(seconds=wait)
         error = f"{UNANSWERED} ({message}); sending once more"
@@ -457,3 +499,8 @@ class Dispatcher:
                 log.error("cannot message admin %d (%s); press Start in the bot", admin, exc)
             except (MessageRejectedError, TransientDeliveryError, RateLimitedError) as exc:
                 log.error("cannot message admin %d: %s", admin, exc)
+
+
+def about(delivery: Delivery) -> dict[str, str | int]:
+    """A log line's fields for one delivery: its id, channel and release."""
+    return log_fields(delivery=delivery.id, channel=delivery.channel, release=delivery.release_id)

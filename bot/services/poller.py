@@ -15,9 +15,11 @@ from bot.config import FeedSettings, Settings
 from bot.errors import FeedError, FeedFetchError, ReleaseBotError, StoreError
 from bot.feeds.backoff import next_poll_after_failure, next_poll_after_success
 from bot.fetch.client import Fetcher
+from bot.logs import log_fields
 from bot.models import Feed, IngestResult, ParsedFeed, RoutingView
 from bot.render.cite import citation_key
 from bot.render.notices import store_recovered_notice, store_unwritable_notice
+from bot.render.progress import counted
 from bot.render.telegram_html import Html
 from bot.services.parse_pool import ParsePool
 from bot.services.routing import build_view
@@ -64,7 +66,28 @@ def _log_cut_fields(feed: str, parsed: ParsedFeed) -> None:
             feed,
             len(cut),
             ", ".join(fields),
+            extra=log_fields(feed=feed),
         )
+
+
+def _log_polled(outcome: PollOutcome) -> PollOutcome:
+    """One line per feed polled: INFO when it brought new or changed releases, else DEBUG."""
+    about = log_fields(feed=outcome.feed)
+    result = outcome.result
+    if result is None:  # 304, or the same body as last time
+        log.debug("feed %s: %s", outcome.feed, outcome.status.replace("_", " "), extra=about)
+    elif result.new or result.updated:
+        log.info(
+            "feed %s: %d new, %d changed; %s queued",
+            outcome.feed,
+            result.new,
+            result.updated,
+            counted(result.queued, "post"),
+            extra=about,
+        )
+    else:
+        log.debug("feed %s: nothing new", outcome.feed, extra=about)
+    return outcome
 
 
 class Poller:
@@ -148,7 +171,11 @@ class Poller:
         except StoreError:
             raise  # our outage, not the feed's fault: poll_guarded backs off
         except Exception as exc:  # a bug in our code: one feed's bug never stops the others
-            log.exception("feed %s: bug while polling (the other feeds go on)", feed.name)
+            log.exception(
+                "feed %s: bug while polling (the other feeds go on)",
+                feed.name,
+                extra=log_fields(feed=feed.name),
+            )
             return self._record_failure(feed, f"internal error: {type(exc).__name__}: {exc}", None)
 
     async def _store_failed(self, feed: Feed, exc: StoreError) -> None:
@@ -200,11 +227,11 @@ class Poller:
 
         if fetched.status == "not_modified":
             record_success(state.body_hash)
-            return PollOutcome(feed.name, "not_modified")
+            return _log_polled(PollOutcome(feed.name, "not_modified"))
         body_hash = hashlib.sha256(fetched.body).hexdigest()
         if body_hash == state.body_hash:
             record_success(body_hash)
-            return PollOutcome(feed.name, "unchanged")
+            return _log_polled(PollOutcome(feed.name, "unchanged"))
         max_items = self.settings.fetch.max_items
         parsed = await self.parser.parse(
             fetched.body,
@@ -236,6 +263,7 @@ class Poller:
                 len(parsed.releases) + parsed.skipped,
                 len(parsed.releases),
                 parsed.skipped,
+                extra=log_fields(feed=feed.name),
             )
         _log_cut_fields(feed.name, parsed)
         if result.flooded:
@@ -244,8 +272,9 @@ class Poller:
                 feed.name,
                 result.new,
                 result.new - result.flooded,
+                extra=log_fields(feed=feed.name),
             )
-        return PollOutcome(feed.name, "ok", result=result, skipped=parsed.skipped)
+        return _log_polled(PollOutcome(feed.name, "ok", result=result, skipped=parsed.skipped))
 
     def _record_failure(
         self,
@@ -274,5 +303,12 @@ class Poller:
             permanent=permanent,
         )
         kind = "permanent" if permanent else "transient"
-        log.warning("feed %s: %s (failure %d, %s)", feed.name, message, failures, kind)
+        log.warning(
+            "feed %s: %s (failure %d, %s)",
+            feed.name,
+            message,
+            failures,
+            kind,
+            extra=log_fields(feed=feed.name),
+        )
         return PollOutcome(feed.name, "error", error=message)

@@ -21,7 +21,7 @@ from bot.store import Store
 
 # Per section, the keys the running process cannot take without a restart.
 RESTART_ONLY: dict[str, tuple[str, ...]] = {
-    "bot": ("database", "api_base_url", "username", "tick", "request_timeout"),
+    "bot": ("database", "api_base_url", "username", "tick", "request_timeout", "log_format"),
     "fetch": (
         "timeout",
         "connect_timeout",

@@ -30,13 +30,15 @@ nor are chat-made feeds no route follows (their releases stay; they are not poll
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from bot.config import Defaults, FeedSettings, Settings
 from bot.models import Chat, ChatOptions, Feed, Publisher, Route, RouteOverrides, RoutingView
-from bot.store import Store
+from bot.store import Row, Store
 
 T = TypeVar("T")
+E = TypeVar("E", Feed, Chat)
 
 
 def publisher_of(feed: FeedSettings) -> Publisher:
@@ -57,16 +59,50 @@ def build_view(store: Store, settings: Settings) -> RoutingView:
         for row in store.feed_rows()
         if row["origin"] == "config" or row["name"] in routed
     )
+    return _assemble(feeds, chats, (_route(row) for row in routes_rows))
+
+
+def refresh_chat(view: RoutingView, store: Store, settings: Settings, channel: str) -> RoutingView:
+    """`view` after a change to one chat (an admin's /add, /remove, /set, /filter, /pause):
+    that chat and its routes read again, the feeds they need added, chat-made feeds no
+    route follows any more dropped; everything else kept. Equal to `build_view` as long as
+    nothing else changed since `view` was built (tests/test_routing.py checks it)."""
+    chat_rows, route_rows = store.chat_rows(channel)
+    fresh = [_chat(row, settings.defaults) for row in chat_rows]
+    routes = [r for r in view.routes if r.chat != channel]
+    routes += [_route(row) for row in route_rows] if fresh else []
+    routed = {route.feed for route in routes}
+    feeds = [f for f in view.feeds if f.origin == "config" or f.name in routed]
+    missing = sorted(routed - {feed.name for feed in feeds})
+    if missing:
+        feeds += [_feed(row, settings.defaults) for row in store.feed_rows_named(missing)]
+    return _assemble(_in_view_order(feeds), _with_chat(view.chats, channel, fresh), routes)
+
+
+def _in_view_order(entries: Sequence[E]) -> list[E]:
+    """The file's entries in its order, then the chats' by name (as `build_view` reads them)."""
+    made_in_chats = sorted((e for e in entries if e.origin == "chat"), key=lambda e: e.name)
+    return [e for e in entries if e.origin == "config"] + made_in_chats
+
+
+def _with_chat(chats: Sequence[Chat], name: str, fresh: list[Chat]) -> list[Chat]:
+    """`chats` with the one called `name` replaced by `fresh` (none: removed, or added)."""
+    if any(chat.name == name for chat in chats) and fresh:
+        return [fresh[0] if chat.name == name else chat for chat in chats]
+    return _in_view_order([*(chat for chat in chats if chat.name != name), *fresh])
+
+
+def _assemble(feeds: Sequence[Feed], chats: Sequence[Chat], routes: Iterable[Route]) -> RoutingView:
     feed_order = {feed.name: n for n, feed in enumerate(feeds)}
     chat_order = {chat.name: n for n, chat in enumerate(chats)}
-    routes = sorted(
-        (_route(row) for row in routes_rows if row["feed"] in feed_order),
+    ordered = sorted(
+        (route for route in routes if route.feed in feed_order and route.chat in chat_order),
         key=lambda route: (chat_order[route.chat], feed_order[route.feed]),
     )
-    return RoutingView(feeds=feeds, chats=chats, routes=tuple(routes))
+    return RoutingView(feeds=tuple(feeds), chats=tuple(chats), routes=tuple(ordered))
 
 
-def _feed(row: dict[str, Any], defaults: Defaults) -> Feed:
+def _feed(row: Row, defaults: Defaults) -> Feed:
     return Feed(
         name=row["name"],
         source=row["url"],
@@ -79,7 +115,7 @@ def _feed(row: dict[str, Any], defaults: Defaults) -> Feed:
     )
 
 
-def _chat(row: dict[str, Any], defaults: Defaults) -> Chat:
+def _chat(row: Row, defaults: Defaults) -> Chat:
     options = ChatOptions(
         citation_style=_given(row["citation_style"], defaults.citation_style),
         summary_length=_given(row["summary_length"], defaults.summary_length),
@@ -95,23 +131,43 @@ def _chat(row: dict[str, Any], defaults: Defaults) -> Chat:
     )
 
 
-def _route(row: dict[str, Any]) -> Route:
-    overrides = RouteOverrides(
-        citation_style=row["citation_style"],
-        summary_length=row["summary_length"],
-        link_preview=None if row["link_preview"] is None else bool(row["link_preview"]),
-        silent=None if row["silent"] is None else bool(row["silent"]),
-    )
+def _route(row: Row) -> Route:
     return Route(
         feed=row["feed"],
         chat=row["channel"],
         backlog=row["backlog"],
         origin=row["origin"],
-        overrides=overrides,
-        include=tuple(json.loads(row["include"])),
-        exclude=tuple(json.loads(row["exclude"])),
+        overrides=_overrides(row),
+        include=_terms(row["include"]),
+        exclude=_terms(row["exclude"]),
         paused=bool(row["paused"]),
     )
+
+
+NO_OVERRIDES = RouteOverrides()
+
+
+def _overrides(row: Row) -> RouteOverrides:
+    # Most routes have none of their own: one shared object (the view is rebuilt after
+    # every admin change, over thousands of routes).
+    style, length, preview, silent = (
+        row["citation_style"],
+        row["summary_length"],
+        row["link_preview"],
+        row["silent"],
+    )
+    if style is None and length is None and preview is None and silent is None:
+        return NO_OVERRIDES
+    return RouteOverrides(
+        citation_style=style,
+        summary_length=length,
+        link_preview=None if preview is None else bool(preview),
+        silent=None if silent is None else bool(silent),
+    )
+
+
+def _terms(text: str) -> tuple[str, ...]:
+    return () if text == "[]" else tuple(json.loads(text))
 
 
 def _given(value: T | None, default: T) -> T:

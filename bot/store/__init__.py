@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from bot.models import ChannelState
@@ -24,11 +25,14 @@ class Store(FeedQueries, AdminQueries, OutboxQueries, PendingQueries, AdminReads
         return cls(opened.db, read_only=opened.read_only)
 
 
+Row = sqlite3.Row  # a row read by column name (the routing view's rows)
+
 __all__ = [
     "ChannelState",
     "FeedSummary",
     "PendingAction",
     "RouteActivity",
+    "Row",
     "Store",
     "fts_query",
 ]

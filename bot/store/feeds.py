@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -113,9 +113,14 @@ class FeedQueries(ProvisionQueries):
             error_permanent=bool(row["last_error_permanent"]),
         )
 
-    def feed_states(self) -> list[FeedState]:
-        """Every feed's state, by name: one query (`status` and /feeds read them all)."""
-        cursor = self.db.execute("SELECT * FROM feeds ORDER BY name")
+    def feed_states(self, names: Sequence[str] | None = None) -> list[FeedState]:
+        """Every feed's state (or those of `names`), by name: one query (`status` and /feeds
+        read them all; a chat's /status its own)."""
+        sql, params = "SELECT * FROM feeds", []
+        if names is not None:
+            sql += " WHERE name IN (SELECT value FROM json_each(?))"
+            params = [json.dumps(list(names))]
+        cursor = self.db.execute(sql + " ORDER BY name", params)
         columns = [column[0] for column in cursor.description]
         return [self._feed_state(dict(zip(columns, row, strict=True))) for row in cursor]
 

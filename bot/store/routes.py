@@ -4,6 +4,7 @@ what the routing view is built from."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -156,33 +157,48 @@ class RouteQueries(ReleaseQueries, ProvisionQueries):
         """Each stored feed's source (URL or file path) as synced, by name."""
         return dict(self.db.execute("SELECT name, url FROM feeds"))
 
-    def feed_rows(self) -> list[dict[str, Any]]:
+    def feed_rows(self) -> list[sqlite3.Row]:
         """The feeds in service (config and chat), the file's in its order, then by name."""
-        return self._rows(
-            "SELECT name, url, origin, paused, interval, publisher, short_name, timezone,"
-            " language FROM feeds WHERE origin IN ('config', 'chat')"
-            " ORDER BY origin = 'chat', position, name"
-        )
+        return self._rows(_FEED_ROWS + " ORDER BY origin = 'chat', position, name")
 
-    def channel_rows(self) -> list[dict[str, Any]]:
+    def channel_rows(self) -> list[sqlite3.Row]:
         """The channels in service, the file's in its order, then by name."""
-        return self._rows(
-            "SELECT name, chat, origin, thread_id, citation_style, summary_length,"
-            " link_preview, silent, backlog FROM channels WHERE origin IN ('config', 'chat')"
-            " ORDER BY origin = 'chat', position, name"
-        )
+        return self._rows(_CHANNEL_ROWS + " ORDER BY origin = 'chat', position, name")
 
-    def route_rows(self) -> list[dict[str, Any]]:
-        """Every stored route with its settings."""
-        return self._rows(
-            "SELECT feed, channel, origin, backlog, paused, citation_style, summary_length,"
-            " link_preview, silent, include, exclude FROM routes ORDER BY channel, feed"
-        )
+    def route_rows(self) -> list[sqlite3.Row]:
+        """Every stored route with its settings, in no order (the view orders them)."""
+        return self._rows(_ROUTE_ROWS)
 
-    def _rows(self, sql: str) -> list[dict[str, Any]]:
-        cursor = self.db.execute(sql)
-        columns = [column[0] for column in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor]
+    def chat_rows(self, channel: str) -> tuple[list[sqlite3.Row], list[sqlite3.Row]]:
+        """One channel's row (if in service) and its routes: an admin's change to one chat
+        re-reads these, not every route (bot/services/routing.py `refresh_chat`)."""
+        chat = self._rows(_CHANNEL_ROWS + " AND name = ?", [channel])
+        return chat, self._rows(_ROUTE_ROWS + " WHERE channel = ?", [channel])
+
+    def feed_rows_named(self, names: Sequence[str]) -> list[sqlite3.Row]:
+        """The feeds in service among `names` (at most a chat's routes' worth)."""
+        marks = ", ".join("?" * len(names))
+        return self._rows(_FEED_ROWS + f" AND name IN ({marks})", list(names))
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        # sqlite3.Row: read by column name, made in C (thousands per view built).
+        cursor = self.db.conn.cursor()
+        cursor.row_factory = sqlite3.Row
+        return cursor.execute(sql, params).fetchall()
+
+
+_FEED_ROWS = (
+    "SELECT name, url, origin, paused, interval, publisher, short_name, timezone,"
+    " language FROM feeds WHERE origin IN ('config', 'chat')"
+)
+_CHANNEL_ROWS = (
+    "SELECT name, chat, origin, thread_id, citation_style, summary_length,"
+    " link_preview, silent, backlog FROM channels WHERE origin IN ('config', 'chat')"
+)
+_ROUTE_ROWS = (
+    "SELECT feed, channel, origin, backlog, paused, citation_style, summary_length,"
+    " link_preview, silent, include, exclude FROM routes"
+)
 
 
 def _route_values(route: RouteSpec) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Protocol
 from bot import __version__
 from bot.config import Settings
 from bot.fetch.client import Fetcher, default_user_agent
+from bot.logs import log_fields
 from bot.models import RoutingView
 from bot.render.progress import counted, start_line
 from bot.services.channels import ChatChecker, check_channels
@@ -168,7 +169,9 @@ def summarize(outcomes: list[PollOutcome], report: DrainReport, *, dry_run: bool
     """Log what a run did; True when everything went through."""
     failed_feeds = [o for o in outcomes if o.status == "error"]
     for outcome in failed_feeds:
-        log.error("feed %s failed: %s", outcome.feed, outcome.error)
+        log.error(
+            "feed %s failed: %s", outcome.feed, outcome.error, extra=log_fields(feed=outcome.feed)
+        )
     polls = f"polled {counted(len(outcomes), 'feed')} ({len(failed_feeds)} failed)"
     new = counted(polled(outcomes).new, "new release")
     if dry_run:  # it printed its posts: nothing was sent, and the line must not say so
