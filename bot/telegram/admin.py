@@ -52,6 +52,7 @@ from bot.render import admin_telegram as texts
 from bot.render.command_args import parse_command
 from bot.services.admin_context import AdminContext
 from bot.services.admin_types import AdminReply, AdminRequest, Press, Upload
+from bot.services.metrics import Metrics
 from bot.services.pacing import Pacer
 from bot.telegram.admin_members import Greeter
 from bot.telegram.admin_updates import (
@@ -113,12 +114,14 @@ class AdminCommands:
         greeter: Greeter | None = None,
         context: AdminContext | None = None,
         tasks: ReplyTasks | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.service = service
         self.pacer = pacer
         self.greeter = greeter
         self.context = context  # the service's: follows reloads
         self.tasks = tasks or ReplyTasks()
+        self.metrics = metrics
 
     def handlers(self) -> list[BaseHandler[Update, AnyContext, None]]:
         """Registered before the readers' handlers: their catch-all for unknown commands and
@@ -167,7 +170,15 @@ class AdminCommands:
             if reply is not None:
                 await self.send(bot, message, reply)
 
-        self.tasks.start(sender, message.chat.id, answer)
+        if self.metrics is None:
+            self.tasks.start(sender, message.chat.id, answer)
+            return
+        metrics = self.metrics
+
+        async def timed(earlier: list[asyncio.Task[None]]) -> None:
+            await metrics.timed(command.name, answer(earlier))
+
+        self.tasks.start(sender, message.chat.id, timed)
 
     async def _answer(self, bot: Bot, message: Message, name: str, args: str) -> AdminReply | None:
         upload = None

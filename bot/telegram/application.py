@@ -145,6 +145,7 @@ def admin_commands(app: App, runtime: Runtime) -> AdminCommands:
         pacer=runtime.dispatcher.pacer,
         greeter=Greeter(runtime.settings.bot.admins),
         context=context,
+        metrics=runtime.metrics,
     )
     runtime.followers.append(admin)
     return admin
