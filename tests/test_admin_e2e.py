@@ -81,9 +81,9 @@ class Newsroom:
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-6000:]
 
-    def wait(self, check: Callable[[], T | None], what: str) -> T:
-        """Poll `check` until it is truthy; fail with the bot's log after DEADLINE s."""
-        deadline = time.monotonic() + DEADLINE
+    def wait(self, check: Callable[[], T | None], what: str, within: float = DEADLINE) -> T:
+        """Poll `check` until it is truthy; fail with the bot's log after `within` s."""
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             result = check()
             if result:
@@ -339,21 +339,25 @@ def _outline_urls(opml: bytes) -> set[str]:
 
 
 def test_import_subscribes_the_chat_to_an_opml_files_feeds(room: Newsroom) -> None:
-    """Olga sends an OPML file captioned /import in the newsroom (not a topic): a feed the
-    bot follows and a new one are subscribed, a bad URL is refused, in one summary."""
-    nlm = room.feeds.serve("/nlm.xml", rss("NLM News", NIH))
+    """Olga sends an OPML file of 30 feeds captioned /import in the newsroom (not a topic):
+    the feed the bot follows and 28 new ones (each fetched once from loopback) are
+    subscribed, a bad URL is refused, in one summary."""
+    new = [room.feeds.serve(f"/lib-{n}.xml", rss(f"Library {n} News", NIH)) for n in range(28)]
+    outlines = [f'<outline type="rss" text="NIH" xmlUrl="{room.urls["nih"]}"/>']
+    outlines += [
+        f'<outline type="rss" text="Lib {n}" xmlUrl="{url}"/>' for n, url in enumerate(new)
+    ]
+    outlines.append('<outline type="rss" text="Old" xmlUrl="ftp://example.org/old.xml"/>')
     opml = (
         '<?xml version="1.0"?><opml version="2.0"><head><title>Mine</title></head><body>'
-        f'<outline type="rss" text="NIH" xmlUrl="{room.urls["nih"]}"/>'
-        f'<outline type="rss" text="NLM" xmlUrl="{nlm}"/>'
-        '<outline type="rss" text="Old" xmlUrl="ftp://example.org/old.xml"/>'
-        "</body></opml>"
+        + "".join(outlines)
+        + "</body></opml>"
     ).encode()
     asked, _ = room.api.push_document(
         FORUM, opml, "mine.opml", from_user_id=OWNER, caption="/import"
     )
-    summary = room.wait(lambda: room.answer(FORUM, asked), "the import summary")
-    assert summary.text.startswith("3 feeds in the file: 2 added, 0 already there, 1 refused")
+    summary = room.wait(lambda: room.answer(FORUM, asked), "the import summary", within=60)
+    assert summary.text.startswith("30 feeds in the file: 29 added, 0 already there, 1 refused")
     assert "ftp://example.org/old.xml" in summary.text
     assert summary.message_thread_id is None
     routes = room.rows(
@@ -361,7 +365,8 @@ def test_import_subscribes_the_chat_to_an_opml_files_feeds(room: Newsroom) -> No
         " JOIN feeds f ON f.name = r.feed WHERE c.chat_id = ? AND c.thread_id IS NULL",
         (FORUM,),
     )
-    assert {row["url"] for row in routes} == {room.urls["nih"], nlm}
+    assert {row["url"] for row in routes} == {room.urls["nih"], *new}
+    assert all(room.feeds.hits(f"/lib-{n}.xml") == 1 for n in range(28))
 
 
 def test_an_admin_demoted_since_asking_cannot_press_the_button(room: Newsroom) -> None:
