@@ -65,7 +65,7 @@ class Progress:
         self._said_step = 0  # the tenth of the last plain line
         self._said_done: int | None = None
         self._bar: _Bar | None = None
-        if wants_bar(self.stream) if bar is None else bar:
+        if total > 0 and (wants_bar(self.stream) if bar is None else bar):
             self._bar = _Bar(self.stream, total, label, unit)
 
     def advance(self, n: int = 1) -> None:

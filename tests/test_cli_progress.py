@@ -17,6 +17,9 @@ import termios
 import threading
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.cli_progress import Progress, wants_bar
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
@@ -80,6 +83,26 @@ def test_slow_work_on_a_pipe_says_each_tenth_at_most_every_5_seconds() -> None:
         "checked 2/3 feeds",
         "checked 3/3 feeds",
     ]
+
+
+@given(
+    total=st.integers(min_value=1, max_value=3000),
+    step=st.floats(min_value=0.0, max_value=30.0, allow_nan=False),
+)
+def test_plain_lines_are_few_rising_and_end_at_the_total(total: int, step: float) -> None:
+    """Whatever the count and pace: at most 11 lines, counts rising, the last one all done."""
+    clock, pipe = Clock(), io.StringIO()
+    with Progress(total, "polled", stream=pipe, clock=clock) as shown:
+        for _ in range(total):
+            clock.now += step
+            shown.advance()
+    counts = [int(line.split()[1].split("/")[0]) for line in pipe.getvalue().splitlines()]
+    assert len(counts) <= 11
+    assert counts == sorted(set(counts))
+    if counts:
+        assert counts[-1] == total
+    if step * total < 4.9:  # done within 5 s: nothing said
+        assert counts == []
 
 
 def test_a_terminal_gets_a_bar_whose_last_state_says_all_done() -> None:
