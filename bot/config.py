@@ -107,7 +107,7 @@ def _check_style(value: str) -> str:
 
 
 def _check_name(value: str) -> str:
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise ValueError("must be 1-32 characters of a-z, 0-9, '-', '_', starting with a-z or 0-9")
     return value
 
@@ -138,7 +138,7 @@ class FeedSettings(_Strict):
     @classmethod
     def _language_tag(cls, value: str) -> str:
         value = value.strip()
-        if value and not _LANGUAGE_TAG.match(value):
+        if value and not _LANGUAGE_TAG.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a language tag: use one like 'en', 'es', 'pt-BR' (BCP 47)"
             )
@@ -195,7 +195,7 @@ def parse_listen(value: str) -> tuple[str, int]:
             raise ValueError(f"{host!r} is not an IPv6 address: {_LISTEN_HINT}") from None
     elif ":" in host:
         raise ValueError(f"an IPv6 address goes in brackets: {_LISTEN_HINT}")
-    elif not _HOSTNAME.match(host):
+    elif not _HOSTNAME.fullmatch(host):
         raise ValueError(f"{host!r} is not a host name or address: {_LISTEN_HINT}")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError(f"{port_text!r} is not a port (1-65535): {_LISTEN_HINT}")

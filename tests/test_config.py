@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_settings, parse_duration
+from bot.config import load_settings, parse_duration, settings_from_dict
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,3 +117,9 @@ def test_relative_database_path_is_next_to_the_config(tmp_path):
     path.parent.mkdir()
     path.write_text('[bot]\ndatabase = "data/bot.db"\n')
     assert load_settings(path).database_path == tmp_path / "sub" / "data" / "bot.db"
+
+
+def test_a_name_with_a_trailing_line_break_is_refused(tmp_path):
+    """`$` in a pattern also matches before a final newline: names are matched whole."""
+    with pytest.raises(ConfigError, match=r"feeds\[1\]\.name: must be 1-32 characters"):
+        settings_from_dict({"feeds": [{"name": "nida\n", "url": "https://x.example/f"}]}, tmp_path)

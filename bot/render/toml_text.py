@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["document", "key", "value"]
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ESCAPES = {
     '"': '\\"',
     "\\": "\\\\",
@@ -46,7 +46,7 @@ def string(text: str) -> str:
 
 def key(name: str) -> str:
     """A key, bare when it can be."""
-    return name if _BARE_KEY.match(name) else string(name)
+    return name if _BARE_KEY.fullmatch(name) else string(name)  # `$` would pass "a\n"
 
 
 def value(item: Any) -> str:

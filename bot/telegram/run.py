@@ -80,7 +80,7 @@ class Live:
         app = build_application(settings, token, metrics)
         sender = TelegramSender(app.bot, Redactor(token))
         connection = Connection(
-            startup_steps(app.bot, sender.redact),
+            startup_steps(app.bot, sender.redact, settings.bot.admins),
             backoff=backoff,
             sleep=sleep,
             clock=clock,

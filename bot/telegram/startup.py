@@ -1,39 +1,32 @@
 """The PTB side of starting and staying up: the start-up calls, and the error handler.
 
-`startup_steps` are the calls made before the bot goes online (getMe, setMyCommands), with
-PTB's errors turned into ours so bot/services/startup.py can retry them. `on_error` is the
-Application's error handler: whatever a handler, a job or the update fetcher raises is
-logged once (the log filter redacts the token) and the bot goes on.
+`startup_steps` are the calls made before the bot goes online (getMe, setMyCommands per
+scope), with PTB's errors turned into ours so bot/services/startup.py can retry them.
+`on_error` is the Application's error handler: whatever a handler, a job or the update
+fetcher raises is logged once (the log filter redacts the token) and the bot goes on.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from telegram import Bot, BotCommand, Update
+from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import CallbackContext
 
 from bot.services.startup import Step
+from bot.telegram.admin_members import set_command_menus
 from bot.telegram.sender import translate
 
 log = logging.getLogger(__name__)
 
-BOT_COMMANDS = (
-    ("latest", "Newest releases: /latest [n] [feed]"),
-    ("cite", "Cite a release: /cite [style] [id, URL or words]"),
-    ("search", "Search releases: /search words"),
-    ("feeds", "Feeds followed here"),
-    ("help", "Every command, with examples"),
-    ("start", "What this bot does"),
-)
 
-
-def startup_steps(bot: Bot, redact: Callable[[str], str]) -> list[Step]:
+def startup_steps(bot: Bot, redact: Callable[[str], str], owners: Sequence[int] = ()) -> list[Step]:
     """getMe (PTB's Bot.initialize: the bot's @username; a rejected token stops here), then
-    the command menu, which the bot can do without."""
+    the command menus (readers' for everyone, admin commands for chat administrators and
+    the owners), which the bot can do without."""
 
     async def get_me() -> None:
         try:
@@ -43,7 +36,7 @@ def startup_steps(bot: Bot, redact: Callable[[str], str]) -> list[Step]:
 
     async def set_commands() -> None:
         try:
-            await bot.set_my_commands([BotCommand(*command) for command in BOT_COMMANDS])
+            await set_command_menus(bot, owners)
         except TelegramError as exc:
             raise translate(exc, redact) from exc
 
