@@ -11,9 +11,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from bot import __version__
+from bot.cli_progress import Progress
 from bot.config import FeedSettings, FetchSettings, Settings, load_settings, settings_from_dict
 from bot.errors import (
     ConfigError,
@@ -283,12 +284,14 @@ async def _poll(
     from bot.services.poller import Poller
 
     parser = ParsePool(processes=1)
+    known = sum(1 for feed in feeds if view.feed(feed.name) is not None)
     try:
         async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
             poller = Poller(
                 settings, store=store, fetcher=fetcher, clock=utc_now, parser=parser, view=view
             )
-            return await poller.poll_all(feeds)
+            with Progress(known, "polled") as shown:
+                return await poller.poll_all(feeds, polled=lambda _: shown.advance())
     finally:
         parser.close()
 
@@ -364,9 +367,12 @@ async def _check_network(settings: Settings) -> bool:
 
     token = os.environ.get(TOKEN_VARIABLE, "").strip()
     async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
-        feeds = asyncio.gather(*(_check_feed(settings, fetcher, f) for f in settings.feeds))
-        telegram = asyncio.ensure_future(_check_telegram(settings, token))
-        results = await feeds
+        with Progress(len(settings.feeds), "checked") as shown:
+            feeds = asyncio.gather(
+                *(_check_feed(settings, fetcher, f, shown.advance) for f in settings.feeds)
+            )
+            telegram = asyncio.ensure_future(_check_telegram(settings, token))
+            results = await feeds
         for line, _ in results:
             print(line)
         lines = await telegram
@@ -386,7 +392,18 @@ async def _check_telegram(settings: Settings, token: str) -> list[tuple[str, boo
     return [(line.text, line.failed) for line in await check_telegram(settings, token)]
 
 
-async def _check_feed(settings: Settings, fetcher: Fetcher, feed: FeedSettings) -> tuple[str, bool]:
+async def _check_feed(
+    settings: Settings, fetcher: Fetcher, feed: FeedSettings, checked: Callable[[], None]
+) -> tuple[str, bool]:
+    try:
+        return await _checked_feed(settings, fetcher, feed)
+    finally:
+        checked()
+
+
+async def _checked_feed(
+    settings: Settings, fetcher: Fetcher, feed: FeedSettings
+) -> tuple[str, bool]:
     from bot.feeds.parse import parse_feed
 
     try:
@@ -728,10 +745,13 @@ def _opml_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         refuse_read_only(settings.database_path)
         target = cli_target(store, settings, args.chat)
-        progress = _ImportProgress(sys.stderr)
-        summary = asyncio.run(
-            import_file(settings, store, target, data, clock=utc_now, progress=progress)
-        )
+        shown = _ImportProgress()
+        try:
+            summary = asyncio.run(
+                import_file(settings, store, target, data, clock=utc_now, progress=shown)
+            )
+        finally:
+            shown.close()
     finally:
         store.close()
     print(import_plain(summary, limit=1000))
@@ -741,24 +761,19 @@ def _opml_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 class _ImportProgress:
-    """A bar redrawn in place on a terminal; otherwise a plain line at each tenth."""
+    """import_file's (checked, total) calls as a Progress, started once the total is known."""
 
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.said = -1
+    def __init__(self) -> None:
+        self.shown: Progress | None = None
 
     def __call__(self, done: int, total: int) -> None:
-        from bot.render.admin_add import progress_bar
+        if self.shown is None:
+            self.shown = Progress(total, "checked")
+        self.shown.advance(done - self.shown.done)
 
-        if self.tty:
-            end = "\n" if done >= total else ""
-            print(f"\r{progress_bar(done, total)}", end=end, file=self.stream, flush=True)
-            return
-        step = 10 * done // total if total else 10
-        if step != self.said:
-            self.said = step
-            print(f"checked {done}/{total} feeds", file=self.stream, flush=True)
+    def close(self) -> None:
+        if self.shown is not None:
+            self.shown.close()
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -128,13 +128,6 @@ def _listing(label: str, items: list[str], limit: int) -> list[str]:
     return lines
 
 
-def progress_bar(done: int, total: int, width: int = 30) -> str:
-    """`[#########.....]  12/30 feeds checked` (a terminal's line, redrawn in place)."""
-    filled = width * done // total if total else width
-    bar = "#" * filled + "." * (width - filled)
-    return f"[{bar}] {done:>{len(str(total))}}/{total} feeds checked"
-
-
 def audit_lines(entries: Sequence[AuditEntry]) -> list[str]:
     """`releasebot audit`: one line per change, as given (newest first)."""
     lines = []

@@ -125,16 +125,27 @@ class Poller:
         self.view = view
 
     async def poll_all(
-        self, feeds: Sequence[Feed | FeedSettings] | None = None
+        self,
+        feeds: Sequence[Feed | FeedSettings] | None = None,
+        *,
+        polled: Callable[[PollOutcome], None] | None = None,
     ) -> list[PollOutcome]:
         """Poll every feed of the view but those an owner paused, or those of `feeds` (by
-        name) it has."""
+        name) it has; `polled` hears of each outcome as it comes (a CLI's progress bar)."""
         if feeds is None:
             named: Iterable[Feed | None] = (f for f in self.view.feeds if not f.paused)
         else:
             named = (self.view.feed(f.name) for f in feeds)
         targets = [feed for feed in named if feed is not None]
-        outcomes = list(await asyncio.gather(*(self.poll_guarded(feed) for feed in targets)))
+
+        async def poll(feed: Feed) -> PollOutcome:
+            outcome = await self.poll_guarded(feed)
+            if polled is not None:
+                polled(outcome)
+            return outcome
+
+        each = self.poll_guarded if polled is None else poll
+        outcomes = list(await asyncio.gather(*(each(feed) for feed in targets)))
         if self.metrics is not None:
             self.metrics.polled(outcomes)
         return outcomes
