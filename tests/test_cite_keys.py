@@ -223,8 +223,6 @@ def write_feed(path: Path, count: int) -> None:
     )
 
 
-
-
 def cli_key(config: Path, ref: str) -> tuple[str, str]:
     """The BibTeX key and title `releasebot cite REF --style bibtex` prints."""
     proc = releasebot(config, "cite", ref, "--style", "bibtex")
@@ -263,3 +261,36 @@ def test_releasebot_cite_by_key_and_keys_survive_a_later_release(tmp_path: Path)
     key, title = cli_key(config, "nasa2018nasac")
     assert key == "@misc{nasa2018nasac,"
     assert "chief scientist" in title
+
+
+def test_the_next_key_of_a_base_is_right_after_a_restart_and_a_rollback(tmp_path: Path) -> None:
+    """Keys of one base continue a, b, c ... across store objects (a restart), and a key
+    whose release was rolled back is given again, not skipped."""
+
+    def ingest(store: Store, numbers: range) -> None:
+        releases = [make_release(n, key=f"k{n}", url=f"https://x.example/{n}") for n in numbers]
+        store.ingest("nida", releases, now=NOW, flood_limit=None, cite_key_of=lambda r: "nih2014x")
+
+    first = Store.open(tmp_path / "bot.db")
+    first.sync_feeds([("nida", "https://x.example/feed")])
+    ingest(first, range(3))
+
+    def rolled_back() -> None:
+        with first.writing():
+            ingest(first, range(3, 4))
+            raise RuntimeError("the transaction is rolled back")
+
+    with pytest.raises(RuntimeError):
+        rolled_back()
+    ingest(first, range(4, 5))
+    first.close()
+    second = Store.open(tmp_path / "bot.db")
+    ingest(second, range(5, 6))
+    assert sorted(k for k in stored_keys(second).values() if k) == [
+        "nih2014x",
+        "nih2014xa",
+        "nih2014xb",
+        "nih2014xc",
+        "nih2014xd",
+    ]
+    second.close()

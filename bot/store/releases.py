@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -73,6 +74,7 @@ def _added(total: IngestResult, part: IngestResult) -> IngestResult:
     )
 
 
+CITE_KEY_FLOORS = 1000  # bases whose last key index is remembered
 BACKLOG_SCAN = 500  # newest releases a filtered route's backlog is chosen among
 
 
@@ -293,6 +295,26 @@ class ReleaseQueries(StoreBase):
 
     def _free_cite_key(self, base: str) -> str:
         """The first of base, base + "a", base + "b" ... that no release has."""
+        # Keys are never given back, so every index below the one last given for a base
+        # stays taken: start from there (one lookup each) instead of reading every key of
+        # the base again, which made 10,000 releases of one base cost 10,000^2 steps.
+        floors = self._cite_key_floors
+        index = floors.pop(base, None)
+        if index is None:
+            index = self._first_free_index(base)
+        while self._cite_key_taken(key_with_suffix(base, index)):
+            index += 1
+        floors[base] = index
+        if len(floors) > CITE_KEY_FLOORS:
+            del floors[next(iter(floors))]  # the base used longest ago
+        return key_with_suffix(base, index)
+
+    @functools.cached_property
+    def _cite_key_floors(self) -> dict[str, int]:
+        """Per base (the most recently used ones), the index of the key last given."""
+        return {}
+
+    def _first_free_index(self, base: str) -> int:
         # Keys are lowercase ASCII letters and digits: every key starting with `base` sorts
         # between `base` and `base` + "{" (the character after "z"), one index range.
         taken = {
@@ -305,7 +327,11 @@ class ReleaseQueries(StoreBase):
         index = 0
         while key_with_suffix(base, index) in taken:
             index += 1
-        return key_with_suffix(base, index)
+        return index
+
+    def _cite_key_taken(self, key: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM releases WHERE cite_key = ?", [key]).fetchone()
+        return row is not None
 
     def _record_change(self, release_id: int, release: Release, now: datetime) -> None:
         """Store the release's new content; its sent posts are owed an edit only when a
