@@ -579,3 +579,23 @@ def test_any_arguments_get_a_valid_telegram_html_reply(
         reply = asyncio.run(world.send(text, OWNER, LAB, name=name))
         assert reply is not None
         validate_message_text(reply.text, parse_mode="HTML")
+
+
+def test_a_status_of_many_feeds_keeps_the_channel_table_and_says_what_is_left_out() -> None:
+    """2,000 feeds cannot fit one message: the channels' table is shown whole, the feeds'
+    table (failing feeds first, as the service orders them) fills the rest, and the reply
+    says how many lines `releasebot status` has beyond it."""
+    from bot.render.admin_replies import status_reply
+    from tests.fakes.telegram_html import validate_message_text
+
+    feeds = ["feed  last success  fails", "broken  never  7"] + [
+        f"feed-{n:04d}  2026-11-30 01:00 UTC  0" for n in range(2000)
+    ]
+    channels = ["channel  chat  state", "news  @agency_news  paused", "lab  -100200  ok"]
+    text = status_reply(feeds, channels)
+    validate_message_text(text, parse_mode="HTML")
+    assert "broken  never  7" in text
+    assert "news  @agency_news  paused" in text
+    assert "lab  -100200  ok" in text
+    shown = text.count("feed-")
+    assert f"… and {len(feeds) - 2 - shown} more lines" in text

@@ -259,19 +259,26 @@ def _more(count: int) -> Part:
 
 
 def status_reply(feed_lines: Sequence[str], channel_lines: Sequence[str]) -> Html:
-    """`releasebot status`'s two tables in a monospace block, cut to fit a message."""
+    """`releasebot status`'s two tables in a monospace block, cut to fit a message: the
+    channel table whole where it fits, the feed table (its header and failing feeds first,
+    as the caller orders them) in the room left."""
     budget = MAX_TEXT - 100
+    channels = _fitting(channel_lines, budget // 2)
+    feeds = _fitting(feed_lines, budget - sum(len(line) + 1 for line in channels) - 1)
+    left = len(feed_lines) - len(feeds) + len(channel_lines) - len(channels)
+    note = _say(f"\n… and {left} more lines: `releasebot status` shows them all.") if left else ""
+    return Html(pre("\n".join([*feeds, "", *channels])) + note)
+
+
+def _fitting(lines: Sequence[str], budget: int) -> list[str]:
     kept: list[str] = []
     used = 0
-    lines = [*feed_lines, "", *channel_lines]
     for line in lines:
         if used + len(line) + 1 > budget:
             break
         kept.append(line)
         used += len(line) + 1
-    left = len(lines) - len(kept)
-    note = _say(f"\n… and {left} more lines: `releasebot status` shows them all.") if left else ""
-    return Html(pre("\n".join(kept)) + note)
+    return kept
 
 
 def audit_reply(entries: Sequence[AuditEntry]) -> Html:

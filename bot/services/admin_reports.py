@@ -122,6 +122,8 @@ def status(ctx: AdminContext, target: Target | None) -> AdminReply:
         feeds = set(names)
         chats = {target.channel}
     feed_states = [state for state in ctx.store.feed_states(names) if state.name in feeds]
+    feed_states.sort(key=lambda state: state.failures == 0)  # failing feeds first: a message
+    # holds ~40 lines, and with hundreds of feeds those are the ones an owner asks about
     channel_states = [state for state in ctx.store.channel_states() if state.name in chats]
     counts = {name: n for name, n in ctx.store.delivery_counts().items() if name in chats}
     return AdminReply(
