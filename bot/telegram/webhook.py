@@ -26,7 +26,7 @@ from telegram.error import TelegramError
 from telegram.ext import TypeHandler
 
 from bot.config import Settings
-from bot.errors import ReleaseBotError
+from bot.errors import ConfigError, ReleaseBotError
 
 if TYPE_CHECKING:
     from bot.telegram.application import App, Context
@@ -68,8 +68,9 @@ class Webhook:
         if hook.url is None:
             return None
         path = hook.path if hook.path is not None else path_for(token)
-        if token in path:
-            raise ReleaseBotError("[webhook] path must not contain the bot's token")
+        secret_part = token.rpartition(":")[2]  # the token's secret, after the bot's id
+        if secret_part and secret_part in path:
+            raise ConfigError(["webhook.path: must not contain the bot's token"])
         host, port = hook.address
         return cls(host, port, path, hook.url, secret)
 
