@@ -17,6 +17,7 @@ from telegram.error import BadRequest, Conflict
 
 from bot.config import Settings, settings_from_dict, webhook_secret_problem
 from bot.errors import ConfigError
+from bot.services.reload import keep_running_values
 from bot.telegram.webhook import Webhook, path_for
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
@@ -86,6 +87,15 @@ def test_a_configured_path_is_used_but_never_one_with_the_token() -> None:
         Webhook.plan(holding_the_token, TOKEN, "s")
     with pytest.raises(ConfigError):
         settings(url="https://b.example.org", path="a/../b")
+
+
+def test_a_reload_keeps_the_webhook_until_a_restart() -> None:
+    """SIGHUP's reload cannot move the webhook: it keeps the running one and names the keys."""
+    running = settings(url="https://a.example.org")
+    loaded = settings(url="https://b.example.org", listen="127.0.0.1:9000", path="p")
+    kept, need_restart = keep_running_values(running, loaded)
+    assert kept.webhook == running.webhook
+    assert need_restart == ["webhook.listen", "webhook.path", "webhook.url"]
 
 
 # --- the secret ---------------------------------------------------------------------------
