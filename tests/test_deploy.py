@@ -380,7 +380,7 @@ def test_promtool_accepts_the_prometheus_config_and_the_alert_rules(tmp_path: Pa
     )
     checked = promtool("check", "config", "prometheus.yml", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 6 rules found" in checked.stdout
+    assert "SUCCESS: 7 rules found" in checked.stdout
 
 
 @needs_promtool

@@ -222,8 +222,10 @@ async def test_healthz_503_after_three_ticks_without_one(
     report = runtime.metrics.health.report()
     assert report.status == 503
     assert report.body["reason"] == "the scheduler has not ticked for 91 s"
+    assert b"\nreleasebot_healthy 0.0\n" in runtime.metrics.exposition()  # for an alert
     await one_round(runtime)
     assert runtime.metrics.health.report().status == 200
+    assert b"\nreleasebot_healthy 1.0\n" in runtime.metrics.exposition()
 
 
 async def test_healthz_503_while_the_database_cannot_be_written(

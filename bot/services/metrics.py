@@ -203,6 +203,11 @@ class Metrics:
             "releasebot_build_info", "The running version", ["version"], registry=registry
         )
         build.labels(version=version).set(1)
+        # /healthz as a series, so Prometheus can alert on what only /healthz knows (Telegram
+        # silent, the database not writable): set from the health report at each scrape.
+        self.healthy = Gauge(
+            "releasebot_healthy", "1 when /healthz would answer 200, else 0", registry=registry
+        )
         self._feeds: dict[str, tuple[datetime | None, int]] = {}  # as last set
         self._channels: set[str] = set()
 
@@ -299,6 +304,7 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
+        self.healthy.set(1 if self.health.report().status == 200 else 0)
         return generate_latest(self.registry)
 
 
