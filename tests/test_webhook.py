@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -175,6 +176,37 @@ def test_run_once_takes_no_webhook(tmp_path: Path) -> None:
         assert len(api.messages(CHANNEL_A)) == 1
         assert api.requests_for("setWebhook") == []
         assert api.requests_for("deleteWebhook") == []
+
+
+def test_dry_run_takes_no_webhook(tmp_path: Path) -> None:
+    """`run --dry-run` with [webhook] url: prints its posts, needs no secret, asks
+    Telegram nothing, and stops on SIGTERM with exit 0."""
+    with FeedServer() as feeds, FakeBotAPI() as api:
+        url = feeds.serve("/nida.xml", rss(Item(1)))
+        env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token}
+        env.pop("TELEGRAM_WEBHOOK_SECRET", None)
+        config = webhook_config(tmp_path, api, url)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "--config", str(config), "run", "--dry-run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline()  # the printed post (blocks until it comes)
+            process.send_signal(signal.SIGTERM)
+            _, errors = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        assert first.strip(), errors
+        assert process.returncode == 0, errors
+        assert "TELEGRAM_WEBHOOK_SECRET" not in errors
+        assert api.requests == []
 
 
 # --- the fake holds the bot to Telegram's rules -------------------------------------------
