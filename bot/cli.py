@@ -560,6 +560,11 @@ def _run_locked(args: argparse.Namespace, settings: Settings, early: EarlyHangup
             file=sys.stderr,
         )
         return EXIT_USAGE
+    secret = None
+    if settings.webhook.url is not None and not (args.dry_run or args.once):
+        secret = _webhook_secret()
+        if secret is None:
+            return EXIT_USAGE
     return run(
         settings,
         token=None if args.dry_run else token,
@@ -567,7 +572,27 @@ def _run_locked(args: argparse.Namespace, settings: Settings, early: EarlyHangup
         clock=utc_now,
         config=config_path(args),  # what SIGHUP re-reads
         early=early,
+        webhook_secret=secret,
     )
+
+
+WEBHOOK_SECRET_VARIABLE = "TELEGRAM_WEBHOOK_SECRET"  # noqa: S105 -- the variable name
+
+
+def _webhook_secret() -> str | None:
+    """Webhook mode's secret, from the environment only; None (said why) when unusable."""
+    from bot.config import WEBHOOK_SECRET_RULE, webhook_secret_problem
+
+    secret = os.environ.get(WEBHOOK_SECRET_VARIABLE, "").strip()
+    problem = webhook_secret_problem(secret) if secret else "is not set"
+    if problem is None:
+        return secret
+    print(
+        f"releasebot: [webhook] url is set, so {WEBHOOK_SECRET_VARIABLE} is needed and it"
+        f" {problem} ({WEBHOOK_SECRET_RULE}, such as `openssl rand -hex 32`)",
+        file=sys.stderr,
+    )
+    return None
 
 
 # reload

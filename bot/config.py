@@ -221,6 +221,86 @@ class MetricsSettings(_Strict):
         return None if self.listen is None else parse_listen(self.listen)
 
 
+_WEBHOOK_PATH = re.compile(r"^[A-Za-z0-9_\-./~]{1,200}$")
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+TELEGRAM_WEBHOOK_PORTS = ("443", "80", "88", "8443")
+# Telegram's rule for secret_token (a description, not a secret):
+WEBHOOK_SECRET_RULE = "1-256 characters, each A-Z, a-z, 0-9, _ or -"  # noqa: S105
+
+
+class WebhookSettings(_Strict):
+    """Webhook mode (`[webhook]`): Telegram POSTs updates to `url` + "/" + `path`, which a
+    reverse proxy passes to `listen`. Polling when `url` is unset."""
+
+    url: str | None = None  # the public base URL Telegram calls
+    listen: str = "127.0.0.1:8443"  # where the bot's own HTTP server listens
+    path: str | None = None  # None: derived from the token (bot/telegram/webhook.py)
+
+    @field_validator("url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return check_webhook_url(value.strip())
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        parse_listen(value)
+        return value.strip()
+
+    @field_validator("path")
+    @classmethod
+    def _url_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = value.strip().strip("/")
+        if not _WEBHOOK_PATH.fullmatch(path) or ".." in path.split("/"):
+            raise ValueError("use letters, digits and _ - . / ~ only, such as 'telegram/hook'")
+        return path
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return parse_listen(self.listen)
+
+
+def check_webhook_url(url: str) -> str:
+    """Telegram calls webhooks over https only; http is allowed to a loopback host alone
+    (a self-hosted Bot API server on the same machine, in its --local mode)."""
+    match = re.fullmatch(r"(https?)://([^/?#]+)(/[^?#]*)?", url)
+    if match is None:
+        raise ValueError("must be a URL such as 'https://bot.example.org'")
+    scheme, authority = match.group(1), match.group(2)
+    host = authority.rsplit("@", 1)[-1]
+    host = host[1 : host.index("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
+    if scheme == "http" and not _is_loopback(host):
+        raise ValueError("Telegram calls webhooks over https only: use an https:// URL")
+    port = authority.rsplit("]", 1)[-1].rpartition(":")[2] if ":" in authority else ""
+    if scheme == "https" and port and port not in TELEGRAM_WEBHOOK_PORTS:
+        ports = ", ".join(TELEGRAM_WEBHOOK_PORTS)
+        raise ValueError(f"Telegram calls webhooks on ports {ports} only")
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def webhook_secret_problem(secret: str) -> str | None:
+    """What is wrong with a webhook secret (Telegram's rule for secret_token), or None.
+    Never quotes the secret."""
+    if not secret:
+        return "is empty"
+    if not _SECRET.fullmatch(secret):
+        return f"must be {WEBHOOK_SECRET_RULE} (it has {len(secret)} characters)"
+    return None
+
+
 class ChannelSettings(_Strict):
     name: Name
     chat: str | int
@@ -290,6 +370,7 @@ class Settings(_Strict):
     defaults: Defaults = Defaults()
     admin: AdminSettings = AdminSettings()
     metrics: MetricsSettings = MetricsSettings()
+    webhook: WebhookSettings = WebhookSettings()
     feeds: tuple[FeedSettings, ...] = ()
     channels: tuple[ChannelSettings, ...] = ()
     routes: tuple[RouteSettings, ...] = ()

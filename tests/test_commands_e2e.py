@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -124,8 +126,16 @@ def wait_for(check: Callable[[], T | None], what: str, bot: Bot | None = None) -
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     """`releasebot run` with two feeds, a channel and a group, started once for the module."""
-    folder = tmp_path_factory.mktemp("e2e")
-    with FeedServer() as feeds, FakeBotAPI(username=BOT_NAME) as api:
+    with running_bot(tmp_path_factory.mktemp("e2e")) as running:
+        yield running
+
+
+@contextmanager
+def running_bot(folder: Path, webhook: Webhook | None = None) -> Iterator[Bot]:
+    """The bot of these tests, polling; or with `webhook`, in webhook mode (the fake in
+    --local mode, so that it calls the bot back over plain http on 127.0.0.1)."""
+    local = webhook is not None
+    with FeedServer() as feeds, FakeBotAPI(username=BOT_NAME, local=local) as api:
         api.add_chat(CHANNEL, "channel", username="nida_news", title="NIDA news")
         api.add_chat(GROUP, "group", title="Editors")
         api.add_chat(STRANGERS, "supergroup", title="Strangers")
@@ -168,26 +178,56 @@ name = "editors"
 chat = {GROUP}
 feeds = ["nih"]
 citation_style = "mla"
-""",
+"""
+            + ("" if webhook is None else webhook.config()),
             encoding="utf-8",
         )
         log = folder / "bot.log"
         env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token}
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "--config", str(config), "run"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        running = Bot(api, process, log)
+        if webhook is not None:
+            env["TELEGRAM_WEBHOOK_SECRET"] = webhook.secret
+        running = Bot(api, launch(config, log, env), log)
         try:
             wait_for(lambda: api.requests_for("setMyCommands"), "setMyCommands", running)
+            if webhook is not None:
+                wait_for(lambda: api.webhook, "setWebhook", running)
             wait_for(lambda: len(api.messages(CHANNEL)) >= 2, "the channel's backlog", running)
             yield running
         finally:
             stop(running)
+
+
+def launch(config: Path, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`releasebot run` with this config, its output in `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", "--config", str(config), "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Webhook mode on a free port of 127.0.0.1, with this secret."""
+
+    port: int
+    secret: str = "s3cret_for-the-tests"
+
+    @classmethod
+    def on_a_free_port(cls) -> Webhook:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return cls(probe.getsockname()[1])
+
+    def config(self) -> str:
+        return f"""
+[webhook]
+url = "http://127.0.0.1:{self.port}"
+listen = "127.0.0.1:{self.port}"
+"""
 
 
 def stop(bot: Bot) -> int:

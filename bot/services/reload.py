@@ -31,6 +31,7 @@ RESTART_ONLY: dict[str, tuple[str, ...]] = {
         "allow_private_addresses",
     ),
     "metrics": ("listen",),  # the endpoint is bound once, at start
+    "webhook": ("url", "listen", "path"),  # setWebhook and the server: once, at start
 }
 
 

@@ -8,7 +8,8 @@
    - `--once`: one round over every feed, then the outbox drained (`run_through`);
    - `--dry-run`: a round every tick, its posts printed, until a signal;
    - live: PTB's run_polling (bot/telegram/application.py): a round every tick from its
-     JobQueue, and the readers' commands, until a signal;
+     JobQueue, and the readers' commands, until a signal; with `[webhook] url`, PTB's
+     run_webhook instead (bot/telegram/webhook.py);
 4. stop: the round under way is cancelled, sends in flight finish and are recorded, the
    rest stays queued; say what the run did (`--once`: exit 0 only if all went through).
 
@@ -48,6 +49,7 @@ from bot.telegram.reload import EarlyHangups, Reloading
 from bot.telegram.rounds import go_online, start_round, stop_rounds, ticking
 from bot.telegram.sender import TelegramSender
 from bot.telegram.startup import startup_steps
+from bot.telegram.webhook import Webhook, serve_webhook
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class Live:
     app: App
     sender: TelegramSender
     connection: Connection
+    webhook: Webhook | None = None  # webhook mode ([webhook] url), else polling
 
     @classmethod
     def build(
@@ -76,6 +79,7 @@ class Live:
         backoff: Backoff,
         sleep: Sleep,
         metrics: Metrics | None = None,
+        webhook_secret: str | None = None,
     ) -> Live:
         app = build_application(settings, token, metrics)
         sender = TelegramSender(app.bot, Redactor(token))
@@ -86,7 +90,9 @@ class Live:
             clock=clock,
             patience=settings.bot.request_timeout if once else None,
         )
-        return cls(app, sender, connection)
+        # `--once` sends and exits: it takes no updates, so it needs no webhook.
+        webhook = None if once else Webhook.plan(settings, token, webhook_secret or "")
+        return cls(app, sender, connection, webhook)
 
 
 class Stopping:
@@ -152,9 +158,11 @@ def run(
     heartbeat: float = HEARTBEAT,
     config: Path | None = None,
     early: EarlyHangups | None = None,
+    webhook_secret: str | None = None,
 ) -> int:
     """Run the bot (without a token: a dry run, which prints its posts and sends nothing).
     Returns the exit code: `--once` 0 when everything went through, else 1; otherwise 0.
+    With `[webhook] url`, the live bot takes its updates by webhook (`webhook_secret`).
 
     SIGHUP re-reads `config` (bot/telegram/reload.py); `early` holds one that came before
     the run could reload. Without `config` a SIGHUP ends the process, as by default."""
@@ -164,7 +172,14 @@ def run(
         metrics = Metrics(__version__, clock=clock, tick=settings.bot.tick, telegram=bool(token))
     if token is not None:
         live = Live.build(
-            settings, token, once=once, clock=clock, backoff=backoff, sleep=sleep, metrics=metrics
+            settings,
+            token,
+            once=once,
+            clock=clock,
+            backoff=backoff,
+            sleep=sleep,
+            metrics=metrics,
+            webhook_secret=webhook_secret,
         )
     sender: Sender = DryRunSender(sys.stdout) if live is None else live.sender
     # One event loop for the whole run, which PTB's run_polling borrows while it runs.
@@ -278,7 +293,11 @@ def serve(runner: asyncio.Runner, runtime: Runtime, live: Live | None, stopping:
     live.app.bot_data.runtime = runtime
     stopping.then = lambda: stop_polling(live.app)
     try:
+        if live.webhook is not None:
+            serve_webhook(live.app, live.webhook, ALLOWED_UPDATES)
+            return
         # bootstrap_retries=-1: should Telegram vanish again before polling starts, PTB retries.
+        # PTB calls deleteWebhook first: a webhook left by an earlier run in webhook mode goes.
         live.app.run_polling(
             allowed_updates=ALLOWED_UPDATES,
             bootstrap_retries=-1,

@@ -56,8 +56,9 @@ class FakeBotAPI(BotApiState):
         clock: Callable[[], float] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        local: bool = False,
     ) -> None:
-        super().__init__(token, username=username, time_scale=time_scale, clock=clock)
+        super().__init__(token, username=username, time_scale=time_scale, clock=clock, local=local)
         self._address = (host, port)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

@@ -60,6 +60,7 @@ class MethodsMixin:
         def _resolve(self, ref: str) -> ChatRecord: ...
         def _new_message_id(self, chat_id: int) -> int: ...
         def _is_allowed(self, update: dict[str, Any]) -> bool: ...
+        def _refuse_getupdates_while_hooked(self) -> None: ...
         def _check_thread(
             self, chat: ChatRecord, thread_id: int | None
         ) -> MessageRecord | None: ...
@@ -69,7 +70,6 @@ class MethodsMixin:
         return {
             "getme": lambda _params: self.bot_user,
             "getupdates": self._get_updates,
-            "deletewebhook": self._delete_webhook,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
             "editmessagereplymarkup": self._edit_message_reply_markup,
@@ -207,6 +207,7 @@ class MethodsMixin:
         timeout = max(params.integer("timeout", 0) or 0, 0)
         allowed = params.json("allowed_updates", "can't parse allowed updates")
         with self._cond:
+            self._refuse_getupdates_while_hooked()  # bot_api_webhook.py
             if allowed is not None:
                 self._allowed_given = list(allowed)
                 self._allowed_updates = list(allowed) or None
@@ -233,12 +234,6 @@ class MethodsMixin:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
         elif offset < 0:
             self._updates = self._updates[offset:]
-
-    def _delete_webhook(self, params: Params) -> Any:
-        if params.flag("drop_pending_updates"):
-            with self._cond:
-                self._updates.clear()
-        return True
 
     # --- callbacks and chats -----------------------------------------------------------
 

@@ -35,6 +35,7 @@ from tests.fakes.bot_api_objects import (
     bad_request,
 )
 from tests.fakes.bot_api_updates import CallbackState, UpdatesMixin
+from tests.fakes.bot_api_webhook import WebhookMixin, WebhookMixinState
 from tests.fakes.rate_windows import SendRateLimits
 
 DEFAULT_TOKEN = "123456789:TEST-token_for-the-fake-api"
@@ -42,7 +43,7 @@ _NUMERIC = re.compile(r"^-?[0-9]+$")
 _NOT_DEFAULT_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
 
-class BotApiState(MethodsMixin, AdminMixin, FilesMixin, UpdatesMixin):
+class BotApiState(MethodsMixin, AdminMixin, FilesMixin, UpdatesMixin, WebhookMixin):
     """Everything the fake server knows, and the test-facing API to script and inspect it."""
 
     def __init__(
@@ -52,8 +53,11 @@ class BotApiState(MethodsMixin, AdminMixin, FilesMixin, UpdatesMixin):
         username: str = "releasebot_test_bot",
         time_scale: float = 1.0,
         clock: Callable[[], float] | None = None,
+        local: bool = False,
     ) -> None:
         self.token = token
+        self.local = local  # a self-hosted Bot API server's --local mode: http webhooks too
+        self._hook = WebhookMixinState()
         self.username = username
         self.time_scale = time_scale
         prefix = token.split(":", 1)[0]
@@ -124,7 +128,12 @@ class BotApiState(MethodsMixin, AdminMixin, FilesMixin, UpdatesMixin):
 
     def all_handlers(self) -> dict[str, Callable[[Params], Any]]:
         """Every method the fake answers (lower case, as Telegram matches them)."""
-        return {**self.handlers(), **self.admin_handlers(), **self.file_handlers()}
+        return {
+            **self.handlers(),
+            **self.admin_handlers(),
+            **self.file_handlers(),
+            **self.webhook_handlers(),
+        }
 
     def log_request(self, entry: LoggedRequest) -> None:
         """Add one answered request to the log."""
@@ -141,6 +150,8 @@ class BotApiState(MethodsMixin, AdminMixin, FilesMixin, UpdatesMixin):
         """Let long polls wait again after release_waiters (the server restarts)."""
         with self._cond:
             self._stopping = False
+            if self._hook.webhook is not None:
+                self._start_deliverer()
 
     def _record_scripted_429(self, method: str, params: Params, failure: ApiError) -> None:
         """A scripted 429 is counted like a real one: every 429 answered is recorded."""
