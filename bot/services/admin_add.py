@@ -544,7 +544,7 @@ def subscribe(
         if origin == "new":
             store.add_chat_feed(feed, found.url, title=found.title, interval=interval)
         elif origin == "retired":
-            store.revive_feed(feed)
+            store.revive_feed(feed, interval=interval)
         if channel is None:
             _add_channel(ctx, target, channel_name)
         elif channel[1] == "retired":
