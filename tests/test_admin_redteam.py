@@ -11,13 +11,25 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import settings_from_dict
+from bot.config import Settings, settings_from_dict
+from bot.services import admin_import
 from bot.services.admin_add import Candidate, subscribe
 from bot.services.admin_context import AdminContext, Target
 from bot.services.admin_types import Actor, AdminReply
 from bot.services.config_sync import apply_config
 from bot.store import Store
-from tests.admin_world import GROUP_ADMIN, LAB, OWNER, START, Members, World, make_world
+from tests.admin_world import (
+    CDC_URL,
+    CONFIG,
+    ELSEWHERE,
+    GROUP_ADMIN,
+    LAB,
+    OWNER,
+    START,
+    Members,
+    World,
+    make_world,
+)
 
 
 @pytest.fixture
@@ -75,3 +87,55 @@ async def test_a_feed_the_file_retired_comes_back_from_a_chat_no_faster_than_min
         assert feed.interval >= 600
     finally:
         store.close()
+
+
+def reload(world: World, tmp_path: Path, **changes: object) -> Settings:
+    """A reload with the file changed: synced, and the admin side told (as Runtime.reroute)."""
+    settings = settings_from_dict({**CONFIG, **changes}, tmp_path)
+    apply_config(world.store, settings, world.clock())
+    world.service.ctx.settings = settings
+    return settings
+
+
+def routes(world: World) -> set[tuple[str, str]]:
+    return set(world.store.db.execute("SELECT feed, channel FROM routes").fetchall())
+
+
+async def test_a_preview_pressed_after_a_reload_gave_its_name_away_subscribes_what_it_showed(
+    world: World, tmp_path: Path
+) -> None:
+    """/add cdc, then a reload declares another feed named "cdc" (the chat's is moved aside
+    to "cdc-2"): Subscribe follows the feed the preview showed, not the file's new one."""
+    admin_import.register(world.service)
+    reply = await world.send("/add cdc", OWNER, ELSEWHERE)
+    assert reply is not None
+    assert reply.choices
+    other = {"name": "cdc", "url": "https://other.example/cdc.xml"}
+    reload(world, tmp_path, feeds=[*CONFIG["feeds"], other])
+    await world.press(reply.choices[0][0].data, OWNER, ELSEWHERE)
+    followed = {feed for feed, channel in routes(world) if channel == "other-group"}
+    assert followed == {"cdc-2"}
+    assert world.store.feed_by_url(CDC_URL) == ("cdc-2", "chat")
+
+
+async def test_a_remove_pressed_after_a_reload_renamed_the_chat_removes_only_its_own_route(
+    world: World, tmp_path: Path
+) -> None:
+    """A Lab admin asks /remove cdc; a reload gives the name "lab" to another chat's channel
+    (Lab's becomes "lab-2"), whose admin follows cdc there. The press removes Lab's route,
+    never the other chat's."""
+    admin_import.register(world.service)
+    asked = await world.send("/remove cdc", GROUP_ADMIN, LAB)
+    assert asked is not None
+    assert asked.choices
+    elsewhere = {"name": "lab", "chat": ELSEWHERE.chat_id, "feeds": []}
+    reload(world, tmp_path, channels=[*CONFIG["channels"], elsewhere])
+    added = await world.send("/add cdc", OWNER, ELSEWHERE)
+    assert added is not None
+    assert added.choices
+    await world.press(added.choices[0][0].data, OWNER, ELSEWHERE)
+    assert ("cdc", "lab") in routes(world)  # the other chat's, now called "lab"
+
+    await world.press(asked.choices[0][0].data, GROUP_ADMIN, LAB)
+    assert ("cdc", "lab") in routes(world)
+    assert ("cdc", "lab-2") not in routes(world)

@@ -559,12 +559,14 @@ def subscribe(
 def _feed_to_follow(ctx: AdminContext, found: Candidate, name: str) -> tuple[str, str]:
     """(name, origin): "followed" (the bot follows it), "retired" (revive) or "new"."""
     store = ctx.store
-    if found.known and store.feed_rows_named([found.known]):
-        return found.known, "followed"
+    # By URL first: a name is a label, and a reload since the preview may have given it to
+    # another feed (the file's new "cdc", the chat's moved aside to "cdc-2").
     hit = store.feed_by_url(found.url) if found.url else None
     if hit is not None:
         return hit[0], "followed" if hit[1] != "retired" else "retired"
-    if found.known:  # gone since the preview (retired with no URL match): refuse
+    if found.known and not found.url and store.feed_rows_named([found.known]):
+        return found.known, "followed"
+    if found.known:  # gone since the preview: refuse
         raise AddRefusedError(f"the bot no longer follows {found.known}")
     taken = store.feed_names()
     if name:
