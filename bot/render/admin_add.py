@@ -63,7 +63,9 @@ def preview_text(title: str, releases: int, newest: str | None, *, known: str = 
 
 def pick_text(page_url: str, titles: Sequence[str]) -> Html:
     """A web page that links to several feeds: choose one."""
-    listed = "\n".join(f"• {escape(title)}" for title in titles)
+    # A hostile page may title its feeds with thousands of characters: cut each, so eight
+    # of them and a 2,048-character page URL fit one message.
+    listed = "\n".join(f"• {escape(shorten(title, MAX_FEED_TITLE))}" for title in titles)
     return Html(f"The page {escape(page_url)} links to {len(titles)} feeds. Which one?\n\n{listed}")
 
 
