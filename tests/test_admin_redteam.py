@@ -15,7 +15,13 @@ from bot.config import Settings, settings_from_dict
 from bot.services import admin_import
 from bot.services.admin_add import Candidate, subscribe
 from bot.services.admin_context import AdminContext, Target
-from bot.services.admin_types import Actor, AdminReply
+from bot.services.admin_types import (
+    GROUP_ANONYMOUS_BOT,
+    Actor,
+    AdminReply,
+    AdminRequest,
+    Upload,
+)
 from bot.services.config_sync import apply_config
 from bot.store import Store
 from tests.admin_world import (
@@ -28,6 +34,7 @@ from tests.admin_world import (
     START,
     Members,
     World,
+    anonymous,
     make_world,
 )
 
@@ -139,3 +146,22 @@ async def test_a_remove_pressed_after_a_reload_renamed_the_chat_removes_only_its
     await world.press(asked.choices[0][0].data, GROUP_ADMIN, LAB)
     assert ("cdc", "lab") in routes(world)
     assert ("cdc", "lab-2") not in routes(world)
+
+
+async def test_an_anonymous_admins_import_is_audited_as_their_other_changes_are(
+    world: World,
+) -> None:
+    """An anonymous Lab admin's /set and /import: both audited under the group's name with
+    no user id (not as Telegram's placeholder user 1087968824, which is nobody)."""
+    admin_import.register(world.service)
+    await world.send("/set cdc silent on", **anonymous(LAB), place=LAB, name="Lab & friends")
+    nida = (
+        '<opml version="2.0"><body><outline xmlUrl="https://example.org/nida.xml"/></body></opml>'
+    )
+    document = Upload("feeds.opml", "text/x-opml", nida.encode())
+    actor = Actor(GROUP_ANONYMOUS_BOT, "Lab & friends", LAB.chat_id)
+    await world.service.handle(AdminRequest("import", "", actor, LAB, document))
+    imported, tuned = world.store.audit(2)
+    assert (imported.action, tuned.action) == ("import", "set")
+    assert imported.user_id is None
+    assert tuned.user_id is None

@@ -55,7 +55,7 @@ from bot.render.cite import citation_key
 from bot.render.post import MAX_TEXT, PostOptions, render_post
 from bot.render.telegram_html import Html
 from bot.services.admin_context import AdminContext, Target
-from bot.services.admin_types import Actor, AdminReply, Choice
+from bot.services.admin_types import GROUP_ANONYMOUS_BOT, Actor, AdminReply, Choice
 from bot.store import Store
 from bot.store.pending import PendingAction
 
@@ -395,9 +395,15 @@ def _put(
         payload,
         chat_id=target.chat_id,
         thread_id=target.thread_id,
-        user_id=actor.user_id,
+        user_id=_user_id(actor),
         now=now,
     )
+
+
+def _user_id(actor: Actor) -> int | None:
+    """Who asked, for a pending action and the audit; None for an anonymous group admin
+    (Telegram's placeholder user, shared by every anonymous admin), as the core does."""
+    return None if actor.user_id == GROUP_ANONYMOUS_BOT else actor.user_id
 
 
 def _preview_text(
@@ -532,7 +538,7 @@ def subscribe(
     after = f"backlog {backlog}" + (f"; feed {found.url}" if origin != "followed" else "")
     entry = AuditEntry(
         at=now,
-        user_id=actor.user_id,
+        user_id=_user_id(actor),
         user_name=actor.name,
         chat=channel_name,
         action=action,
