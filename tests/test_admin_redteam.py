@@ -165,3 +165,31 @@ async def test_an_anonymous_admins_import_is_audited_as_their_other_changes_are(
     assert (imported.action, tuned.action) == ("import", "set")
     assert imported.user_id is None
     assert tuned.user_id is None
+
+
+async def test_an_import_of_many_urls_does_not_read_every_feed_for_each(world: World) -> None:
+    """A chat admin's /import of 500 URLs with 300 feeds followed: the feed list is not read
+    once per URL (it was: 10,000 URLs at 2,000 feeds held the bot's event loop, every chat's
+    commands and posts, for over a minute). Each URL is still checked and refused."""
+    admin_import.register(world.service)
+    with world.store.writing():
+        for n in range(300):
+            url = f"https://f{n}.example/feed.xml"
+            world.store.add_chat_feed(f"f{n}", url, title="t", interval=900.0)
+    outlines = "".join(f'<outline xmlUrl="https://new{n}.example/x.xml"/>' for n in range(500))
+    document = f'<opml version="2.0"><body>{outlines}</body></opml>'.encode()
+    every_feed: list[str] = []
+    world.store.db.conn.set_trace_callback(
+        lambda sql: (
+            every_feed.append(sql)
+            if sql.endswith("ORDER BY origin = 'chat', position, name")
+            else None
+        )
+    )
+    actor = Actor(GROUP_ADMIN, "@admin")
+    reply = await world.service.handle(
+        AdminRequest("import", "", actor, LAB, Upload("f.opml", "text/x-opml", document))
+    )
+    world.store.db.conn.set_trace_callback(None)
+    assert "500 feeds in the file: 0 added, 0 already there, 500 refused" in text_of(reply)
+    assert len(every_feed) < 10

@@ -261,6 +261,10 @@ async def follow_discovered(ctx: AdminContext, url: str, *, may_add_new: bool) -
 def known_by_name(ctx: AdminContext, ref: str) -> Candidate | None:
     """The followed feed named `ref` (case ignored), or None."""
     wanted = ref.strip().lower()
+    if not NAME_PATTERN.fullmatch(wanted):
+        # A URL is never a name: no need to read every feed (an /import of 10,000 URLs
+        # did so for each, holding the bot's one event loop for over a minute).
+        return None
     for row in ctx.store.feed_rows():
         if row["name"].lower() == wanted:
             return _known(ctx, row["name"], row["url"])
