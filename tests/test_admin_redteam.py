@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, settings_from_dict
+from bot.errors import NotFoundError
 from bot.services import admin_import
 from bot.services.admin_add import Candidate, subscribe
+from bot.services.admin_cli import cli_target
 from bot.services.admin_context import AdminContext, Target
 from bot.services.admin_types import (
     GROUP_ANONYMOUS_BOT,
@@ -193,3 +195,12 @@ async def test_an_import_of_many_urls_does_not_read_every_feed_for_each(world: W
     world.store.db.conn.set_trace_callback(None)
     assert "500 feeds in the file: 0 added, 0 already there, 500 refused" in text_of(reply)
     assert len(every_feed) < 10
+
+
+def test_opml_import_to_a_chat_named_with_a_superscript_is_refused_by_name(
+    world: World,
+) -> None:
+    """`releasebot opml import FILE --chat ²`: told which channels there are, not a
+    ValueError traceback."""
+    with pytest.raises(NotFoundError, match="no channel named"):
+        cli_target(world.store, world.service.ctx.settings, "²")
