@@ -12,12 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.models import AuditEntry
-from bot.render.post import shorten
+from bot.render.post import MAX_TEXT, shorten
 from bot.render.progress import counted
 from bot.render.telegram_html import Html, bold, escape, italic
 
 MAX_LISTED = 20  # lines of an import summary's listings before "… and N more"
 MAX_FEED_TITLE = 200  # a feed's title in the preview
+MAX_SUMMARY_LINE = 300  # a line of an import summary sent to Telegram
+MAX_SUMMARY_URL = 120  # a refused URL in that line
 _TAG = re.compile(r"<[^>]*>")  # our own markup only: text is escaped by telegram_html
 
 ADD_USAGE = Html(
@@ -63,7 +65,9 @@ def preview_text(title: str, releases: int, newest: str | None, *, known: str = 
 
 def pick_text(page_url: str, titles: Sequence[str]) -> Html:
     """A web page that links to several feeds: choose one."""
-    listed = "\n".join(f"• {escape(title)}" for title in titles)
+    # A hostile page may title its feeds with thousands of characters: cut each, so eight
+    # of them and a 2,048-character page URL fit one message.
+    listed = "\n".join(f"• {escape(shorten(title, MAX_FEED_TITLE))}" for title in titles)
     return Html(f"The page {escape(page_url)} links to {len(titles)} feeds. Which one?\n\n{listed}")
 
 
@@ -99,8 +103,10 @@ class ImportSummary:
         return len(self.added) + len(self.already) + len(self.refused)
 
 
-def import_plain(summary: ImportSummary, *, limit: int = MAX_LISTED) -> str:
-    """The summary as plain lines (the CLI)."""
+def import_plain(
+    summary: ImportSummary, *, limit: int = MAX_LISTED, url_chars: int | None = None
+) -> str:
+    """The summary as plain lines (the CLI); refused URLs cut to `url_chars`, if given."""
     head = (
         f"{counted(summary.total, 'feed')} in the file: {len(summary.added)} added,"
         f" {len(summary.already)} already there, {len(summary.refused)} refused"
@@ -108,15 +114,32 @@ def import_plain(summary: ImportSummary, *, limit: int = MAX_LISTED) -> str:
     lines = [head]
     lines += _listing("added", list(summary.added), limit)
     lines += _listing("already there", list(summary.already), limit)
-    lines += _listing("refused", [f"{url}: {why}" for url, why in summary.refused], limit)
+    refused = [
+        f"{shorten(url, url_chars) if url_chars else url}: {why}" for url, why in summary.refused
+    ]
+    lines += _listing("refused", refused, limit)
     return "\n".join(lines)
 
 
 def import_html(summary: ImportSummary, *, limit: int = MAX_LISTED) -> Html:
-    """The summary as one Telegram message."""
-    plain = import_plain(summary, limit=limit)
+    """The summary as one Telegram message: each listed line cut to MAX_SUMMARY_LINE
+    characters, and the lines kept while they fit Telegram's 4,096 (URLs in an OPML file
+    are up to 2,048 characters each; a longer message would not be delivered at all)."""
+    plain = import_plain(summary, limit=limit, url_chars=MAX_SUMMARY_URL)
     head, _, rest = plain.partition("\n")
-    return Html(f"{bold(head)}\n{escape(rest)}" if rest else bold(head))
+    if not rest:
+        return bold(head)
+    lines = [shorten(line, MAX_SUMMARY_LINE) for line in rest.split("\n")]
+    kept: list[str] = []
+    used = len(head) + 1
+    for line in lines:
+        if used + len(line) + 1 > MAX_TEXT - 100:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    if len(kept) < len(lines):
+        kept.append(f"  … and {len(lines) - len(kept)} more lines")
+    return Html(f"{bold(head)}\n{escape(chr(10).join(kept))}")
 
 
 def _listing(label: str, items: list[str], limit: int) -> list[str]:

@@ -103,7 +103,7 @@ def _option_value(option: str, typed: str) -> Any:
             return False
         raise CommandArgumentError(f"{option} is on or off, not “{echo(typed, 40)}”.")
     top = MAX_SUMMARY if option == "summary_length" else MAX_BACKLOG
-    if not value.isdigit() or int(value) > top:
+    if not _is_number(value) or int(value) > top:
         raise CommandArgumentError(f"{option} is a whole number from 0 to {top}.")
     return int(value)
 
@@ -144,8 +144,13 @@ def parse_audit(args: str) -> int:
     word = args.strip()
     if not word:
         return DEFAULT_AUDIT
-    if not word.isdigit() or not 1 <= int(word) <= MAX_AUDIT:
+    if not _is_number(word) or not 1 <= int(word) <= MAX_AUDIT:
         raise CommandArgumentError(
             f"Use /audit, or /audit <n> for the last n changes (1-{MAX_AUDIT})."
         )
     return int(word)
+
+
+def _is_number(text: str) -> bool:
+    """Digits int() reads: "²" is a digit to str.isdigit, and int("²") raises."""
+    return text.isdecimal()

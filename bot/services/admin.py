@@ -227,9 +227,12 @@ class AdminService:
     ) -> AdminReply:
         if choice != "yes":
             return AdminReply(admin_replies.nothing_done(), toast="Cancelled")
-        feed, channel = str(action.payload["feed"]), str(action.payload["channel"])
-        route = self.ctx.view().route(feed, channel)
-        if route is None:
+        feed = str(action.payload["feed"])
+        # The chat's channel as it is named now (from the action's chat id), not the name
+        # asked with: a reload since may have given that name to another chat's channel.
+        channel = caller.target.channel if caller.target else None
+        route = self.ctx.view().route(feed, channel) if channel else None
+        if route is None or channel is None:
             return AdminReply(admin_replies.route_gone(feed))
         if route.origin == "config":
             return AdminReply(admin_replies.config_route(feed))

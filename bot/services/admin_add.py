@@ -55,7 +55,7 @@ from bot.render.cite import citation_key
 from bot.render.post import MAX_TEXT, PostOptions, render_post
 from bot.render.telegram_html import Html
 from bot.services.admin_context import AdminContext, Target
-from bot.services.admin_types import Actor, AdminReply, Choice
+from bot.services.admin_types import GROUP_ANONYMOUS_BOT, Actor, AdminReply, Choice
 from bot.store import Store
 from bot.store.pending import PendingAction
 
@@ -261,6 +261,10 @@ async def follow_discovered(ctx: AdminContext, url: str, *, may_add_new: bool) -
 def known_by_name(ctx: AdminContext, ref: str) -> Candidate | None:
     """The followed feed named `ref` (case ignored), or None."""
     wanted = ref.strip().lower()
+    if not NAME_PATTERN.fullmatch(wanted):
+        # A URL is never a name: no need to read every feed (an /import of 10,000 URLs
+        # did so for each, holding the bot's one event loop for over a minute).
+        return None
     for row in ctx.store.feed_rows():
         if row["name"].lower() == wanted:
             return _known(ctx, row["name"], row["url"])
@@ -395,9 +399,15 @@ def _put(
         payload,
         chat_id=target.chat_id,
         thread_id=target.thread_id,
-        user_id=actor.user_id,
+        user_id=_user_id(actor),
         now=now,
     )
+
+
+def _user_id(actor: Actor) -> int | None:
+    """Who asked, for a pending action and the audit; None for an anonymous group admin
+    (Telegram's placeholder user, shared by every anonymous admin), as the core does."""
+    return None if actor.user_id == GROUP_ANONYMOUS_BOT else actor.user_id
 
 
 def _preview_text(
@@ -532,7 +542,7 @@ def subscribe(
     after = f"backlog {backlog}" + (f"; feed {found.url}" if origin != "followed" else "")
     entry = AuditEntry(
         at=now,
-        user_id=actor.user_id,
+        user_id=_user_id(actor),
         user_name=actor.name,
         chat=channel_name,
         action=action,
@@ -544,7 +554,7 @@ def subscribe(
         if origin == "new":
             store.add_chat_feed(feed, found.url, title=found.title, interval=interval)
         elif origin == "retired":
-            store.revive_feed(feed)
+            store.revive_feed(feed, interval=interval)
         if channel is None:
             _add_channel(ctx, target, channel_name)
         elif channel[1] == "retired":
@@ -559,12 +569,14 @@ def subscribe(
 def _feed_to_follow(ctx: AdminContext, found: Candidate, name: str) -> tuple[str, str]:
     """(name, origin): "followed" (the bot follows it), "retired" (revive) or "new"."""
     store = ctx.store
-    if found.known and store.feed_rows_named([found.known]):
-        return found.known, "followed"
+    # By URL first: a name is a label, and a reload since the preview may have given it to
+    # another feed (the file's new "cdc", the chat's moved aside to "cdc-2").
     hit = store.feed_by_url(found.url) if found.url else None
     if hit is not None:
         return hit[0], "followed" if hit[1] != "retired" else "retired"
-    if found.known:  # gone since the preview (retired with no URL match): refuse
+    if found.known and not found.url and store.feed_rows_named([found.known]):
+        return found.known, "followed"
+    if found.known:  # gone since the preview: refuse
         raise AddRefusedError(f"the bot no longer follows {found.known}")
     taken = store.feed_names()
     if name:

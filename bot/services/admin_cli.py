@@ -51,7 +51,7 @@ def cli_target(store: Store, settings: Settings, chat: str) -> Target:
         )
     if ref.startswith("@") and len(ref) > 1:
         return Target(chat_id=0, kind="channel", title=ref, username=ref[1:])
-    if ref.lstrip("-").isdigit():
+    if ref.lstrip("-").isdecimal():  # "²" is a digit to isdigit, and int("²") raises
         return Target(chat_id=int(ref), kind="channel", title=ref)
     names = ", ".join(view.chat_names) or "none"
     raise NotFoundError(

@@ -95,10 +95,13 @@ class AdminQueries(RouteQueries):
             }
         )
 
-    def revive_feed(self, name: str) -> None:
-        """A retired feed followed again from a chat: it is the chat's now."""
+    def revive_feed(self, name: str, *, interval: float) -> None:
+        """A retired feed followed again from a chat: it is the chat's now, polled at most
+        every `interval` (the file may have polled it more often than a chat's feed may)."""
         self.db.execute(
-            "UPDATE feeds SET origin = 'chat' WHERE name = ? AND origin = 'retired'", [name]
+            "UPDATE feeds SET origin = 'chat', interval = max(coalesce(interval, ?), ?)"
+            " WHERE name = ? AND origin = 'retired'",
+            [interval, interval, name],
         )
 
     def chat_target(self, chat_id: int, thread_id: int | None) -> tuple[str, str] | None:
