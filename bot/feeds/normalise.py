@@ -202,7 +202,8 @@ def _drop(unpaired: dict[str, int], bracket: str) -> None:
 
 def _names_beside_addresses(raw: str) -> str:
     """The display names of an RFC 5322 address list; `raw` itself when it is not one."""
-    pairs = getaddresses([raw])
+    # A stray separator (";") makes an empty pair: it is no word taken for an address.
+    pairs = [(name, address) for name, address in getaddresses([raw]) if name or address]
     if not all(_EMAIL.fullmatch(address) for _, address in pairs):
         return raw  # getaddresses took words for addresses: not an address list
     return ", ".join(name for name, _ in pairs if name)
