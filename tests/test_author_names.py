@@ -54,6 +54,7 @@ def test_a_hostile_author_field_is_read_quickly_and_shows_no_address() -> None:
 @given(st.text(alphabet=st.sampled_from(list('ab @.,;:()[]<>"\' ')), max_size=40))
 @example("[<]]a")  # an empty pair inside another: both go in one reading
 @example(";. @a")  # a stray separator made an empty "address": the field looked like words
+@example("a@[")  # and no pair at all is no address list either
 def test_a_name_read_again_stays_the_same(raw: str) -> None:
     """Citations read the stored name again: the second reading changes nothing."""
     once = person_name(raw)

@@ -204,7 +204,7 @@ def _names_beside_addresses(raw: str) -> str:
     """The display names of an RFC 5322 address list; `raw` itself when it is not one."""
     # A stray separator (";") makes an empty pair: it is no word taken for an address.
     pairs = [(name, address) for name, address in getaddresses([raw]) if name or address]
-    if not all(_EMAIL.fullmatch(address) for _, address in pairs):
+    if not pairs or not all(_EMAIL.fullmatch(address) for _, address in pairs):
         return raw  # getaddresses took words for addresses: not an address list
     return ", ".join(name for name, _ in pairs if name)
 
