@@ -393,3 +393,16 @@ async def test_a_paused_feed_is_not_polled_until_resumed(
     store.set_feed_paused("paused", False)
     assert "paused" in await poll_round()
     assert feed_server.hits("/paused.xml") >= 1
+
+
+def test_a_chat_feed_no_route_follows_takes_no_place_under_max_feeds(
+    tmp_path: Path, store: Store
+) -> None:
+    """`max_feeds` counts feeds in service: a chat-made feed whose last route was removed is
+    not polled, so it frees its place."""
+    apply_config(store, file_config(tmp_path), NOW)
+    assert store.feed_count() == 2
+    chat_route(store, "cdc", "https://cdc.example/feed")
+    assert store.feed_count() == 3
+    store.drop_route("cdc", "lab")
+    assert store.feed_count() == 2

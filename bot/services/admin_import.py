@@ -98,7 +98,16 @@ async def import_feeds(
             refused.append((feed.url, outcome))
             continue
         try:
-            done = subscribe(ctx, target, outcome, name="", backlog=0, actor=actor, action="import")
+            done = subscribe(
+                ctx,
+                target,
+                outcome,
+                name="",
+                backlog=0,
+                actor=actor,
+                action="import",
+                may_add_new=may_add_new,  # checked again at the time of writing, as /add does
+            )
         except AddRefusedError as exc:
             refused.append((feed.url, exc.message))
             continue

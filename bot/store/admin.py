@@ -141,7 +141,12 @@ class AdminQueries(RouteQueries):
         return int(row.fetchone()[0])
 
     def feed_count(self) -> int:
-        row = self.db.execute("SELECT count(*) FROM feeds WHERE origin IN ('config', 'chat')")
+        """Feeds in service: the file's, and those made in chats that a route still follows
+        (one no route follows is not polled, so it takes no place under `max_feeds`)."""
+        row = self.db.execute(
+            "SELECT count(*) FROM feeds f WHERE f.origin = 'config' OR (f.origin = 'chat'"
+            " AND EXISTS (SELECT 1 FROM routes r WHERE r.feed = f.name))"
+        )
         return int(row.fetchone()[0])
 
     def set_route_options(self, feed: str, channel: str, **values: Any) -> None:
