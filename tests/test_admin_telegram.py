@@ -51,6 +51,9 @@ OPML = (
 )
 
 
+STRANGER = 999  # not an admin anywhere
+
+
 class RecordingService:
     """Records what the adapter hands over; answers with buttons, files and toasts."""
 
@@ -71,6 +74,12 @@ class RecordingService:
             size = len(request.upload.content) if request.upload else 0
             return AdminReply(Html(f"imported {size} bytes"))
         return AdminReply(Html(f"done: {request.command}"))
+
+    async def refusal(self, request: AdminRequest) -> AdminReply | None:
+        """Everyone may, but STRANGER (the adapter asks before a download)."""
+        if request.actor.user_id == STRANGER:
+            return AdminReply(Html("Only this chat's admins may /import here."))
+        return None
 
     async def press(self, press: Press) -> AdminReply:
         self.presses.append(press)
@@ -285,6 +294,21 @@ async def test_an_oversized_import_is_refused_without_downloading_it(api: FakeBo
     assert "too big to import" in reply.text
     assert service.requests == []
     assert api.downloads == []
+
+
+async def test_an_import_by_someone_who_may_not_is_refused_before_any_download(
+    api: FakeBotAPI,
+) -> None:
+    """A member who may not manage the chat sends /import with a document: refused, and the
+    bot fetches nothing (no getFile, no download)."""
+    service = RecordingService()
+    async with running(api, service):
+        api.push_document(GROUP, OPML, "a.opml", from_user_id=STRANGER, caption="/import")
+        [reply] = await eventually(lambda: api.messages(GROUP), "the refusal")
+    assert "Only this chat's admins may /import here." in reply.text
+    assert api.requests_for("getFile") == []
+    assert api.downloads == []
+    assert service.requests == []
 
 
 async def test_a_file_telegram_will_not_give_and_a_failing_service_get_an_answer(

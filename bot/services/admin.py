@@ -105,6 +105,25 @@ class AdminService:
         if self.auth.over_rate(request.actor):
             limit = self.ctx.settings.admin.commands_per_minute
             return AdminReply(admin_replies.rate_limited(limit))
+        admitted = await self._admitted(request)
+        if isinstance(admitted, AdminReply):
+            return admitted
+        caller, resolved = admitted
+        try:
+            return await handler(request, caller, resolved.args)
+        except CommandArgumentError as exc:
+            return AdminReply(admin_replies.argument_problem(exc.message))
+
+    async def refusal(self, request: AdminRequest) -> AdminReply | None:
+        """Why `request`'s sender may not give it (None: they may), without running it nor
+        counting it: the adapter asks before fetching what the command needs (an /import's
+        document), so nobody else makes the bot download files."""
+        if request.command not in self.commands:
+            return None
+        admitted = await self._admitted(request)
+        return admitted if isinstance(admitted, AdminReply) else None
+
+    async def _admitted(self, request: AdminRequest) -> tuple[Caller, Resolved] | AdminReply:
         owner = request.actor.user_id in self.ctx.settings.bot.admins
         required = not (owner and request.command in BOT_WIDE)
         resolved = await resolve_target(
@@ -115,10 +134,7 @@ class AdminService:
         caller = await self._caller(request, resolved)
         if isinstance(caller, AdminReply):
             return caller
-        try:
-            return await handler(request, caller, resolved.args)
-        except CommandArgumentError as exc:
-            return AdminReply(admin_replies.argument_problem(exc.message))
+        return caller, resolved
 
     async def _caller(self, request: AdminRequest, resolved: Resolved) -> Caller | AdminReply:
         target = resolved.target

@@ -83,6 +83,8 @@ class Service(Protocol):
 
     async def handle(self, request: AdminRequest) -> AdminReply | None: ...
 
+    async def refusal(self, request: AdminRequest) -> AdminReply | None: ...
+
     async def press(self, press: Press) -> AdminReply: ...
 
 
@@ -184,6 +186,10 @@ class AdminCommands:
         upload = None
         document = document_of(message) if name == "import" else None
         if document is not None:
+            asked = AdminRequest(name, args, actor_of(message), place_of(message))
+            refused = await self.service.refusal(asked)  # before downloading anything
+            if refused is not None:
+                return refused
             fetched = await self._upload(bot, document, message.chat.id)
             if isinstance(fetched, AdminReply):
                 return fetched
