@@ -406,3 +406,23 @@ def test_a_chat_feed_no_route_follows_takes_no_place_under_max_feeds(
     assert store.feed_count() == 3
     store.drop_route("cdc", "lab")
     assert store.feed_count() == 2
+
+
+def test_a_new_filter_cancels_the_posts_still_owed_that_fail_it(
+    tmp_path: Path, store: Store
+) -> None:
+    """Posts held by a pause (or queued) that the route's new filter refuses are cancelled:
+    on /resume only those that pass go out."""
+    apply_config(store, file_config(tmp_path), NOW)
+    store.ingest("nida", [make_release(1, title="Opioid report")], now=NOW, flood_limit=10)
+    store.set_route_paused("news", True)
+    store.ingest(
+        "nida",
+        [make_release(2, title="Sleep study"), make_release(3, title="Opioid trial")],
+        now=NOW,
+        flood_limit=10,
+    )
+    assert store.set_route_filter("nida", "news", ("opioid",), ()) == 1
+    store.set_route_paused("news", False)
+    assert pending_titles(store, "news") == ["Opioid report", "Opioid trial"]
+    assert store.delivery_counts()["news"] == {"pending": 2, "cancelled": 1}

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.feeds.filters import RouteFilter, passes
 from bot.models import AuditEntry, RouteOverrides, RouteSpec
-from bot.store.codec import instant_text, text_to_instant
+from bot.store.codec import instant_text, text_to_categories, text_to_instant
 from bot.store.routes import RouteQueries
 
 _ROUTE_OPTIONS = ("citation_style", "summary_length", "link_preview", "silent", "backlog")
@@ -159,13 +160,43 @@ class AdminQueries(RouteQueries):
 
     def set_route_filter(
         self, feed: str, channel: str, include: tuple[str, ...], exclude: tuple[str, ...]
-    ) -> None:
-        self._update(
-            "routes",
-            {"feed": feed, "channel": channel},
-            include=json.dumps(list(include)),
-            exclude=json.dumps(list(exclude)),
-        )
+    ) -> int:
+        """Set a route's keyword filter. Posts it still owes (pending: queued, or held by a
+        pause) that fail the new filter are cancelled, as if they had never been owed;
+        returns how many."""
+        with self.writing():
+            self._update(
+                "routes",
+                {"feed": feed, "channel": channel},
+                include=json.dumps(list(include)),
+                exclude=json.dumps(list(exclude)),
+            )
+            wanted = RouteFilter(include=include, exclude=exclude)
+            if wanted.is_empty:
+                return 0
+            owed = self.db.execute(
+                "SELECT d.id, r.title, r.summary, r.categories FROM deliveries d"
+                " JOIN releases r ON r.id = d.release_id"
+                " WHERE d.channel = ? AND r.feed = ? AND d.state = 'pending'",
+                [channel, feed],
+            ).fetchall()
+            failing = [
+                delivery
+                for delivery, title, summary, categories in owed
+                if not passes(
+                    wanted,
+                    title=title,
+                    summary=summary,
+                    categories=text_to_categories(categories),
+                )
+            ]
+            for delivery in failing:
+                self.db.execute(
+                    "UPDATE deliveries SET state = 'cancelled', error = 'filtered out'"
+                    " WHERE id = ? AND state = 'pending'",
+                    [delivery],
+                )
+        return len(failing)
 
     def set_route_paused(self, channel: str, paused: bool, feed: str | None = None) -> int:
         """Pause (or resume) one route of `channel`, or all of them; returns routes changed.
