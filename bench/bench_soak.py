@@ -12,7 +12,7 @@ What runs (all on loopback, nothing reaches the internet):
 - Telegram: the strict fake Bot API (tests/fakes/bot_api.py) in this process, with its
   real flood windows (20 posts a minute per channel, 30 a second overall, time_scale 1);
 - the bot: `python -m bot run` with a token, 100 channels of 100 feeds each, `[defaults]
-  interval` shortened (`--interval`, 40 s) and `[bot] tick` 2 s, `backlog = 0` (the first
+  interval` shortened (`--interval`, 30 s) and `[bot] tick` 2 s, `backlog = 0` (the first
   poll of a feed posts nothing; every later change owes one post), and `[metrics]
   listen` set. This process scrapes /metrics every 5 s (as Prometheus would: the bot
   pays for rendering it) and reads /proc for the bot and its descendants (the parse
@@ -414,56 +414,58 @@ def report(samples: list[Sample], feeds: int, rounds: int, interval: float) -> N
           f" {statistics.median(s.scrape_seconds for s in samples) * 1000:.0f} ms (median).")
 
     summary = [["measure", "min", "median", "max", "bound / comparison"]]
-    if 3 in ends and rounds in ends:
-        a, b = ends[3], ends[rounds]
+    top = min(rounds, max(ends, default=0))  # a run stopped early: the rounds it reached
+    span = f"rounds 3 to {top}"
+    if top > 3:
+        a, b = ends[3], ends[top]
         steady = [s for s in samples if a.at <= s.at <= b.at]
         minutes = [(s.at / 60, s.rss / MB) for s in steady]
         tree_minutes = [(s.at / 60, s.tree_rss / MB) for s in steady]
-        summary.append(["bot RSS, rounds 3 to 10 (every scrape)",
+        summary.append([f"bot RSS, {span} (every scrape)",
                         *spread([s.rss / MB for s in steady], "{:.0f} MB"), "< 150 MB"])
-        summary.append(["bot + children PSS, rounds 3 to 10",
+        summary.append([f"bot + children PSS, {span}",
                         *spread([s.tree_rss / MB for s in steady], "{:.0f} MB"),
                         f"peer: {PEER_MB} MB for {PEER_FEEDS:,} feeds"])
-        summary.append(["RSS end of round 10 / end of round 3 (bot; tree)",
+        summary.append([f"RSS end of round {top} / end of round 3 (bot; tree)",
                         f"{b.rss / a.rss:.3f}", f"{b.tree_rss / a.tree_rss:.3f}", "",
                         "1.00 = flat"])
-        summary.append(["RSS slope, rounds 3 to 10 (bot; tree), least squares",
+        summary.append([f"RSS slope, {span} (bot; tree), least squares",
                         f"{slope(minutes):+.2f} MB/min", f"{slope(tree_minutes):+.2f} MB/min",
                         "", "0 = flat"])
         per_round = [
             (ends[k].tree_cpu - ends[k - 1].tree_cpu) / (ends[k].polls - ends[k - 1].polls) * 1000
-            for k in range(3, rounds + 1)
+            for k in range(3, top + 1)
         ]
         own = [
             (ends[k].cpu - ends[k - 1].cpu) / (ends[k].polls - ends[k - 1].polls) * 1000
-            for k in range(3, rounds + 1)
+            for k in range(3, top + 1)
         ]
-        summary.append(["CPU s per 1,000 polls, rounds 3 to 10 (tree)",
+        summary.append([f"CPU s per 1,000 polls, {span} (tree)",
                         *spread(per_round, "{:.2f}"), ""])
-        summary.append(["CPU s per 1,000 polls, rounds 3 to 10 (bot process only)",
+        summary.append([f"CPU s per 1,000 polls, {span} (bot process only)",
                         *spread(own, "{:.2f}"), ""])
-        lengths = [ends[k].at - ends[k - 1].at for k in range(3, rounds + 1)]
-        summary.append(["round length, rounds 3 to 10", *spread(lengths, "{:.0f} s"),
+        lengths = [ends[k].at - ends[k - 1].at for k in range(3, top + 1)]
+        summary.append([f"round length, {span}", *spread(lengths, "{:.0f} s"),
                         f"interval {interval:g} s"])
         ticks = b.rounds_count - a.rounds_count
         if ticks:
-            summary.append(["poll-round (tick) mean duration, rounds 3 to 10",
+            summary.append([f"poll-round (tick) mean duration, {span}",
                             f"{(b.rounds_sum - a.rounds_sum) / ticks * 1000:.0f} ms", "", "",
                             f"{ticks:.0f} ticks"])
             delta = {le: b.round_buckets[le] - a.round_buckets.get(le, 0.0)
                      for le in b.round_buckets}
-            summary.append(["poll-round p50 / p95 / p99 (bucket bound), rounds 3 to 10",
+            summary.append([f"poll-round p50 / p95 / p99 (bucket bound), {span}",
                             f"<= {quantile(delta, ticks, 0.5):g} s",
                             f"<= {quantile(delta, ticks, 0.95):g} s",
                             f"<= {quantile(delta, ticks, 0.99):g} s", ""])
         lag = [s.oldest for s in steady]
         pend = [float(s.pending) for s in steady]
-        summary.append(["oldest pending post, rounds 3 to 10 (every scrape)",
+        summary.append([f"oldest pending post, {span} (every scrape)",
                         *spread(lag, "{:.0f} s"), ""])
-        summary.append(["posts pending, rounds 3 to 10 (every scrape)",
+        summary.append([f"posts pending, {span} (every scrape)",
                         *spread(pend, "{:.0f}"), ""])
-        summary.append(["pending: end of round 10 - end of round 3", f"{b.pending - a.pending:+d}",
-                        "", "", "<= 0: drains"])
+        summary.append([f"pending: end of round {top} - end of round 3",
+                        f"{b.pending - a.pending:+d}", "", "", "<= 0: drains"])
     summary.append(["posts delivered / owed at the end", f"{last.sent:,} / {last.owed:,}", "", "",
                     f"owed rate {last.owed / max(last.at, 1) * 60:.0f}/min"
                     f" vs {CHANNELS * 20}/min windows"])
@@ -485,7 +487,7 @@ def report(samples: list[Sample], feeds: int, rounds: int, interval: float) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=10_000)
-    parser.add_argument("--interval", type=float, default=40.0, help="seconds between polls")
+    parser.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
     parser.add_argument("--change", type=float, default=0.02, help="a poll's change chance")
     parser.add_argument("--rounds", type=int, default=10, help="polls of every feed")
     parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for the outbox")
