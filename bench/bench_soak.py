@@ -33,7 +33,8 @@ posts delivered (fake API's sendMessage count) against posts owed (changes serve
 a feed's first poll). Comparison line: the best-known Python peer reports about 350 MB
 for 6,000 feeds.
 
-Run from the repository root: `python -m bench.bench_soak` (about 10 minutes idle);
+Run from the repository root: `python -m bench.bench_soak --max-minutes 25` (the cold
+start of 10,000 feeds alone takes 10 minutes of CPU or more);
 a smaller run: `python -m bench.bench_soak --feeds 2000 --interval 10`.
 """
 
