@@ -426,3 +426,19 @@ def test_a_new_filter_cancels_the_posts_still_owed_that_fail_it(
     store.set_route_paused("news", False)
     assert pending_titles(store, "news") == ["Opioid report", "Opioid trial"]
     assert store.delivery_counts()["news"] == {"pending": 2, "cancelled": 1}
+
+
+def test_a_dropped_fast_config_feed_a_chat_follows_polls_no_faster_than_a_chats_feed(
+    tmp_path: Path, store: Store
+) -> None:
+    """The file polled a feed every minute, then dropped it while a chat still follows it:
+    it becomes the chat's, polled no faster than `[admin] min_interval` (and the default)."""
+    fast = file_config(
+        tmp_path, feeds=[{"name": "nida", "url": NIDA}, {"name": "nih", "url": NIH, "interval": 60}]
+    )
+    apply_config(store, fast, NOW)
+    chat_route(store, "nih", NIH)
+    view = apply_config(store, file_config(tmp_path, feeds=[{"name": "nida", "url": NIDA}]), NOW)
+    nih = view.feed("nih")
+    assert nih is not None
+    assert (nih.origin, nih.interval) == ("chat", 900.0)  # max(defaults 15m, min_interval 10m)

@@ -16,7 +16,9 @@ from bot.store.provision import ProvisionQueries
 
 
 class FeedQueries(ProvisionQueries):
-    def sync_feeds(self, feeds: Iterable[tuple[str, str] | FeedSpec]) -> None:
+    def sync_feeds(
+        self, feeds: Iterable[tuple[str, str] | FeedSpec], *, chat_interval: float | None = None
+    ) -> None:
         """Ensure a row per configured feed, marked `config`; a feed is its URL, its name a
         label.
 
@@ -45,7 +47,7 @@ class FeedQueries(ProvisionQueries):
                 self._relabel("feeds", old, new)
             for position, spec in enumerate(wanted):
                 self._provision_feed(spec, position, plan.owner[spec.name], stored)
-            self._retire_unlisted("feeds", [spec.name for spec in wanted])
+            self._retire_unlisted("feeds", [spec.name for spec in wanted], chat_interval)
 
     def _provision_feed(
         self,

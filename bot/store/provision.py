@@ -68,9 +68,13 @@ class ProvisionQueries(StoreBase):
         for sql in _RENAMES[table]:
             self.db.execute(sql, [new, old])
 
-    def _retire_unlisted(self, table: Table, listed: Collection[str]) -> None:
+    def _retire_unlisted(
+        self, table: Table, listed: Collection[str], chat_interval: float | None = None
+    ) -> None:
         """Config rows the file no longer lists: `retired`, or `chat` while a route made in
-        a chat still uses them (its subscribers keep their posts; `config export` shows it)."""
+        a chat still uses them (its subscribers keep their posts; `config export` shows it).
+        A feed that becomes the chat's is polled no faster than `chat_interval` (as a feed
+        added in a chat: the file's own interval no longer applies)."""
         column = _REFERENCE[table]
         rows = self.db.execute(
             f"SELECT name, EXISTS (SELECT 1 FROM routes r WHERE r.{column} = t.name"  # noqa: S608
@@ -83,6 +87,11 @@ class ProvisionQueries(StoreBase):
                     f"UPDATE {table} SET origin = ? WHERE name = ?",  # noqa: S608
                     [origin, name],
                 )
+                if table == "feeds" and origin == "chat" and chat_interval is not None:
+                    self.db.execute(
+                        "UPDATE feeds SET interval = max(coalesce(interval, ?), ?) WHERE name = ?",
+                        [chat_interval, chat_interval, name],
+                    )
 
     def _update_changed(self, table: Table, name: str, values: Mapping[str, Any]) -> None:
         """Write only the columns whose value differs: a start with an unchanged config
