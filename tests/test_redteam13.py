@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
+from tests.test_cli import run_cli, write_config
+from tests.test_retention import SCENARIO, outbox
 from tests.test_run_e2e import BotProcess, Item, one_channel_config, rss
 
 SECRET = "the-webhook-secret_4242"
@@ -37,3 +41,18 @@ def test_the_webhook_secret_is_not_in_a_verbose_log(
         [call] = api.requests_for("setWebhook")
         assert call.params["secret_token"] == SECRET
         assert SECRET not in bot.stderr + bot.stdout
+
+
+def test_a_retention_longer_than_the_calendar_prunes_nothing(tmp_path: Path) -> None:
+    """`keep_deliveries = "1000000d"` (keep them all) makes `prune` remove nothing, not crash
+    (the running bot's daily prune shares the cutoff: it logged a traceback every round)."""
+    config = write_config(tmp_path, {"nida": "https://nida.example/feed"})
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[bot]\n", '[bot]\nkeep_deliveries = "1000000d"\n', 1), "utf-8")
+    outbox(tmp_path / "releasebot.db", datetime.now(UTC)).close()
+    for args in (("prune", "--dry-run"), ("prune",)):
+        result = run_cli(*args, cwd=tmp_path, config=config)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(("would prune 0 delivery rows", "pruned 0 delivery rows"))
+    with sqlite3.connect(tmp_path / "releasebot.db") as conn:
+        assert conn.execute("SELECT count(*) FROM deliveries").fetchone() == (len(SCENARIO),)
