@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.store.lock import run_lock
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
 from tests.test_cli import run_cli, write_config
@@ -56,3 +57,17 @@ def test_a_retention_longer_than_the_calendar_prunes_nothing(tmp_path: Path) -> 
         assert result.stdout.startswith(("would prune 0 delivery rows", "pruned 0 delivery rows"))
     with sqlite3.connect(tmp_path / "releasebot.db") as conn:
         assert conn.execute("SELECT count(*) FROM deliveries").fetchone() == (len(SCENARIO),)
+
+
+def test_a_backup_never_replaces_the_run_lock(tmp_path: Path) -> None:
+    """`backup releasebot.db.lock --force` is refused: replacing the lock file would let a
+    second `releasebot run` take a fresh lock and post beside the running bot."""
+    config = write_config(tmp_path, {"nida": "https://nida.example/feed"})
+    outbox(tmp_path / "releasebot.db", datetime.now(UTC)).close()
+    lock = tmp_path / "releasebot.db.lock"
+    with run_lock(tmp_path / "releasebot.db", now=datetime.now(UTC)):
+        before = lock.stat().st_ino
+        done = run_cli("backup", str(lock), "--force", cwd=tmp_path, config=config)
+        assert done.returncode == 2, done.stdout
+        assert "is the database itself" in done.stderr
+        assert lock.stat().st_ino == before
