@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
 from datetime import UTC, datetime
@@ -9,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bot import __version__
+from bot.services.metrics import Metrics
+from bot.services.metrics_server import serving
 from bot.store.lock import run_lock
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
@@ -71,3 +75,30 @@ def test_a_backup_never_replaces_the_run_lock(tmp_path: Path) -> None:
         assert done.returncode == 2, done.stdout
         assert "is the database itself" in done.stderr
         assert lock.stat().st_ino == before
+
+
+async def test_a_scraper_that_stops_reading_is_dropped() -> None:
+    """A client that asks for /metrics and never reads the answer (megabytes with many
+    feeds) has its connection dropped after the write timeout, instead of holding the
+    answer and the socket for as long as it stays connected."""
+    metrics = Metrics(__version__, clock=lambda: datetime.now(UTC), tick=1, telegram=False)
+    metrics.set_feeds((f"feed-{n}", datetime.now(UTC), 1) for n in range(40_000))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with serving(metrics, "127.0.0.1", port, write_timeout=0.5):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock, limit=1024)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(4)  # the answer is rendered (~1 s), then not read
+        received = 0
+        try:
+            while chunk := await asyncio.wait_for(reader.read(65536), 5):
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+        writer.close()
+    assert received < len(metrics.exposition())
