@@ -21,6 +21,7 @@ from tests.test_retention import SCENARIO, outbox
 from tests.test_run_e2e import BotProcess, Item, one_channel_config, rss
 
 SECRET = "the-webhook-secret_4242"
+PROC_TCP = Path("/proc/net/tcp")
 
 
 def test_the_webhook_secret_is_not_in_a_verbose_log(
@@ -102,3 +103,28 @@ async def test_a_scraper_that_stops_reading_is_dropped() -> None:
             pass
         writer.close()
     assert received < len(metrics.exposition())
+
+
+def server_side_connections(port: int) -> int:
+    """Established TCP connections whose local end is 127.0.0.1:`port` (the server's)."""
+    lines = PROC_TCP.read_text().splitlines()[1:]
+    local = f"0100007F:{port:04X}"
+    return sum(1 for line in lines if line.split()[1] == local and line.split()[3] == "01")
+
+
+@pytest.mark.skipif(not PROC_TCP.exists(), reason="no /proc/net/tcp here")
+async def test_a_flood_of_silent_connections_holds_few_sockets() -> None:
+    """200 connections that say nothing: the endpoint keeps at most 32 of them open (each
+    one a file descriptor the bot needs for feeds, Telegram and its database); the rest are
+    closed at once."""
+    metrics = Metrics(__version__, clock=lambda: datetime.now(UTC), tick=1, telegram=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with serving(metrics, "127.0.0.1", port):
+        clients = [await asyncio.open_connection("127.0.0.1", port) for _ in range(200)]
+        await asyncio.sleep(0.5)  # every connection accepted and handled
+        held = server_side_connections(port)
+        for _, writer in clients:
+            writer.close()
+    assert held <= 32

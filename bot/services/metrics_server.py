@@ -29,6 +29,10 @@ READ_TIMEOUT = 5.0
 # 10,000 feeds) and the socket stay held for as long as it keeps the connection open.
 WRITE_TIMEOUT = 10.0
 MAX_HEAD = 8192
+# Connections answered at once; more are closed unanswered. Each silent one holds a file
+# descriptor for up to READ_TIMEOUT: without a cap, a flood of them would leave the bot
+# none for its feeds, Telegram and the database (the endpoint may listen on 0.0.0.0).
+MAX_CLIENTS = 32
 REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 REASONS[503] = "Service Unavailable"
 JSON = "application/json"
@@ -79,8 +83,13 @@ class MetricsServer:
     def __init__(self, metrics: Metrics, *, write_timeout: float = WRITE_TIMEOUT) -> None:
         self.metrics = metrics
         self.write_timeout = write_timeout
+        self.clients = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.clients >= MAX_CLIENTS:
+            writer.transport.abort()
+            return
+        self.clients += 1
         try:
             request = await _read_request(reader)
             if request is None:
@@ -103,6 +112,7 @@ class MetricsServer:
         except (ConnectionError, OSError) as exc:  # the scraper went away: its problem
             log.debug("metrics client: %s", exc)
         finally:
+            self.clients -= 1
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
