@@ -27,7 +27,7 @@ from bot.errors import (
     ReleaseBotError,
     TelegramAuthError,
 )
-from bot.logs import LOG_FORMATS, Redactor, configure_logging, use_log_format
+from bot.logs import LOG_FORMATS, Redactor, configure_logging, redact_also, use_log_format
 from bot.models import NO_PUBLISHER, FetchResult, Publisher, Release, RoutingView
 from bot.render.authors import citation_author
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
@@ -586,6 +586,7 @@ def _webhook_secret() -> str | None:
     secret = os.environ.get(WEBHOOK_SECRET_VARIABLE, "").strip()
     problem = webhook_secret_problem(secret) if secret else "is not set"
     if problem is None:
+        redact_also(secret)
         return secret
     print(
         f"releasebot: [webhook] url is set, so {WEBHOOK_SECRET_VARIABLE} is needed and it"

@@ -38,10 +38,20 @@ class Redactor:
     def __init__(self, token: str) -> None:
         token = token.strip()
         _, colon, secret = token.partition(":")
-        parts = [token, secret] if colon and len(secret) >= MIN_SECRET else [token]
+        self._parts = [token, secret] if colon and len(secret) >= MIN_SECRET else [token]
+        self._compile()
+
+    def also(self, secret: str) -> None:
+        """Hide `secret` too (the webhook's secret token: PTB logs setWebhook's parameters
+        with -v)."""
+        if secret.strip():
+            self._parts.append(secret.strip())
+            self._compile()
+
+    def _compile(self) -> None:
         forms = {
             form
-            for part in parts
+            for part in self._parts
             for form in (part, quote(part, safe=""), quote(part), quote_plus(part))
             if form
         }
@@ -184,6 +194,14 @@ def use_log_format(log_format: LogFormat) -> None:
         if any(isinstance(f, RedactToken) for f in handler.filters):
             handler.setFormatter(formatter_for(log_format))
     _warnings_as_lines(log_format)
+
+
+def redact_also(secret: str) -> None:
+    """Hide `secret` from the lines of the handlers configure_logging set up."""
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, RedactToken):
+                found.redact.also(secret)
 
 
 def _warnings_as_lines(log_format: LogFormat) -> None:

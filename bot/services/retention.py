@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.store.retention import PRUNED_STATES, RetentionQueries
 
@@ -31,8 +31,12 @@ class Pruned:
 
 
 def cutoff(now: datetime, keep: float) -> datetime:
-    """The instant before which rows may go: `keep` seconds ago."""
-    return now - timedelta(seconds=keep)
+    """The instant before which rows may go: `keep` seconds ago (a retention longer than
+    the calendar, such as "1000000d" for "keep them all", goes back to year 1: none go)."""
+    try:
+        return now - timedelta(seconds=keep)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def prune_batches(store: RetentionQueries, before: datetime) -> Iterator[tuple[str, int]]:

@@ -79,8 +79,10 @@ def _refuse_source(source: Path) -> None:
 
 
 def _refuse_target(source: Path, target: Path, *, force: bool) -> None:
-    # Replacing the live file would leave a running bot writing to a file no name reaches.
-    sides = {source.resolve().with_name(source.resolve().name + s) for s in ("", "-wal", "-shm")}
+    # Replacing the live file would leave a running bot writing to a file no name reaches;
+    # replacing its lock file would let a second bot lock the new one and run beside it.
+    real = source.resolve()
+    sides = {real.with_name(real.name + s) for s in ("", "-wal", "-shm", "-journal", ".lock")}
     if target.resolve() in sides:
         raise BackupRefusedError(f"{target} is the database itself: back it up to another path")
     if target.exists() and not force:
