@@ -93,6 +93,27 @@ def run_lock(database: Path, *, now: datetime, what: str = "run") -> Iterator[Pa
         os.close(fd)  # closing the only descriptor releases the lock
 
 
+def lock_holder(database: Path) -> LockHolder | None:
+    """Who holds `database`'s run lock (as its lock file says); None when nobody does.
+    Takes a shared lock for an instant only: a run starting meanwhile finds it taken."""
+    path = lock_path(database)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # no run ever used this database here
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot read the lock file {path}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_holder(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def _write_holder(fd: int, now: datetime, what: str) -> None:
     record = {
         "what": what,
