@@ -222,12 +222,9 @@ class AdminService:
     # /remove
 
     async def _remove(self, request: AdminRequest, caller: Caller, args: str) -> AdminReply:
-        target, view = _needs(caller), self.ctx.view()
-        found = self._route(view, target, args, usage="Use /remove <feed>.")
+        found = self._chat_made_route(caller, args, usage="Use /remove <feed>.")
         if isinstance(found, AdminReply):
             return found
-        if found.origin == "config":
-            return AdminReply(admin_replies.config_route(found.feed))
         activity = self.ctx.store.route_activity(found.chat).get(found.feed)
         pending = activity.pending if activity else 0
         choices = self.ask(
@@ -236,7 +233,8 @@ class AdminService:
             caller,
             [[(admin_replies.REMOVE_BUTTON, "yes"), (admin_replies.CANCEL_BUTTON, "no")]],
         )
-        return AdminReply(admin_replies.remove_confirm(found.feed, target.title, pending), choices)
+        title = _needs(caller).title
+        return AdminReply(admin_replies.remove_confirm(found.feed, title, pending), choices)
 
     async def _press_remove(
         self, press: Press, action: PendingAction, choice: str, caller: Caller
@@ -264,13 +262,9 @@ class AdminService:
 
     async def _set(self, request: AdminRequest, caller: Caller, args: str) -> AdminReply:
         wanted = admin_args.parse_set(args)
-        found = self._route(
-            self.ctx.view(), _needs(caller), wanted.feed, usage=admin_args.SET_USAGE
-        )
+        found = self._chat_made_route(caller, wanted.feed, usage=admin_args.SET_USAGE)
         if isinstance(found, AdminReply):
             return found
-        if found.origin == "config":
-            return AdminReply(admin_replies.config_route(found.feed))
         value = wanted.value
         if wanted.option == "backlog" and value is None:
             value = self.ctx.settings.defaults.backlog  # the column always holds a number
@@ -292,13 +286,9 @@ class AdminService:
 
     async def _filter(self, request: AdminRequest, caller: Caller, args: str) -> AdminReply:
         wanted = admin_args.parse_filter(args)
-        found = self._route(
-            self.ctx.view(), _needs(caller), wanted.feed, usage=admin_args.FILTER_USAGE
-        )
+        found = self._chat_made_route(caller, wanted.feed, usage=admin_args.FILTER_USAGE)
         if isinstance(found, AdminReply):
             return found
-        if found.origin == "config":
-            return AdminReply(admin_replies.config_route(found.feed))
         include, exclude = found.include, found.exclude
         if wanted.mode == "clear":
             include, exclude = (), ()
@@ -395,6 +385,14 @@ class AdminService:
         return reply
 
     # Helpers
+
+    def _chat_made_route(self, caller: Caller, ref: str, *, usage: str) -> Route | AdminReply:
+        """This chat's route `ref` names, when Telegram may change it: one the config file
+        declares is refused (it may only be paused and resumed)."""
+        found = self._route(self.ctx.view(), _needs(caller), ref, usage=usage)
+        if isinstance(found, Route) and found.origin == "config":
+            return AdminReply(admin_replies.config_route(found.feed))
+        return found
 
     def _route(
         self, view: RoutingView, target: Target, ref: str, *, usage: str
