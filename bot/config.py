@@ -423,6 +423,12 @@ class Settings(_Strict):
     def backlog_for(self, channel: ChannelSettings) -> int:
         return channel.backlog if channel.backlog is not None else self.defaults.backlog
 
+    @property
+    def chat_feed_interval(self) -> float:
+        """How often a feed made in a chat is polled: the default, but never faster than
+        `[admin] min_interval`."""
+        return max(self.defaults.interval, self.admin.min_interval)
+
     def route_pairs(self) -> list[tuple[str, str]]:
         """Every configured (feed, channel) route, each once: a channel's `feeds`, then the
         `[[routes]]` tables not already among them."""

@@ -538,7 +538,7 @@ def subscribe(
     if origin != "followed":
         may_follow_new(ctx, may_add_new)  # who pressed, and max_feeds, at the time of writing
     channel_name = channel[0] if channel else new_channel_name(ctx, target)
-    interval = max(ctx.settings.defaults.interval, ctx.settings.admin.min_interval)
+    interval = ctx.settings.chat_feed_interval
     after = f"backlog {backlog}" + (f"; feed {found.url}" if origin != "followed" else "")
     entry = AuditEntry(
         at=now,

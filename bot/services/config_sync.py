@@ -79,8 +79,7 @@ def sync_config(store: Store, settings: Settings, now: datetime) -> int:
     """Mirror feeds, channels and routes into the store; returns backlog deliveries queued."""
     with store.writing():  # one transaction: a reload applies all of the file or none of it
         # A feed the file drops but a chat follows is polled as a chat's feed would be.
-        chat_interval = max(settings.defaults.interval, settings.admin.min_interval)
-        store.sync_feeds(feed_specs(settings), chat_interval=chat_interval)
+        store.sync_feeds(feed_specs(settings), chat_interval=settings.chat_feed_interval)
         return store.sync_routes(chat_specs(settings), route_specs(settings), now=now)
 
 
