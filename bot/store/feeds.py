@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -45,8 +45,9 @@ class FeedQueries(ProvisionQueries):
                 self.db.execute("PRAGMA defer_foreign_keys = ON")
             for old, new in plan.steps:
                 self._relabel("feeds", old, new)
+            rows = self._rows_by_name("feeds")  # as relabelled
             for position, spec in enumerate(wanted):
-                self._provision_feed(spec, position, plan.owner[spec.name], stored)
+                self._provision_feed(spec, position, plan.owner[spec.name], stored, rows)
             self._retire_unlisted("feeds", [spec.name for spec in wanted], chat_interval)
 
     def _provision_feed(
@@ -55,6 +56,7 @@ class FeedQueries(ProvisionQueries):
         position: int,
         row: str | None,
         stored: dict[str, tuple[str, str]],
+        rows: Mapping[str, Mapping[str, Any]],
     ) -> None:
         values = {
             "origin": "config",
@@ -77,7 +79,7 @@ class FeedQueries(ProvisionQueries):
                 " failures = 0 WHERE name = ?",
                 [spec.url, spec.url, spec.name],
             )
-        self._update_changed("feeds", spec.name, values)
+        self._update_changed("feeds", spec.name, values, rows.get(spec.name))
 
     def _feed_row(self, name: str) -> dict[str, Any] | None:
         # Plain execute: this runs for every feed on every poll, and db.query() or

@@ -93,17 +93,24 @@ class ProvisionQueries(StoreBase):
                         [chat_interval, chat_interval, name],
                     )
 
-    def _update_changed(self, table: Table, name: str, values: Mapping[str, Any]) -> None:
-        """Write only the columns whose value differs: a start with an unchanged config
-        writes nothing at all."""
-        cursor = self.db.execute(
-            f"SELECT * FROM {table} WHERE name = ?",  # noqa: S608 -- our table
-            [name],
-        )
-        row = cursor.fetchone()
-        if row is None:
+    def _rows_by_name(self, table: Table) -> dict[str, dict[str, Any]]:
+        """Every row of `table` by name, in one query (a sync compares each entry's settings
+        with its row: one query per entry cost ~0.1 s at every start with 2,000 feeds)."""
+        cursor = self.db.execute(f"SELECT * FROM {table}")  # noqa: S608 -- our table
+        columns = [column[0] for column in cursor.description]
+        return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor}
+
+    def _update_changed(
+        self,
+        table: Table,
+        name: str,
+        values: Mapping[str, Any],
+        current: Mapping[str, Any] | None,
+    ) -> None:
+        """Write only the columns whose value differs from `current` (the row as read):
+        a start with an unchanged config writes nothing at all."""
+        if current is None:
             return
-        current = dict(zip((c[0] for c in cursor.description), row, strict=True))
         changed = {k: v for k, v in values.items() if current.get(k) != _stored(v)}
         if changed:
             self._update(table, {"name": name}, **{k: _stored(v) for k, v in changed.items()})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -97,8 +97,9 @@ class RouteQueries(ReleaseQueries, ProvisionQueries):
             self.db.execute("PRAGMA defer_foreign_keys = ON")
         for old, new in plan.steps:
             self._relabel("channels", old, new)
+        rows = self._rows_by_name("channels")  # as relabelled
         for position, spec in enumerate(channels):
-            self._provision_channel(spec, position, plan.owner[spec.name], stored)
+            self._provision_channel(spec, position, plan.owner[spec.name], stored, rows)
         self._retire_unlisted("channels", [spec.name for spec in channels])
 
     def _provision_channel(
@@ -107,6 +108,7 @@ class RouteQueries(ReleaseQueries, ProvisionQueries):
         position: int,
         row: str | None,
         stored: dict[str, tuple[str, int | None, int | None]],
+        rows: Mapping[str, Mapping[str, Any]],
     ) -> None:
         name, chat = spec.name, spec.chat
         chat_id = int(chat) if chat.lstrip("-").isdigit() else None
@@ -137,7 +139,7 @@ class RouteQueries(ReleaseQueries, ProvisionQueries):
                 " WHERE name = ?",
                 [chat, chat_id, name],
             )
-        self._update_changed("channels", name, values)
+        self._update_changed("channels", name, values, rows.get(name))
 
     def drop_route(self, feed: str, channel: str) -> int:
         """Remove a route; its pending posts are cancelled, never sent later (they stay as
