@@ -36,21 +36,21 @@ class RouteQueries(ReleaseQueries, ProvisionQueries):
         with self.writing():
             self._sync_channels(specs)
             wanted = {(r.feed, r.channel): r for r in routes}
+            cursor = self.db.execute("SELECT * FROM routes")
+            columns = [column[0] for column in cursor.description]
             present = {
-                (feed, channel): (origin, backlog)
-                for feed, channel, origin, backlog in self.db.execute(
-                    "SELECT feed, channel, origin, backlog FROM routes"
-                )
+                (row["feed"], row["channel"]): row
+                for row in (dict(zip(columns, values, strict=True)) for values in cursor)
             }
-            for key, (origin, _) in present.items():
-                if origin == "config" and key not in wanted:
+            for key, row in present.items():
+                if row["origin"] == "config" and key not in wanted:
                     self.drop_route(*key)
             queued = 0
             for key in wanted.keys() - present.keys():
                 queued += self.insert_route(wanted[key], origin="config", now=now)
             # Only what changed: a start with an unchanged config writes nothing at all.
             for key in wanted.keys() & present.keys():
-                self._provision_route(wanted[key])
+                self._provision_route(wanted[key], present[key])
         return queued
 
     def insert_route(self, route: RouteSpec, *, origin: str, now: datetime) -> int:
@@ -71,12 +71,9 @@ class RouteQueries(ReleaseQueries, ProvisionQueries):
             route.feed, route.channel, route.backlog, None if wanted.is_empty else wanted
         )
 
-    def _provision_route(self, route: RouteSpec) -> None:
+    def _provision_route(self, route: RouteSpec, row: Mapping[str, Any]) -> None:
+        """The file's settings onto the stored route `row`, the columns that differ only."""
         values = {"origin": "config", "backlog": route.backlog, **_route_values(route)}
-        cursor = self.db.execute(
-            "SELECT * FROM routes WHERE feed = ? AND channel = ?", [route.feed, route.channel]
-        )
-        row = dict(zip((c[0] for c in cursor.description), cursor.fetchone(), strict=True))
         changed = {k: v for k, v in values.items() if row[k] != v}
         if changed:
             self._update("routes", {"feed": route.feed, "channel": route.channel}, **changed)
