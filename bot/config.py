@@ -21,13 +21,13 @@ from pydantic import (
 )
 
 from bot.errors import ConfigError
+from bot.feeds.names import NAME_PATTERN
 from bot.render.cite import STYLES
 
 CITATION_STYLES = STYLES  # the styles the renderer knows
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 # BCP 47-ish: a 2-3 letter language, then subtags (script, region, variant); at most 35
 # characters, as RFC 5646 asks tags to be kept.
 _LANGUAGE_TAG = re.compile(r"^(?=.{2,35}$)[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
@@ -107,7 +107,7 @@ def _check_style(value: str) -> str:
 
 
 def _check_name(value: str) -> str:
-    if not _NAME.fullmatch(value):
+    if not NAME_PATTERN.fullmatch(value):
         raise ValueError("must be 1-32 characters of a-z, 0-9, '-', '_', starting with a-z or 0-9")
     return value
 

@@ -15,7 +15,7 @@ from itertools import count
 __all__ = ["FALLBACK_NAME", "MAX_NAME_LENGTH", "NAME_PATTERN", "feed_name_from_title"]
 
 MAX_NAME_LENGTH = 32
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # as bot/config.py's _NAME
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")  # feed and channel names (bot/config.py)
 FALLBACK_NAME = "feed"
 
 # Latin letters that NFKD does not split into a base letter and an accent.

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
+from bot.feeds.names import MAX_NAME_LENGTH
 from bot.store.base import StoreBase
 
 Table = Literal["feeds", "channels"]
 _REFERENCE = {"feeds": "feed", "channels": "channel"}  # the routes column naming a row
-MAX_NAME = 32  # as the config's names (bot/config.py)
 _RENAMES = {
     "feeds": (
         "UPDATE feeds SET name = ? WHERE name = ?",
@@ -36,7 +36,7 @@ def free_label(name: str, used: Collection[str]) -> str:
     number = 2
     while True:
         suffix = f"-{number}"
-        candidate = name[: MAX_NAME - len(suffix)] + suffix
+        candidate = name[: MAX_NAME_LENGTH - len(suffix)] + suffix
         if candidate not in used:
             return candidate
         number += 1
