@@ -123,6 +123,9 @@ class FeedSettings(_Strict):
     timezone: str | None = None
     interval: Duration | None = None
     language: str = ""  # a BCP 47 tag ("es", "pt-BR"): the releases' language, before <language>
+    # Also read each release's web page for its study (meta tags, links): many feeds carry
+    # only a teaser. The page is fetched after the post is due, never before it.
+    fetch_page: bool = False
 
     @field_validator("url")
     @classmethod
@@ -219,6 +222,37 @@ class MetricsSettings(_Strict):
     def address(self) -> tuple[str, int] | None:
         """(host, port) to listen on, or None when the endpoint is off."""
         return None if self.listen is None else parse_listen(self.listen)
+
+
+class StudySettings(_Strict):
+    """`[study]`: finding the study behind each release (DOI, PubMed) and its metadata.
+
+    Crossref asks API users to name a contact (its "polite pool"); the lookups stay under
+    `requests_per_second` across both services, and each answer is kept in the database."""
+
+    enabled: bool = True
+    doi_resolver: str = "https://doi.org/"  # content negotiation: CSL-JSON for a DOI
+    ncbi_api: str = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"  # NCBI E-utilities
+    contact_email: str = ""  # in the User-Agent (Crossref) and NCBI's `email` parameter
+    edit_window: Duration = 24 * 3600.0  # a sent post is edited to add its study this long
+    requests_per_second: float = Field(default=5.0, gt=0, le=50)
+    timeout: Duration = 20.0
+
+    @field_validator("doi_resolver", "ncbi_api")
+    @classmethod
+    def _http_base(cls, value: str) -> str:
+        value = value.strip()
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("contact_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
 
 
 _WEBHOOK_PATH = re.compile(r"^[A-Za-z0-9_\-./~]{1,200}$")
@@ -371,6 +405,7 @@ class Settings(_Strict):
     admin: AdminSettings = AdminSettings()
     metrics: MetricsSettings = MetricsSettings()
     webhook: WebhookSettings = WebhookSettings()
+    study: StudySettings = StudySettings()
     feeds: tuple[FeedSettings, ...] = ()
     channels: tuple[ChannelSettings, ...] = ()
     routes: tuple[RouteSettings, ...] = ()

@@ -41,6 +41,66 @@ class Release:
     # plain text, each once, in document order. Route filters match on them; posts and
     # citations do not show them.
     categories: tuple[str, ...] = ()
+    # Identifiers of the studies the release announces (DOI, PubMed, PMC), found in the
+    # entry's own HTML (bot/feeds/studies.py), best first; stored in `release_studies`.
+    studies: tuple[StudyRef, ...] = ()
+
+
+StudyKind = Literal["doi", "pmid", "pmcid"]
+StudySource = Literal["feed", "page"]  # the entry's own content, or the release's web page
+
+
+@dataclass(frozen=True, slots=True)
+class StudyRef:
+    """One identifier of a study a release points to: a DOI ("10.1523/JNEUROSCI.4977-13.2014",
+    as written), a PubMed id ("24695721") or a PubMed Central id ("PMC3972727")."""
+
+    kind: StudyKind
+    value: str
+    source: StudySource = "feed"
+
+    @property
+    def key(self) -> str:
+        """The identifier as the store keys it: "doi:" + the DOI lowercased (DOIs are
+        case-insensitive), "pmid:24695721", "pmcid:PMC3972727"."""
+        value = self.value.lower() if self.kind == "doi" else self.value.upper()
+        return f"{self.kind}:{value}"
+
+
+@dataclass(frozen=True, slots=True)
+class StudyAuthor:
+    """One author of a study: family and given names, or a group's name as `literal`."""
+
+    family: str = ""
+    given: str = ""
+    literal: str = ""  # a group or consortium, cited as written
+
+
+@dataclass(frozen=True, slots=True)
+class Study:
+    """The study behind a release, normalised from CSL-JSON (Crossref via the DOI resolver)
+    and PubMed (bot/feeds/study_meta.py). Text fields are plain text on one line ("" when
+    unknown); `issued` holds CSL's date-parts: (year,), (year, month) or (year, month, day),
+    () when undated."""
+
+    doi: str  # as registered, e.g. "10.1523/JNEUROSCI.4977-13.2014" ("" when none)
+    pmid: str = ""
+    pmcid: str = ""
+    kind: str = "article-journal"  # CSL type (Crossref's journal-article mapped to it)
+    title: str = ""  # as the source gives it, tags stripped (Crossref: often title case)
+    pubmed_title: str = ""  # PubMed's title (sentence case, as APA wants), "" when unknown
+    authors: tuple[StudyAuthor, ...] = ()
+    journal: str = ""  # container-title
+    journal_short: str = ""  # container-title-short
+    volume: str = ""
+    issue: str = ""
+    pages: str = ""  # as CSL writes it, e.g. "5038-5043"
+    issued: tuple[int, ...] = ()
+    url: str = ""  # the DOI's https://doi.org/ URL, else the article's
+
+    @property
+    def doi_url(self) -> str:
+        return f"https://doi.org/{self.doi}" if self.doi else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +130,8 @@ class StoredRelease:
     release: Release
     first_seen: datetime
     cite_key: str = ""  # unique citation key, given when stored ("" until then: see m012)
+    # The first of its studies whose metadata is known (bot/store/studies.py), else None.
+    study: Study | None = None
 
 
 @dataclass(frozen=True, slots=True)

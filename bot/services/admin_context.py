@@ -58,8 +58,11 @@ class AdminContext:
         routes re-reads only that chat (`refresh_chat`) when the view in hand was built
         just before it (its audit row is the only one since); anything else, a full build."""
         mark, built = self.store.audit_mark(), self._built
-        if chat is not None and built is not None and built[0] is self.settings and (
-            mark == built[1] + 1
+        if (
+            chat is not None
+            and built is not None
+            and built[0] is self.settings
+            and (mark == built[1] + 1)
         ):
             view = refresh_chat(built[2], self.store, self.settings, chat)
         else:

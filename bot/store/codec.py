@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.feeds.order import instant_text as instant_text  # the store's one time format
 from bot.feeds.order import sort_key
-from bot.models import PubDate, Release, StoredRelease
+from bot.models import PubDate, Release, StoredRelease, Study, StudyAuthor
 
 
 def date_to_text(value: PubDate | None) -> str | None:
@@ -93,3 +93,35 @@ def row_to_stored(row: dict[str, Any]) -> StoredRelease:
     first_seen = datetime.fromisoformat(row["first_seen"])
     cite_key = row.get("cite_key") or ""
     return StoredRelease(id=row["id"], release=release, first_seen=first_seen, cite_key=cite_key)
+
+
+def study_to_text(study: Study) -> str:
+    """A study as stored in `studies.data`: a JSON object of its fields."""
+    fields = {name: getattr(study, name) for name in Study.__dataclass_fields__}
+    fields["authors"] = [
+        {"family": a.family, "given": a.given, "literal": a.literal} for a in study.authors
+    ]
+    fields["issued"] = list(study.issued)
+    return json.dumps(fields, ensure_ascii=False, sort_keys=True)
+
+
+def text_to_study(text: str | None) -> Study | None:
+    """The inverse of study_to_text; None for a row that is not one (NULL, hand-edited)."""
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("doi"), str):
+        return None
+    strings = {
+        name: value[name]
+        for name in Study.__dataclass_fields__
+        if name not in ("authors", "issued") and isinstance(value.get(name), str)
+    }
+    authors = tuple(
+        StudyAuthor(**{k: v for k, v in item.items() if k in ("family", "given", "literal")})
+        for item in value.get("authors") or []
+        if isinstance(item, dict) and all(isinstance(v, str) for v in item.values())
+    )
+    issued = tuple(part for part in value.get("issued") or [] if isinstance(part, int))
+    return Study(**strings, authors=authors, issued=issued)

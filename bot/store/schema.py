@@ -354,3 +354,44 @@ def m015_pending_actions(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX pending_actions_created ON pending_actions (created_at)")
+
+
+@migrations()
+def m016_studies(db: Database) -> None:
+    """The study behind each release (issue 14). `release_studies` lists the identifiers a
+    release points to, best first (found in the feed at ingest, or on its web page later);
+    `studies` is the lookup cache, one row per identifier key (`StudyRef.key`): what the DOI
+    resolver or NCBI answered, so each identifier is looked up once, a 404 is not asked again
+    for a day, and a timeout is retried with backoff. `feeds.fetch_page` turns page reading
+    on per feed; `releases.page_checked` records that a release's page was read (or given
+    up on), so it is read once."""
+    db.execute(
+        """
+        CREATE TABLE release_studies (
+            release_id INTEGER NOT NULL REFERENCES releases(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,      -- 0 is the study the post shows
+            kind TEXT NOT NULL,             -- doi, pmid, pmcid
+            value TEXT NOT NULL,            -- as written ("10.1523/JNEUROSCI.4977-13.2014")
+            ref TEXT NOT NULL,              -- StudyRef.key: "doi:10.1523/jneurosci.4977-13.2014"
+            source TEXT NOT NULL,           -- feed, page
+            PRIMARY KEY (release_id, position)
+        )"""
+    )
+    db.execute("CREATE INDEX release_studies_ref ON release_studies (ref)")
+    db.execute(
+        """
+        CREATE TABLE studies (
+            ref TEXT PRIMARY KEY,           -- StudyRef.key
+            state TEXT NOT NULL,            -- pending, found, not_registered, failed
+            data TEXT,                      -- the Study as JSON (bot/store/codec.py), when found
+            doi TEXT,                       -- the DOI it resolved to, lowercased (for /search doi:)
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,                     -- the last failure, for status and logs
+            checked_at TEXT,                -- the last answer (instant_text)
+            retry_at TEXT                   -- not asked again before this (404: a day later)
+        )"""
+    )
+    db.execute("CREATE INDEX studies_doi ON studies (doi)")
+    db.execute("CREATE INDEX studies_due ON studies (state, retry_at)")
+    db.execute("ALTER TABLE feeds ADD COLUMN fetch_page INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE releases ADD COLUMN page_checked TEXT")
