@@ -225,6 +225,7 @@ class FeedSpec:
     timezone: str | None = None
     interval: float | None = None  # None: the default applies
     language: str = ""
+    fetch_page: bool = False  # also read each release's web page for its study
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +301,7 @@ class Feed:
     origin: Origin = "config"
     language: str = ""  # the configured language tag, before the feed's own ("" when none)
     paused: bool = False  # an owner paused the whole feed: it is not polled
+    fetch_page: bool = False  # each release's web page is read for its study (issue 14)
 
     @property
     def zone(self) -> ZoneInfo | None:

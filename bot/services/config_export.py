@@ -69,6 +69,7 @@ def _feed_table(row: Row) -> dict[str, Any]:
         "timezone": row["timezone"],
         "interval": row["interval"],
         "language": row["language"] or None,
+        "fetch_page": bool(row["fetch_page"]) or None,
     }
 
 

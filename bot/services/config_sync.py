@@ -33,6 +33,7 @@ def feed_specs(settings: Settings) -> list[FeedSpec]:
             timezone=feed.timezone,
             interval=feed.interval,
             language=feed.language,
+            fetch_page=feed.fetch_page,
         )
         for feed in settings.feeds
     ]

@@ -112,6 +112,7 @@ def _feed(row: Row, defaults: Defaults) -> Feed:
         origin=row["origin"],
         language=row["language"],
         paused=bool(row["paused"]),
+        fetch_page=bool(row["fetch_page"]),
     )
 
 

@@ -14,9 +14,18 @@ from bot.store.outbox import OutboxQueries
 from bot.store.pending import PendingAction, PendingQueries
 from bot.store.releases import fts_query
 from bot.store.retention import RetentionQueries
+from bot.store.studies import StudyLookup, StudyQueries
 
 
-class Store(FeedQueries, AdminQueries, OutboxQueries, PendingQueries, AdminReads, RetentionQueries):
+class Store(
+    FeedQueries,
+    AdminQueries,
+    OutboxQueries,
+    PendingQueries,
+    AdminReads,
+    RetentionQueries,
+    StudyQueries,
+):
     """Every query the services need, grouped by table in the mixins."""
 
     @classmethod
@@ -35,5 +44,6 @@ __all__ = [
     "RouteActivity",
     "Row",
     "Store",
+    "StudyLookup",
     "fts_query",
 ]

@@ -66,6 +66,7 @@ class FeedQueries(ProvisionQueries):
             "short_name": spec.short_name,
             "timezone": spec.timezone,
             "language": spec.language,
+            "fetch_page": int(spec.fetch_page),
         }
         if row is None:
             self.db.table("feeds").insert(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from bot.errors import StoreError
 from bot.models import ChannelState, Delivery, EditBudget, OwedPost
 from bot.store.base import StoreBase
 from bot.store.codec import instant_text, row_to_stored, text_to_instant
+from bot.store.studies import attach_studies
 
 # A pending delivery `d` is ready when no older pending delivery of its channel is still
 # waiting out a retry delay (nor itself): retries never reorder a chat's posts.
@@ -108,7 +110,12 @@ class OutboxQueries(StoreBase):
     def _owed(self, sql: str, params: list[Any]) -> list[OwedPost]:
         cursor = self.db.execute(sql, params)
         columns = [column[0] for column in cursor.description]
-        return [_owed(dict(zip(columns, row, strict=True))) for row in cursor]
+        owed = [_owed(dict(zip(columns, row, strict=True))) for row in cursor]
+        stored = attach_studies(self.db, [item.stored for item in owed if item.stored])
+        by_id = {item.id: item for item in stored}
+        return [
+            replace(item, stored=by_id[item.stored.id]) if item.stored else item for item in owed
+        ]
 
     def delivery_counts(self) -> dict[str, dict[str, int]]:
         """Per channel, how many deliveries are in each state."""

@@ -28,6 +28,7 @@ from bot.store.codec import (
     row_to_stored,
     text_to_categories,
 )
+from bot.store.studies import attach_studies, write_release_studies
 
 _NEWEST_FIRST = "ORDER BY releases.sort_at DESC, releases.id DESC"
 _MAX_FEED_BRANCHES = 64  # feeds merged one index range each; more scan the date index
@@ -214,6 +215,9 @@ class ReleaseQueries(StoreBase):
             inserted = [
                 (self._insert_release(release, now, cite_key_of), release.key) for release in new
             ]
+            for ((release_id, _), _), release in zip(inserted, new, strict=True):
+                if release.studies:
+                    write_release_studies(self.db, release_id, release.studies)
             owed = [
                 _Owed(*row, release.title, release.summary, release.categories)
                 for (row, key), release in zip(inserted, new, strict=True)
@@ -355,6 +359,7 @@ class ReleaseQueries(StoreBase):
                 release_id,
             ],
         )
+        write_release_studies(self.db, release_id, release.studies)
         if before is None or noticeable_change(before, release):
             self.db.execute(
                 "UPDATE deliveries SET needs_edit = needs_edit + 1"
@@ -425,7 +430,7 @@ class ReleaseQueries(StoreBase):
         if not 0 < release_id < NO_SUCH_ID:  # beyond SQLite's integers: no such rowid
             return None
         rows = list(self.db.query("SELECT * FROM releases WHERE id = ?", [release_id]))
-        return row_to_stored(rows[0]) if rows else None
+        return attach_studies(self.db, [row_to_stored(rows[0])])[0] if rows else None
 
     def latest(self, limit: int, feeds: Sequence[str] | None = None) -> list[StoredRelease]:
         """Newest first by publication date (an undated release counts from when it was seen)."""
@@ -444,7 +449,8 @@ class ReleaseQueries(StoreBase):
             # `+feed`: walk the date index and filter, rather than sort every release.
             where = where.replace("releases.feed", "+releases.feed")
             sql = f"SELECT * FROM releases {where} {_NEWEST_FIRST} LIMIT ?"  # noqa: S608
-        return [row_to_stored(row) for row in self.db.query(sql, [*params, limit])]
+        found = [row_to_stored(row) for row in self.db.query(sql, [*params, limit])]
+        return attach_studies(self.db, found)
 
     def search(
         self, text: str, limit: int = 5, feeds: Sequence[str] | None = None
@@ -496,7 +502,7 @@ class ReleaseQueries(StoreBase):
             " ORDER BY candidates.score, releases.id DESC LIMIT ?"
         )
         values = [query, max(floor, low), high, *params, _SEARCH_CANDIDATES, limit]
-        return [row_to_stored(row) for row in self.db.query(sql, values)]
+        return attach_studies(self.db, [row_to_stored(row) for row in self.db.query(sql, values)])
 
     def _id_range(self, feeds: Sequence[str] | None) -> tuple[int, int]:
         """The lowest and highest release id of `feeds` (all releases when None)."""
@@ -540,7 +546,7 @@ class ReleaseQueries(StoreBase):
             sql = f"SELECT * FROM releases WHERE {condition} {where} {_NEWEST_FIRST} LIMIT 1"  # noqa: S608
             rows = list(self.db.query(sql, [*values, *params]))
             if rows:
-                return row_to_stored(rows[0])
+                return attach_studies(self.db, [row_to_stored(rows[0])])[0]
         matches = self.search(ref, 1, feeds)
         return matches[0] if matches else None
 

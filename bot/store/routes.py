@@ -188,7 +188,7 @@ class RouteQueries(ReleaseQueries, ProvisionQueries):
 
 _FEED_ROWS = (
     "SELECT name, url, origin, paused, interval, publisher, short_name, timezone,"
-    " language FROM feeds WHERE origin IN ('config', 'chat')"
+    " language, fetch_page FROM feeds WHERE origin IN ('config', 'chat')"
 )
 _CHANNEL_ROWS = (
     "SELECT name, chat, origin, thread_id, citation_style, summary_length,"
