@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bot
 from bot.config import StudySettings
@@ -258,3 +260,27 @@ def test_request_window_counts_a_rolling_second():
     assert window.wait(10.5) == pytest.approx(0.5)
     assert window.wait(10.99) == pytest.approx(0.01)
     assert window.wait(11.0) == 0.0  # the start at 10.0 is out of (10.0, 11.0]
+
+
+def test_any_id_text_gives_an_answer():
+    """Whatever a hostile feed puts where an id goes, a lookup answers and never raises."""
+    with DoiResolver() as resolver, Ncbi(rate_limit=False) as ncbi:
+        settings_ = study_settings(resolver, ncbi)
+
+        async def lookup(ref: StudyRef) -> StudyAnswer:
+            async with StudyClient(settings_) as client:
+                return await client.lookup(ref)
+
+        @settings(max_examples=40, deadline=None)
+        @given(
+            st.sampled_from(["doi", "pmid", "pmcid"]),
+            st.sampled_from(["", "10.1523/", "doi:10.1/", "PMC", "https://doi.org/10.2/"])
+            | st.just(SEED_DOI),
+            st.text(max_size=30),
+        )
+        def check(kind: Any, prefix: str, text: str) -> None:
+            answer = asyncio.run(lookup(StudyRef(kind, prefix + text)))
+            assert answer.state in ("found", "not_registered", "failed")
+            assert (answer.study is not None) == (answer.state == "found")
+
+        check()

@@ -32,6 +32,7 @@ from bot.models import Study, StudyAuthor
 __all__ = [
     "CROSSREF_TYPES",
     "PubMedSummary",
+    "bare_doi",
     "clean_title",
     "load_json",
     "merge_study",
@@ -150,7 +151,7 @@ def study_from_csl(data: object, doi: str = "") -> Study:
     title = _csl_title(data)
     if not title:
         raise StudyMetadataError("the CSL-JSON record has no title")
-    registered = _doi(_text(data.get("DOI"))) or _doi(doi)
+    registered = bare_doi(_text(data.get("DOI"))) or bare_doi(doi)
     return Study(
         doi=registered,
         pmid=_digits(_text(data.get("PMID"))),
@@ -374,7 +375,7 @@ def _summary(record: Mapping[str, object], uid: str, db: Literal["pubmed", "pmc"
         db=db,
         pmid=_digits(pmid),
         pmcid=_pmcid(pmcid),
-        doi=_doi(ids.get("doi", "")) or _elocation_doi(_text(record.get("elocationid"))),
+        doi=bare_doi(ids.get("doi", "")) or _elocation_doi(_text(record.get("elocationid"))),
         title=title,
         journal=_plain(_text(record.get("fulljournalname"))),
         journal_short=_plain(_text(record.get("source"))),
@@ -448,7 +449,7 @@ def _elocation_doi(value: str) -> str:
     words = value.split()
     for before, word in itertools.pairwise(words):
         if before.lower() == "doi:":
-            return _doi(word)
+            return bare_doi(word)
     return ""
 
 
@@ -490,9 +491,16 @@ def _name(value: object) -> str:
     return _plain(_text(value))[:200]
 
 
-def _doi(value: str) -> str:
+def bare_doi(value: str) -> str:
+    """The DOI in "10.1/x", "doi:10.1/x" or "https://doi.org/10.1/x"; "" when it is none."""
     value = value.strip()
-    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
+    for prefix in (
+        "https://doi.org/",
+        "http://doi.org/",
+        "https://dx.doi.org/",
+        "http://dx.doi.org/",
+        "doi:",
+    ):
         if value.lower().startswith(prefix):
             value = value[len(prefix) :].strip()
     if not value.startswith("10.") or "/" not in value or any(c.isspace() for c in value):

@@ -39,6 +39,7 @@ from bot.config import StudySettings
 from bot.errors import StudyError, StudyMetadataError, StudyServiceError
 from bot.feeds.study_meta import (
     PubMedSummary,
+    bare_doi,
     merge_study,
     parse_csl,
     parse_esearch,
@@ -233,7 +234,7 @@ class StudyClient:
         """The study `ref` names, with PubMed's ids and title when NCBI has them."""
         try:
             if ref.kind == "doi":
-                return await self._by_doi(ref.value.strip())
+                return await self._by_doi(bare_doi(ref.value) or ref.value.strip())
             if ref.kind == "pmid":
                 return await self._by_pmid(ref.value.strip())
             return await self._by_pmcid(ref.value.strip())
