@@ -194,6 +194,18 @@ async def test_pmid_with_ncbi_rate_limited_is_a_retry(client, ncbi):
     assert (answer.state, answer.retry_after) == ("retry", 5.0)
 
 
+async def test_429_without_retry_after_pauses_the_service(client, ncbi, clock):
+    """NCBI's own 429 names no wait: the answer says none, and NCBI is left alone a moment."""
+    ncbi.rate_limited(SEED_PMID, retry_after=None)
+    answer = await client.lookup(StudyRef("pmid", SEED_PMID))
+    assert (answer.state, answer.retry_after) == ("retry", None)
+    sent = len(ncbi.requests)
+    assert (await client.lookup(StudyRef("pmid", SEED_PMID))).state == "retry"
+    assert len(ncbi.requests) == sent
+    clock.advance(1.0)
+    assert await client.lookup(StudyRef("pmid", SEED_PMID)) == StudyAnswer("found", SEED_STUDY)
+
+
 async def test_pmid_without_doi_is_pubmeds_record(client, ncbi):
     """A PubMed record with no DOI is the study as PubMed describes it."""
     record = seed_pubmed() | {"uid": "1000", "articleids": [{"idtype": "pubmed", "value": "1000"}],

@@ -72,6 +72,7 @@ NOT_REGISTERED_STATUSES = frozenset({404, 410})
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 # Characters a DOI may hold that would end or change a URL's path: escaped (doi.org's advice).
 DOI_PATH_SAFE = "/:;()[]-._~,+=@!$'*"
+PAUSE_AFTER_429 = 1.0  # seconds a service is left alone after a 429 without Retry-After
 MIN_WAIT = 1e-6  # float rounding must never leave the pacer waiting 0 s with a full window
 # The services count requests as they arrive, and a request can reach them sooner after
 # the one before than it left (the first waited for its connection): each window is this
@@ -359,6 +360,8 @@ class StudyClient:
                 return _Reply(status, body)
             if retry_after is not None:
                 self._pacer.hold(service, retry_after)
+            elif status == 429:  # NCBI's 429 names no wait: give it a moment all the same
+                self._pacer.hold(service, PAUSE_AFTER_429)
             raise StudyServiceError(
                 url,
                 " ".join(part for part in (f"HTTP {status}", _phrase(status)) if part),
@@ -394,7 +397,7 @@ class StudyClient:
                     return status, location, body, _retry_after(response)
                 finally:
                     await response.aclose()
-        except TimeoutError:
+        except (TimeoutError, httpx.TimeoutException):
             raise StudyServiceError(url, f"timed out after {self._settings.timeout:g} s") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:
             raise StudyServiceError(url, f"invalid URL: {exc}", retryable=False) from exc
