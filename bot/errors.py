@@ -241,3 +241,38 @@ class OpmlError(ReleaseBotError):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+class StudyError(ReleaseBotError):
+    """A study's metadata could not be had; `message` says why, for the log and `status`."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class StudyMetadataError(StudyError):
+    """An answer from the DOI resolver or NCBI is no usable metadata: not JSON, the wrong
+    shape, no title. The answer came, so asking again soon gives the same."""
+
+
+class StudyServiceError(StudyError):
+    """The DOI resolver or NCBI could not be asked or refused: a timeout, a network error,
+    an error status (`status`, 0 when none came). `retryable` says asking again later may
+    work (timeouts, 429, 5xx); `retry_after` is the server's Retry-After in seconds, None
+    when it gave none."""
+
+    def __init__(
+        self,
+        url: str,
+        message: str,
+        *,
+        status: int = 0,
+        retry_after: float | None = None,
+        retryable: bool = True,
+    ) -> None:
+        self.url = url
+        self.status = status
+        self.retry_after = retry_after
+        self.retryable = retryable
+        super().__init__(f"{url}: {message}")
