@@ -1,0 +1,263 @@
+"""The study lookup job: the identifiers the releases point to, looked up and the answers kept.
+
+A running bot runs `StudyLookups.run` as a task of its own, beside the poll rounds and
+the sends, so a slow or rate-limited DOI resolver never holds up a round or a post: a
+post goes out without its study line, and is edited to add it when the study is found
+within `[study] edit_window` (bot/store/studies.py marks those posts; `wake` starts the
+dispatcher's workers). Each pass reads at most `PASS_LIMIT` due identifiers, those of
+the newest releases first, and looks them up `CONCURRENT` at a time (the StudyClient
+paces the requests themselves); a pass runs after every poll round (`notify`) and at
+least every `IDLE` seconds.
+
+What each answer leads to (`attempts` counts every lookup of an identifier):
+
+- found: kept; the posts sent within the edit window that now show it are owed an edit.
+- not registered (404): asked again a day later, up to `NOT_REGISTERED_TRIES` lookups in
+  all (a week of days: a DOI is often registered a few days after the press release);
+  then it stays `not_registered` for good.
+- retry (a timeout, 429, 5xx): stays `pending`, asked again after the service's
+  Retry-After or an exponential backoff by attempts (`RETRY_FIRST` doubling, at most
+  `RETRY_CAP`), whichever is longer; `failed` for good after `RETRY_TRIES` lookups. A
+  429's Retry-After also ends the pass: nothing more is asked until it has passed.
+- failed (an unusable answer, e.g. malformed JSON): asked again `FAILED_AGAIN` later,
+  doubling, up to `FAILED_TRIES` lookups; then `failed` for good.
+
+One identifier's failure never stops the others; a store error is logged, and what it
+did not record is due again at the next pass. With `[study] enabled = false` there is
+no lookup, and no request, at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot.config import StudySettings
+from bot.errors import StoreError
+from bot.fetch.studies import StudyAnswer, StudyClient
+from bot.models import StudyRef
+from bot.store import Store
+from bot.store.studies import MissState
+
+log = logging.getLogger(__name__)
+
+PASS_LIMIT = 20  # identifiers per pass; the rest wait for the next one
+CONCURRENT = 3  # lookups under way at once (the client paces their requests)
+IDLE = 60.0  # seconds between passes when no poll round asks for one sooner
+NOT_REGISTERED_AGAIN = timedelta(days=1)
+NOT_REGISTERED_TRIES = 8  # the first lookup and seven daily ones
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=6)
+RETRY_TRIES = 10  # ~14 hours of backoff in all
+FAILED_AGAIN = timedelta(hours=6)
+FAILED_TRIES = 3  # then 6 h and 12 h later
+
+# The results a pass counts (metrics' label set): an answer's state, or "gave_up" when
+# that answer was the last the identifier gets.
+LookupResult = Literal["found", "not_registered", "retry", "failed", "gave_up"]
+LOOKUP_RESULTS: tuple[LookupResult, ...] = (
+    "found",
+    "not_registered",
+    "retry",
+    "failed",
+    "gave_up",
+)
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class PassReport:
+    """What one pass did."""
+
+    results: dict[str, int] = field(default_factory=dict)  # LookupResult -> identifiers
+    edits: int = 0  # posts owed an edit for a study found
+    held: float = 0.0  # seconds a service asked to be left alone (0: none)
+    full: bool = False  # as many were due as a pass takes: more may be waiting
+
+    @property
+    def looked_up(self) -> int:
+        return sum(self.results.values())
+
+    def count(self, result: LookupResult) -> None:
+        self.results[result] = self.results.get(result, 0) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How one answer is stored: its state, when to ask again, what the log says."""
+
+    state: MissState
+    retry_at: datetime | None
+    result: LookupResult
+
+
+def retry_backoff(attempt: int) -> timedelta:
+    """The wait before lookup `attempt + 1` after a retryable answer to lookup `attempt`."""
+    doublings = min(max(attempt - 1, 0), 20)  # 2**20 minutes is past any cap already
+    wait: timedelta = RETRY_FIRST * 2**doublings
+    return min(wait, RETRY_CAP)
+
+
+def miss_verdict(answer: StudyAnswer, attempt: int, now: datetime) -> Verdict:
+    """What to store for an answer that found nothing, lookup number `attempt` of its
+    identifier (1 for the first)."""
+    if answer.state == "not_registered":
+        if attempt >= NOT_REGISTERED_TRIES:
+            return Verdict("not_registered", None, "gave_up")
+        return Verdict("not_registered", now + NOT_REGISTERED_AGAIN, "not_registered")
+    if answer.state == "retry":
+        if attempt >= RETRY_TRIES:
+            return Verdict("failed", None, "gave_up")
+        asked = timedelta(seconds=answer.retry_after or 0.0)
+        return Verdict("pending", now + max(asked, retry_backoff(attempt)), "retry")
+    if attempt >= FAILED_TRIES:
+        return Verdict("failed", None, "gave_up")
+    return Verdict("failed", now + FAILED_AGAIN * 2 ** max(attempt - 1, 0), "failed")
+
+
+class StudyLookups:
+    """Looks up the due identifiers and keeps each answer (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: StudyClient | None,
+        settings: StudySettings,
+        *,
+        clock: Clock,
+        wake: Callable[[], None] = lambda: None,
+        counted: Callable[[str], None] = lambda result: None,
+        limit: int = PASS_LIMIT,
+    ) -> None:
+        self.store = store
+        self.client = client  # None when [study] enabled = false
+        self.settings = settings
+        self.clock = clock
+        self.wake = wake  # posts are owed an edit: let the dispatcher send them
+        self.counted = counted  # each lookup's result, for the metrics
+        self.limit = limit
+        self._asked = asyncio.Event()
+        self._held_until: datetime | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled and self.client is not None
+
+    def notify(self) -> None:
+        """New releases may point to studies: run a pass soon (without waiting for it)."""
+        self._asked.set()
+
+    async def run(self, sleep: Sleep = asyncio.sleep, idle: float = IDLE) -> None:
+        """Passes until cancelled: one now, then one after each `notify` or `idle` seconds
+        (at once while more are due; never before a service's Retry-After has passed)."""
+        if not self.enabled:
+            return
+        while True:
+            self._asked.clear()
+            report = await self.lookup_due()
+            if report.held:
+                await sleep(report.held)
+            elif not report.full:
+                await self._until_asked(sleep, idle)
+
+    async def _until_asked(self, sleep: Sleep, idle: float) -> None:
+        asked = asyncio.ensure_future(self._asked.wait())
+        slept = asyncio.ensure_future(sleep(idle))
+        try:
+            await asyncio.wait([asked, slept], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in (asked, slept):
+                waiting.cancel()
+            await asyncio.gather(asked, slept, return_exceptions=True)
+
+    async def lookup_due(self) -> PassReport:
+        """One pass: the due identifiers (newest releases first) looked up and stored."""
+        report = PassReport()
+        if not self.enabled:
+            return report
+        now = self.clock()
+        if self._held_until is not None and now < self._held_until:
+            report.held = (self._held_until - now).total_seconds()
+            return report
+        try:
+            due = self.store.due_study_lookups(now, self.limit)
+        except (StoreError, sqlite3.Error) as exc:
+            log.warning("reading the study lookups due failed (tried again next pass): %s", exc)
+            return report
+        report.full = len(due) >= self.limit
+        queue: asyncio.Queue[StudyRef] = asyncio.Queue()
+        for ref in due:
+            queue.put_nowait(ref)
+        workers = min(CONCURRENT, len(due))
+        await asyncio.gather(*(self._work(queue, report) for _ in range(workers)))
+        if report.edits:
+            self.wake()
+        return report
+
+    async def _work(self, queue: asyncio.Queue[StudyRef], report: PassReport) -> None:
+        while not queue.empty():
+            ref = queue.get_nowait()
+            if report.held:
+                return  # a service asked for quiet: the rest stay due for a later pass
+            await self._lookup_one(ref, report)
+
+    async def _lookup_one(self, ref: StudyRef, report: PassReport) -> None:
+        assert self.client is not None  # noqa: S101 -- only enabled passes get here
+        answer = await self.client.lookup(ref)
+        now = self.clock()
+        if answer.state == "retry" and answer.retry_after:
+            report.held = max(report.held, answer.retry_after)
+            until = now + timedelta(seconds=answer.retry_after)
+            self._held_until = max(self._held_until or until, until)
+        try:
+            result = self._record(ref, answer, now, report)
+        except (StoreError, sqlite3.Error) as exc:
+            log.warning("study %s: storing the answer failed (looked up again): %s", ref.key, exc)
+            return
+        report.count(result)
+        self.counted(result)
+
+    def _record(
+        self, ref: StudyRef, answer: StudyAnswer, now: datetime, report: PassReport
+    ) -> LookupResult:
+        """Store `answer` for `ref`; returns the result to count."""
+        if answer.state == "found" and answer.study is not None:
+            edit_since = now - timedelta(seconds=self.settings.edit_window)
+            owed = self.store.record_study_found(ref, answer.study, now, edit_since=edit_since)
+            report.edits += owed
+            study = answer.study
+            log.info(
+                "study %s found: %s (%s); %d sent posts to edit",
+                ref.key,
+                study.title[:80],
+                study.journal or "no journal",
+                owed,
+            )
+            return "found"
+        known = self.store.study_lookup(ref)
+        attempt = (known.attempts if known is not None else 0) + 1
+        verdict = miss_verdict(answer, attempt, now)
+        self.store.record_study_miss(
+            ref, state=verdict.state, error=answer.error, now=now, retry_at=verdict.retry_at
+        )
+        again = (
+            f"asking again at {verdict.retry_at.isoformat(timespec='seconds')}"
+            if verdict.retry_at is not None
+            else "not asking again"
+        )
+        log.info(
+            "study %s %s (lookup %d): %s; %s",
+            ref.key,
+            answer.state.replace("_", " "),
+            attempt,
+            answer.error or "no reason given",
+            again,
+        )
+        return verdict.result
