@@ -35,7 +35,7 @@ from bot.render.cite_data import accessed_problem
 from bot.render.command_args import CommandArgumentError, parse_reference
 from bot.render.display import iso_day
 from bot.render.retry import failed_lines, requeued_summary
-from bot.render.status import channel_lines, feed_lines, needs_attention
+from bot.render.status import channel_lines, feed_lines, needs_attention, study_lookups_line
 from bot.services.config_sync import apply_config
 from bot.services.retry import failed_posts
 from bot.services.routing import build_view, publisher_of
@@ -486,11 +486,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         feeds = [f for f in store.feed_states() if view.feed(f.name) is not None]
         channels = [c for c in store.channel_states() if view.chat(c.name) is not None]
         counts = store.delivery_counts()
+        studies = study_lookups_line(store.study_counts())
     finally:
         store.close()
     print("\n".join(feed_lines(feeds)))
     print()
     print("\n".join(channel_lines(channels, counts)))
+    if studies is not None:
+        print()
+        print(studies)
     return EXIT_FAILED if needs_attention(feeds, channels, counts) else EXIT_OK
 
 

@@ -69,3 +69,13 @@ def needs_attention(
         or any(channel.paused for channel in channels)
         or any(numbers.get("failed", 0) for numbers in counts.values())
     )
+
+
+def study_lookups_line(counts: Mapping[str, int]) -> str | None:
+    """The study lookups in one line, e.g. "studies: 12 found, 3 pending, 1 not
+    registered, 0 failed"; None when no release points to a study."""
+    if not any(counts.values()):
+        return None
+    states = (("found", "found"), ("pending", "pending"), ("not_registered", "not registered"))
+    shown = [f"{counts.get(state, 0)} {label}" for state, label in (*states, ("failed", "failed"))]
+    return "studies: " + ", ".join(shown)

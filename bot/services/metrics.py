@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 POLL_RESULTS = ("ok", "not_modified", "error")
 DELIVERY_RESULTS = ("sent", "edited", "failed", "retry", "printed")  # printed: a dry run
+# bot/services/studies.py LOOKUP_RESULTS (not imported: that module imports the HTTP client).
+STUDY_RESULTS = ("found", "not_registered", "retry", "failed", "gave_up")
 # The reader commands and the admin commands (bot/services/admin.py); any other is "other".
 KNOWN_COMMANDS = frozenset(
     (
@@ -199,6 +201,17 @@ class Metrics:
             buckets=ROUND_BUCKETS,
             registry=registry,
         )
+        self.study_lookups = Counter(
+            "releasebot_study_lookups",
+            "Lookups of the study behind a release (DOI, PubMed id), by result",
+            ["result"],
+            registry=registry,
+        )
+        self.study_pending = Gauge(
+            "releasebot_study_lookups_pending",
+            "Study identifiers not looked up yet, or waiting to be asked again after a retry",
+            registry=registry,
+        )
         build = Gauge(
             "releasebot_build_info", "The running version", ["version"], registry=registry
         )
@@ -224,6 +237,10 @@ class Metrics:
 
     def delivered(self, channel: str, result: str) -> None:
         self.deliveries.labels(channel=channel, result=result).inc()
+
+    def study_looked_up(self, result: str) -> None:
+        """One study lookup's result (bounded: anything unexpected counts as failed)."""
+        self.study_lookups.labels(result=result if result in STUDY_RESULTS else "failed").inc()
 
     def telegram_answered(self, status: int, retry_after: float | None = None) -> None:
         """A Bot API answer: any 200 shows Telegram is there; a 429 is counted."""
@@ -327,3 +344,4 @@ def refresh_gauges(metrics: Metrics, store: Store, view: RoutingView, now: datet
     }
     paused = {state.name for state in store.channel_states() if state.paused}
     metrics.set_channels(view.chat_names, paused, outbox)
+    metrics.study_pending.set(store.study_counts().get("pending", 0))

@@ -32,6 +32,15 @@ RESTART_ONLY: dict[str, tuple[str, ...]] = {
     ),
     "metrics": ("listen",),  # the endpoint is bound once, at start
     "webhook": ("url", "listen", "path"),  # setWebhook and the server: once, at start
+    # The study lookups' client is built once, at start (edit_window follows a reload).
+    "study": (
+        "enabled",
+        "doi_resolver",
+        "ncbi_api",
+        "contact_email",
+        "requests_per_second",
+        "timeout",
+    ),
 }
 
 

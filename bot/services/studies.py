@@ -37,10 +37,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.config import StudySettings
+from bot.config import Settings, StudySettings
 from bot.errors import StoreError
 from bot.fetch.studies import StudyAnswer, StudyClient
-from bot.models import StudyRef
+from bot.logs import log_fields
+from bot.models import RoutingView, StudyRef
 from bot.store import Store
 from bot.store.studies import MissState
 
@@ -133,7 +134,7 @@ class StudyLookups:
         *,
         clock: Clock,
         wake: Callable[[], None] = lambda: None,
-        counted: Callable[[str], None] = lambda result: None,
+        counted: Callable[[str], None] | None = None,
         limit: int = PASS_LIMIT,
     ) -> None:
         self.store = store
@@ -141,9 +142,13 @@ class StudyLookups:
         self.settings = settings
         self.clock = clock
         self.wake = wake  # posts are owed an edit: let the dispatcher send them
-        self.counted = counted  # each lookup's result, for the metrics
+        self.counted = counted  # each lookup's result, for the metrics (None: not counted)
         self.limit = limit
-        self._asked = asyncio.Event()
+        self._asked = asyncio.Event()  # a poll round stored releases: look soon
+        self._idle = asyncio.Event()  # no pass under way or asked for
+        self._idle.set()
+        self._running = False
+        self.found = 0  # studies found since the start
         self._held_until: datetime | None = None
 
     @property
@@ -153,19 +158,40 @@ class StudyLookups:
     def notify(self) -> None:
         """New releases may point to studies: run a pass soon (without waiting for it)."""
         self._asked.set()
+        self._idle.clear()
+
+    def reroute(self, settings: Settings, view: RoutingView) -> None:
+        """A reload: the new edit window from the next answer on (the services' addresses,
+        the contact and the rate are kept until a restart, as the client was built)."""
+        self.settings = self.settings.model_copy(update={"edit_window": settings.study.edit_window})
+
+    async def settled(self) -> None:
+        """Return once no pass is under way or asked for (at once when disabled or not
+        running): `run --once` waits for this, bounded, before its last sends."""
+        if self.enabled and self._running:
+            await self._idle.wait()
 
     async def run(self, sleep: Sleep = asyncio.sleep, idle: float = IDLE) -> None:
         """Passes until cancelled: one now, then one after each `notify` or `idle` seconds
         (at once while more are due; never before a service's Retry-After has passed)."""
         if not self.enabled:
             return
-        while True:
-            self._asked.clear()
-            report = await self.lookup_due()
-            if report.held:
-                await sleep(report.held)
-            elif not report.full:
-                await self._until_asked(sleep, idle)
+        self._running = True
+        try:
+            while True:
+                self._asked.clear()
+                self._idle.clear()
+                report = await self.lookup_due()
+                if report.held:
+                    self._idle.set()  # nothing more can be done until the wait is over
+                    await sleep(report.held)
+                elif not report.full:
+                    if not self._asked.is_set():
+                        self._idle.set()
+                    await self._until_asked(sleep, idle)
+        finally:
+            self._running = False
+            self._idle.set()
 
     async def _until_asked(self, sleep: Sleep, idle: float) -> None:
         asked = asyncio.ensure_future(self._asked.wait())
@@ -222,7 +248,8 @@ class StudyLookups:
             log.warning("study %s: storing the answer failed (looked up again): %s", ref.key, exc)
             return
         report.count(result)
-        self.counted(result)
+        if self.counted is not None:
+            self.counted(result)
 
     def _record(
         self, ref: StudyRef, answer: StudyAnswer, now: datetime, report: PassReport
@@ -232,13 +259,16 @@ class StudyLookups:
             edit_since = now - timedelta(seconds=self.settings.edit_window)
             owed = self.store.record_study_found(ref, answer.study, now, edit_since=edit_since)
             report.edits += owed
+            self.found += 1
             study = answer.study
+            newest = self.store.releases_with_doi(study.doi, limit=1) if study.doi else []
             log.info(
                 "study %s found: %s (%s); %d sent posts to edit",
                 ref.key,
                 study.title[:80],
                 study.journal or "no journal",
                 owed,
+                extra=log_fields(release=newest[0].id) if newest else {},
             )
             return "found"
         known = self.store.study_lookup(ref)

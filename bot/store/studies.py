@@ -141,6 +141,12 @@ class StudyQueries(StoreBase):
         values = _named(cursor, row)
         return _lookup({**values, "kind": ref.kind, "value": ref.value, "source": ref.source})
 
+    def study_counts(self) -> dict[str, int]:
+        """Identifiers by lookup state (pending, found, not_registered, failed); for the
+        metrics' gauge and `releasebot status`."""
+        rows = self.db.execute("SELECT state, count(*) FROM studies GROUP BY state")
+        return {state: int(count) for state, count in rows}
+
     def due_study_lookups(self, now: datetime, limit: int) -> list[StudyRef]:
         """Identifiers to look up now, those of the newest releases first (a post just sent
         waits for its study line)."""

@@ -1,4 +1,5 @@
-"""The running bot's parts, opened and closed together: store, fetcher, poller, dispatcher.
+"""The running bot's parts, opened and closed together: store, fetcher, poller, dispatcher,
+and the study lookups (with `[study] enabled`: their client, and their task once started).
 
 `open_runtime` builds them for every form of `releasebot run` (bot/telegram/run.py holds
 the flow, bot/telegram/rounds.py the poll rounds, bot/telegram/application.py the PTB
@@ -18,6 +19,7 @@ from typing import Protocol
 from bot import __version__
 from bot.config import Settings
 from bot.fetch.client import Fetcher, default_user_agent
+from bot.fetch.studies import StudyClient
 from bot.logs import log_fields
 from bot.models import RoutingView
 from bot.render.progress import counted, start_line
@@ -29,6 +31,7 @@ from bot.services.pacing import Pacer
 from bot.services.parse_pool import ParsePool
 from bot.services.poller import Poller, PollOutcome
 from bot.services.progress import HEARTBEAT, Progress, polled
+from bot.services.studies import StudyLookups
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,8 @@ class Runtime:
     # Answers, the admin commands): each registers here, so `reroute` reaches it.
     followers: list[Rerouted] = field(default_factory=list)
     metrics: Metrics | None = None  # with `[metrics] listen`: what /metrics and /healthz say
+    studies: StudyLookups | None = None  # None with `[study] enabled = false`
+    study_task: asyncio.Task[None] | None = None  # the lookups' own task, beside the rounds
 
     def reroute(self, settings: Settings, view: RoutingView) -> None:
         """Run with `settings` and `view` from now on, everywhere at once: the poller, the
@@ -72,8 +77,29 @@ class Runtime:
         self.settings = settings
         self.view = view
         parts: list[Rerouted] = [self.poller, self.dispatcher, *self.followers]
+        if self.studies is not None:
+            parts.append(self.studies)
         for part in parts:
             part.reroute(settings, view)
+
+    def start_study_lookups(self) -> None:
+        """Start the study lookups' task (once): they run beside the rounds and the sends,
+        so no lookup ever holds up a poll or a post."""
+        if self.studies is not None and self.study_task is None:
+            self.study_task = asyncio.create_task(self.studies.run(), name="study-lookups")
+
+    async def stop_study_lookups(self) -> None:
+        """Cancel the lookups' task; a lookup cut short is simply due again next run."""
+        if self.study_task is not None and not self.study_task.done():
+            self.study_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.study_task
+
+    def wake_dispatcher(self) -> None:
+        """Posts are owed an edit (their study was found): send them, once the bot is online
+        (before that, the first round starts the workers)."""
+        if self.online:
+            self.dispatcher.start_workers()
 
 
 @contextlib.asynccontextmanager
@@ -117,9 +143,24 @@ async def open_runtime(
                 metrics=metrics,
             )
             progress = Progress(clock, lambda: waiting_posts(store), heartbeat=heartbeat)
-            yield Runtime(
+            runtime = Runtime(
                 settings, store, poller, dispatcher, clock, progress, view, metrics=metrics
             )
+            async with contextlib.AsyncExitStack() as lookups:
+                if settings.study.enabled:
+                    client = await lookups.enter_async_context(StudyClient(settings.study))
+                    runtime.studies = StudyLookups(
+                        store,
+                        client,
+                        settings.study,
+                        clock=clock,
+                        wake=runtime.wake_dispatcher,
+                        counted=metrics.study_looked_up if metrics is not None else None,
+                    )
+                try:
+                    yield runtime
+                finally:
+                    await runtime.stop_study_lookups()
     finally:
         parser.close()
         store.close()

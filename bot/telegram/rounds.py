@@ -1,7 +1,8 @@
 """The poll rounds of a running bot, and going online.
 
-A round polls the due feeds; once the bot is online it also rechecks the paused channels
-and lets the outbox drain; then it says what it found and what was sent (if anything).
+A round polls the due feeds (and tells the study lookups, which run beside the rounds);
+once the bot is online it also rechecks the paused channels and lets the outbox drain;
+then it says what it found and what was sent (if anything).
 Once a day (the first round of a run, then a day after the last) it also prunes the
 delivery rows past `[bot] keep_deliveries` (bot/services/retention.py).
 At most one round runs at a time, as a task of its own (`Runtime.round`), so a stop can
@@ -47,6 +48,7 @@ async def run_round(
     until nothing ready is left, with `wait_for_sends`). Then say what the round found."""
     try:
         outcomes = await runtime.poller.poll_due()
+        studies_due(runtime)
         if runtime.online:
             if checker is not None:  # a dry run asks Telegram nothing
                 await recheck_paused_channels(runtime, checker)
@@ -58,6 +60,13 @@ async def run_round(
         await prune_when_due(runtime)
     except Exception:  # keep the bot alive; the next tick tries again
         log.exception("a poll round failed")
+
+
+def studies_due(runtime: Runtime) -> None:
+    """After a poll: the new releases may point to studies; their lookups run in a task of
+    their own (bot/services/studies.py), so the round never waits for them."""
+    if runtime.studies is not None:
+        runtime.studies.notify()
 
 
 async def prune_when_due(runtime: Runtime) -> None:

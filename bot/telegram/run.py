@@ -1,11 +1,14 @@
 """`releasebot run` in each of its forms, as one flow (`run`):
 
 1. open the runtime (store, fetcher, poller, dispatcher) and take SIGINT/SIGTERM (`Stopping`);
-2. reach Telegram, polling the feeds meanwhile (`come_online`; a dry run reaches no one),
-   then say that the bot runs and check the channels;
+2. start the study lookups' task (bot/services/studies.py: it runs beside everything else
+   until the stop); reach Telegram, polling the feeds meanwhile (`come_online`; a dry run
+   reaches no one), then say that the bot runs and check the channels;
 3. the rounds (bot/telegram/rounds.py), which is where the forms differ (a SIGHUP between
    two rounds re-reads the config, bot/telegram/reload.py):
-   - `--once`: one round over every feed, then the outbox drained (`run_through`);
+   - `--once`: one round over every feed, then the outbox drained, then (at most `[study]
+     timeout`) the study lookups under way finished and the edits they owe sent
+     (`run_through`);
    - `--dry-run`: a round every tick, its posts printed, until a signal;
    - live: PTB's run_polling (bot/telegram/application.py): a round every tick from its
      JobQueue, and the readers' commands, until a signal; with `[webhook] url`, PTB's
@@ -46,7 +49,7 @@ from bot.telegram.application import ALLOWED_UPDATES, App, build_application
 from bot.telegram.dryrun import DryRunSender
 from bot.telegram.observed import metrics_served
 from bot.telegram.reload import EarlyHangups, Reloading
-from bot.telegram.rounds import go_online, start_round, stop_rounds, ticking
+from bot.telegram.rounds import go_online, start_round, stop_rounds, studies_due, ticking
 from bot.telegram.sender import TelegramSender
 from bot.telegram.startup import startup_steps
 from bot.telegram.webhook import Webhook, serve_webhook
@@ -228,6 +231,7 @@ async def come_online(runtime: Runtime, live: Live | None, polling: Polling) -> 
     A rejected token raises TelegramAuthError; `run --once` gives up with
     TelegramUnreachableError after `bot.request_timeout`.
     """
+    runtime.start_study_lookups()  # from the start: none of them waits for Telegram
     if live is None:  # a dry run: nothing to reach
         return await go_online(runtime, None, runtime.settings.bot.username)
     if not await live.connection.first_attempt():
@@ -247,6 +251,7 @@ async def run_through(runtime: Runtime, live: Live | None, stopping: Stopping) -
 
     async def poll_every_feed() -> None:
         outcomes.extend(await runtime.poller.poll_all())
+        studies_due(runtime)
 
     async def start() -> None:
         if not stopping.stopped:
@@ -265,10 +270,24 @@ async def run_through(runtime: Runtime, live: Live | None, stopping: Stopping) -
     report = runtime.dispatcher.report
     if blocked is not None and not stopping.stopped:
         report = await runtime.dispatcher.drain()
+        if await stopping.until(studies_settled(runtime)) and not stopping.stopped:
+            report = await runtime.dispatcher.drain()  # the edits of posts whose study came
     if stopping.sends is not None:
         await stopping.sends
         report.interrupted = True
     return 0 if summarize(outcomes, report, dry_run=live is None) and not blocked else 1
+
+
+async def studies_settled(runtime: Runtime) -> bool:
+    """`run --once`, its posts sent: wait for the study lookups under way, at most `[study]
+    timeout` (what is not looked up by then is due at the next run). True when a study was
+    found since the start, so sent posts may be owed an edit."""
+    studies = runtime.studies
+    if studies is None:
+        return False
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(studies.settled(), timeout=runtime.settings.study.timeout)
+    return studies.found > 0
 
 
 async def finish_round(runtime: Runtime) -> None:
@@ -345,6 +364,7 @@ async def close(
     here may keep the store from closing."""
     try:
         await stop_rounds(runtime)
+        await runtime.stop_study_lookups()
         await asyncio.gather(
             runtime.dispatcher.stop(), *([stopping.sends] if stopping.sends else [])
         )
