@@ -1,0 +1,343 @@
+"""Find the study a release announces: DOIs, PubMed and PubMed Central ids in its HTML.
+
+Pure: strings in, `StudyRef`s out. Three sources use it: an entry's own HTML content and
+summary (`find_studies`, called by bot/feeds/normalise.py), the entry's identifier fields
+(`find_identifier_studies`: dc:identifier, prism:doi, links) and the release's web page
+(`find_page_studies`: citation/Dublin Core meta tags first, for feeds with fetch_page).
+
+DOIs follow Crossref's recommended pattern (`10.\\d{4,9}/[-._;()/:A-Z0-9]+`, any case),
+then lose the punctuation a sentence put after them; a ")" goes only when it closes no
+"(" inside the DOI, so "10.1016/S0140-6736(20)30183-5" stays whole. A DOI must start
+"10." after no letter, digit or dot, and its registrant code has 4 to 9 digits: version
+numbers, dates, IP addresses, decimals and phone numbers never take that shape.
+
+Order: identifiers whose link text or sentence names the study ("study abstract",
+"the paper", "published in ...") first, then DOIs, then PubMed ids, then PMC ids, each in
+document order, each once (by `StudyRef.key`), at most MAX_STUDIES. Feed HTML is
+untrusted: nothing here raises, and the work is capped (MAX_HTML_CHARS, MAX_OCCURRENCES).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import unquote, urljoin
+
+from bot.models import StudyKind, StudyRef, StudySource
+
+__all__ = [
+    "DOI_PATTERN",
+    "MAX_STUDIES",
+    "find_identifier_studies",
+    "find_page_studies",
+    "find_studies",
+    "merge_studies",
+]
+
+MAX_STUDIES = 10  # a release announcing more papers than this lists references, not studies
+# An entry's HTML past this is not read (a post shows 3,000 characters; 100,000 is a long
+# release with its references); a page's head and body up to the larger cap.
+MAX_HTML_CHARS = 100_000
+MAX_PAGE_CHARS = 500_000
+MAX_OCCURRENCES = 500  # identifier matches looked at, per document
+MAX_ANCHORS = 2_000
+
+# Crossref's recommended pattern (https://www.crossref.org/blog/dois-and-matching-regular-
+# expressions/), the dot escaped; anchored so that "110.1234/x" or "v10.1234/x" is no DOI.
+DOI_PATTERN = re.compile(r"10\.\d{4,9}/[-._;()/:A-Z0-9]+", re.IGNORECASE)
+_DOI = re.compile(r"(?<![\w.])" + DOI_PATTERN.pattern, re.IGNORECASE)
+# A DOI written percent-encoded in running text ("10.1016%2FS0140-6736%2820%2930183-5").
+_ENCODED_DOI = re.compile(r"(?<![\w.])10\.\d{4,9}%2F[^\s<>\"']+", re.IGNORECASE)
+# Publisher URLs put a page name after the DOI (Wiley's ".../doi/10.1002/x.1/abstract").
+_URL_TAIL = re.compile(r"/(?:abstract|full|pdf|epdf|epub|meta|references|summary)/?$", re.I)
+_PMID = re.compile(
+    r"(?:pubmed\.ncbi\.nlm\.nih\.gov/|ncbi\.nlm\.nih\.gov/(?:m/)?pubmed/"
+    r"|\bPMID:?\s{0,3}|\bPubMed\s+ID:?\s{0,3})(\d{1,9})(?!\d)",
+    re.IGNORECASE,
+)
+# PMC ids bare or in either PMC address (ncbi.nlm.nih.gov/pmc/articles/PMC..., and
+# pmc.ncbi.nlm.nih.gov/articles/PMC...): all write "PMC" and the number.
+_PMCID = re.compile(r"(?<![A-Za-z0-9])PMC(\d{4,9})(?!\d)", re.IGNORECASE)
+# Nothing below can match without one of these: most entries are skipped after one search.
+_ANY_ID = re.compile(r"10\.\d{4,9}(?:/|%2F)|pubmed|pmid|pmc\d", re.IGNORECASE)
+
+# Words that name the study, in a link's text or in the sentence around an identifier.
+_CUE = re.compile(
+    r"\b(?:stud(?:y|ies)|abstract|paper|(?:journal|research)\s+article|article|full[\s-]+text"
+    r"|published\b[^.\n]{0,60}?\bin|appears?\s+(?:online\s+)?in|reference|citation)\b",
+    re.IGNORECASE,
+)
+# Where a sentence ends: a stop before space and a capital, or a line (block) break.
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+(?=[A-Z\"\u201c(])|\n")
+_LEFT, _RIGHT = 250, 150  # characters of context read before and after an identifier
+
+# Meta tags that give a page's study: Highwire/Google Scholar, bepress, Dublin Core, PRISM.
+_META_NAMES = frozenset(
+    {
+        "citation_doi", "bepress_citation_doi", "citation_pmid", "citation_pmcid",
+        "dc.identifier", "dc.identifier.doi", "prism.doi",
+    }
+)  # fmt: skip
+_SKIPPED = frozenset({"script", "style"})
+_BLOCKS = frozenset(
+    {
+        "p", "div", "br", "li", "ul", "ol", "tr", "td", "th", "table", "h1", "h2", "h3",
+        "h4", "h5", "h6", "blockquote", "section", "article", "header", "footer", "hr",
+        "figure", "figcaption", "dd", "dt", "pre",
+    }
+)  # fmt: skip
+_KIND_RANK: dict[StudyKind, int] = {"doi": 1, "pmid": 2, "pmcid": 3}
+
+
+def find_studies(html: str, *, base_url: str = "") -> tuple[StudyRef, ...]:
+    """The studies an entry's HTML (content and summary) points to, best first."""
+    if not isinstance(html, str) or not _ANY_ID.search(html[:MAX_HTML_CHARS]):
+        return ()
+    document = _read(html[:MAX_HTML_CHARS], want_meta=False)
+    return _ranked(_occurrences(document, base_url, "feed"))
+
+
+def find_page_studies(html: str, *, base_url: str = "") -> tuple[StudyRef, ...]:
+    """The studies a release's web page points to: its citation_doi, citation_pmid,
+    dc.identifier and prism.doi meta tags first (in page order), then its links and text
+    as in `find_studies`; every ref with source "page"."""
+    if not isinstance(html, str) or not _ANY_ID.search(html[:MAX_PAGE_CHARS]):
+        return ()
+    document = _read(html[:MAX_PAGE_CHARS], want_meta=True)
+    meta = find_identifier_studies(
+        (content for name, content in document.meta if name in _META_NAMES),
+        source="page",
+        bare_pmid=True,
+    )
+    return merge_studies(meta, _ranked(_occurrences(document, base_url, "page")))
+
+
+def find_identifier_studies(
+    values: Iterable[str], *, source: StudySource = "feed", bare_pmid: bool = False
+) -> tuple[StudyRef, ...]:
+    """The studies named by identifier fields ("doi:10.1101/2023.12.16.571984",
+    "info:doi/10...", a doi.org or PubMed address), in the order given. `bare_pmid`: a
+    field holding only a number is a PubMed id (a citation_pmid meta tag)."""
+    found: list[StudyRef] = []
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        value = value[:MAX_HTML_CHARS]
+        if bare_pmid and value.strip().isdigit():
+            found.extend(_pmid_ref(value.strip(), source))
+        elif _ANY_ID.search(value):
+            found.extend(ref for _, _, ref in _in_string(unquote(value), source))
+    return merge_studies(found)
+
+
+def merge_studies(*groups: Iterable[StudyRef]) -> tuple[StudyRef, ...]:
+    """The refs of every group in order, each key once (the first kept), at most MAX_STUDIES."""
+    kept: dict[str, StudyRef] = {}
+    for group in groups:
+        for ref in group:
+            if len(kept) == MAX_STUDIES:
+                return tuple(kept.values())
+            kept.setdefault(ref.key, ref)
+    return tuple(kept.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _Anchor:
+    href: str
+    start: int  # where its text starts in the document's text
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Document:
+    text: str  # the visible text; block elements end a line
+    anchors: tuple[_Anchor, ...]  # in document order
+    meta: tuple[tuple[str, str], ...]  # (lowercased name or property, content)
+
+
+@dataclass(frozen=True, slots=True)
+class _Occurrence:
+    ref: StudyRef
+    position: int  # in the document's text
+    cued: bool  # its link or sentence names the study
+
+
+class _Collector(HTMLParser):
+    """The text, links and (on request) meta tags of an HTML document."""
+
+    def __init__(self, *, want_meta: bool) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.size = 0
+        self.anchors: list[_Anchor] = []
+        self.meta: list[tuple[str, str]] = []
+        self._want_meta = want_meta
+        self._skipping = 0
+        self._open: tuple[str, int] | None = None  # the href and start of an unclosed <a>
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED:
+            self._skipping += 1
+        elif tag == "a":
+            self._close_anchor()
+            href = _attribute(attrs, "href")
+            if href:
+                self._open = (href, self.size)
+        elif tag == "meta" and self._want_meta:
+            name = _attribute(attrs, "name") or _attribute(attrs, "property")
+            content = _attribute(attrs, "content")
+            if name and content:
+                self.meta.append((name.strip().lower(), content))
+        elif tag in _BLOCKS:
+            self._add("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag == "a":
+            self._close_anchor()
+        elif tag in _BLOCKS:
+            self._add("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self._add(data)
+
+    def close(self) -> None:
+        super().close()
+        self._close_anchor()
+
+    def _add(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+
+    def _close_anchor(self) -> None:
+        if self._open is not None and len(self.anchors) < MAX_ANCHORS:
+            href, start = self._open
+            self.anchors.append(_Anchor(href, start, self.size))
+        self._open = None
+
+
+def _attribute(attrs: list[tuple[str, str | None]], name: str) -> str:
+    for key, value in attrs:
+        if key == name and value:
+            return value
+    return ""
+
+
+def _read(html: str, *, want_meta: bool) -> _Document:
+    collector = _Collector(want_meta=want_meta)
+    try:
+        collector.feed(html)
+        collector.close()
+    except AssertionError:  # html.parser's way to refuse some "<!" declarations
+        return _Document(re.sub(r"<[^>]*>", " ", html), (), ())
+    return _Document("".join(collector.parts), tuple(collector.anchors), tuple(collector.meta))
+
+
+def _occurrences(document: _Document, base_url: str, source: StudySource) -> Iterator[_Occurrence]:
+    """Every identifier in the text and in the links' addresses, with its position."""
+    text, anchors = document.text, document.anchors
+    starts = [anchor.start for anchor in anchors]
+    for start, end, ref in _in_string(text, source):
+        index = bisect_right(starts, start) - 1
+        if index >= 0 and start < anchors[index].end:  # the link's text: read as the link
+            start, end = anchors[index].start, anchors[index].end
+            yield _Occurrence(ref, start, _names_study(text, start, end, in_link=True))
+        else:
+            yield _Occurrence(ref, start, _names_study(text, start, end, in_link=False))
+    for anchor in anchors:
+        if not _ANY_ID.search(anchor.href):
+            continue
+        cued = _names_study(text, anchor.start, anchor.end, in_link=True)
+        for _, _, ref in _in_string(_resolved(anchor.href, base_url), source):
+            yield _Occurrence(ref, anchor.start, cued)
+
+
+def _names_study(text: str, start: int, end: int, *, in_link: bool) -> bool:
+    """Whether the link's text (`in_link`: text[start:end]), or the sentence around
+    text[start:end], names a study."""
+    if in_link and _CUE.search(text, start, end):
+        return True
+    left = text[max(0, start - _LEFT) : start]
+    ends = [match.end() for match in _SENTENCE_END.finditer(left)]
+    if ends:
+        left = left[ends[-1] :]
+    right = text[end : end + _RIGHT]
+    stop = _SENTENCE_END.search(right)
+    if stop:
+        right = right[: stop.start()]
+    return bool(_CUE.search(left) or _CUE.search(right))
+
+
+def _in_string(text: str, source: StudySource) -> Iterator[tuple[int, int, StudyRef]]:
+    """(start, end, ref) of each identifier written in `text`, at most MAX_OCCURRENCES."""
+    found = 0
+    for match in _matches(text):
+        for ref in _refs(match, source):
+            if found == MAX_OCCURRENCES:
+                return
+            found += 1
+            yield match.start(), match.end(), ref
+
+
+def _matches(text: str) -> Iterator[re.Match[str]]:
+    for pattern in (_DOI, _ENCODED_DOI, _PMID, _PMCID):
+        yield from pattern.finditer(text)
+
+
+def _refs(match: re.Match[str], source: StudySource) -> list[StudyRef]:
+    if match.re is _PMID:
+        return _pmid_ref(match.group(1), source)
+    if match.re is _PMCID:
+        number = int(match.group(1))
+        return [StudyRef("pmcid", f"PMC{number}", source)] if number else []
+    written = unquote(match.group()) if match.re is _ENCODED_DOI else match.group()
+    doi_match = _DOI.match(written)
+    doi = _trimmed_doi(doi_match.group()) if doi_match else ""
+    return [StudyRef("doi", doi, source)] if doi else []
+
+
+def _pmid_ref(digits: str, source: StudySource) -> list[StudyRef]:
+    number = int(digits) if digits.isdigit() and len(digits) <= 9 else 0
+    return [StudyRef("pmid", str(number), source)] if number else []
+
+
+def _trimmed_doi(doi: str) -> str:
+    """The DOI without what followed it in a sentence or an address; "" when nothing of it
+    is left. Trailing ".,;:/" go; a ")" only when more close than open inside the DOI."""
+    while doi:
+        tail = _URL_TAIL.search(doi)
+        if tail:
+            doi = doi[: tail.start()]
+        elif doi[-1] in ".,;:/" or (doi[-1] == ")" and doi.count(")") > doi.count("(")):
+            doi = doi[:-1]
+        else:
+            break
+    return doi if DOI_PATTERN.fullmatch(doi) else ""
+
+
+def _resolved(href: str, base_url: str) -> str:
+    """The link's address made absolute against `base_url`, percent-decoded."""
+    href = href.strip()
+    if base_url:
+        # "http://[::1" and other addresses urllib will not split stay as written
+        with suppress(ValueError):
+            href = urljoin(base_url, href)
+    return unquote(href)
+
+
+def _ranked(occurrences: Iterable[_Occurrence]) -> tuple[StudyRef, ...]:
+    """Study-naming ones first, then DOIs, PubMed ids, PMC ids; document order in each."""
+    best: dict[str, tuple[int, int, int, StudyRef]] = {}
+    for order, occurrence in enumerate(occurrences):
+        ref = occurrence.ref
+        rank = 0 if occurrence.cued else _KIND_RANK[ref.kind]
+        candidate = (rank, occurrence.position, order, ref)
+        if ref.key not in best or candidate[:3] < best[ref.key][:3]:
+            best[ref.key] = candidate
+    return tuple(entry[3] for entry in sorted(best.values(), key=lambda e: e[:3]))[:MAX_STUDIES]
