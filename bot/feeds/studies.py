@@ -95,7 +95,7 @@ _KIND_RANK: dict[StudyKind, int] = {"doi": 1, "pmid": 2, "pmcid": 3}
 
 def find_studies(html: str, *, base_url: str = "") -> tuple[StudyRef, ...]:
     """The studies an entry's HTML (content and summary) points to, best first."""
-    if not isinstance(html, str) or not _ANY_ID.search(html[:MAX_HTML_CHARS]):
+    if not isinstance(html, str) or not _worth_reading(html[:MAX_HTML_CHARS], base_url):
         return ()
     document = _read(html[:MAX_HTML_CHARS], want_meta=False)
     return _ranked(_occurrences(document, base_url, "feed"))
@@ -105,7 +105,7 @@ def find_page_studies(html: str, *, base_url: str = "") -> tuple[StudyRef, ...]:
     """The studies a release's web page points to: its citation_doi, citation_pmid,
     dc.identifier and prism.doi meta tags first (in page order), then its links and text
     as in `find_studies`; every ref with source "page"."""
-    if not isinstance(html, str) or not _ANY_ID.search(html[:MAX_PAGE_CHARS]):
+    if not isinstance(html, str) or not _worth_reading(html[:MAX_PAGE_CHARS], base_url):
         return ()
     document = _read(html[:MAX_PAGE_CHARS], want_meta=True)
     meta = find_identifier_studies(
@@ -143,6 +143,12 @@ def merge_studies(*groups: Iterable[StudyRef]) -> tuple[StudyRef, ...]:
                 return tuple(kept.values())
             kept.setdefault(ref.key, ref)
     return tuple(kept.values())
+
+
+def _worth_reading(html: str, base_url: str) -> bool:
+    """Whether `html` may name a study: most entries do not, and one search tells. A page on
+    PubMed or PMC may link to its ids by relative addresses."""
+    return bool(_ANY_ID.search(html) or (isinstance(base_url, str) and _ANY_ID.search(base_url)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,10 +257,11 @@ def _occurrences(document: _Document, base_url: str, source: StudySource) -> Ite
         else:
             yield _Occurrence(ref, start, _names_study(text, start, end, in_link=False))
     for anchor in anchors:
-        if not _ANY_ID.search(anchor.href):
+        href = _resolved(anchor.href, base_url)
+        if not _ANY_ID.search(href):
             continue
         cued = _names_study(text, anchor.start, anchor.end, in_link=True)
-        for _, _, ref in _in_string(_resolved(anchor.href, base_url), source):
+        for _, _, ref in _in_string(href, source):
             yield _Occurrence(ref, anchor.start, cued)
 
 
