@@ -77,7 +77,7 @@ _PUNCTUATION = frozenset(" ,;:<>\"'")
 _EMPTY_BRACKETS = re.compile(r"[<(\[][\s<>()\[\]]*[>)\]]")
 _MARKUP = re.compile(r"<[A-Za-z!/?]|&#?\w+;")
 _TITLE_FROM_SUMMARY_CHARS = 100
-_IDENTIFIER_WORD = re.compile(r"doi|pubmed|pmid|pmc", re.IGNORECASE)
+_IDENTIFIER_WORDS = ("doi", "pubmed", "pmid", "pmc")
 
 
 def normalize_entry(
@@ -278,7 +278,8 @@ def _identifier_fields(entry: Mapping[str, Any]) -> Iterator[str]:
     values = [_text(entry, key) for key in ("dc_identifier", "prism_doi", "id", "link")]
     values += [_text(link, "href") for link in _mappings(_get(entry, "links"))]
     for value in values:
-        if _IDENTIFIER_WORD.search(value):
+        lower = value.lower()
+        if any(word in lower for word in _IDENTIFIER_WORDS):
             yield value
 
 
