@@ -326,6 +326,18 @@ def test_broken_html_never_raises(html):
     find_page_studies(html, base_url="https://x.example/")
 
 
+def test_html_the_parser_refuses_is_still_read_as_text():
+    """A declaration html.parser gives up on ("<![<!") still leaves the link's DOI found."""
+    html = '<p>See the paper <a href="https://doi.org/10.1000/x.1">here</a></p><![<!<!'
+    assert find_studies(html) == (doi("10.1000/x.1"),)
+
+
+def test_a_number_in_a_page_identifier_is_no_pubmed_id():
+    """Only citation_pmid holds a bare PubMed id; a bare dc.identifier number is a node id."""
+    page = '<meta name="dc.identifier" content="12345"><meta name="citation_pmid" content="99">'
+    assert find_page_studies(page) == (StudyRef("pmid", "99", "page"),)
+
+
 def test_huge_input_is_read_only_up_to_the_cap():
     """A multi-megabyte entry costs a bounded amount of work; a DOI past the cap is not read."""
     html = "<p>" + "x " * 1_000_000 + "10.1000/late.1</p>"

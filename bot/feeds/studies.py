@@ -24,6 +24,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin
 
@@ -111,29 +112,24 @@ def find_page_studies(html: str, *, base_url: str = "") -> tuple[StudyRef, ...]:
     if not isinstance(html, str) or not _worth_reading(html[:MAX_PAGE_CHARS], base_url):
         return ()
     document = _read(html[:MAX_PAGE_CHARS], want_meta=True)
-    meta = find_identifier_studies(
-        (content for name, content in document.meta if name in _META_NAMES),
-        source="page",
-        bare_pmid=True,
-    )
+    meta: list[StudyRef] = []
+    for name, content in document.meta:
+        if name == "citation_pmid" and content.strip().isdigit():  # the tag holds the number
+            meta += _pmid_ref(content.strip(), "page")
+        elif name in _META_NAMES:
+            meta += find_identifier_studies([content], source="page")
     return merge_studies(meta, _ranked(_occurrences(document, base_url, "page")))
 
 
 def find_identifier_studies(
-    values: Iterable[str], *, source: StudySource = "feed", bare_pmid: bool = False
+    values: Iterable[str], *, source: StudySource = "feed"
 ) -> tuple[StudyRef, ...]:
     """The studies named by identifier fields ("doi:10.1101/2023.12.16.571984",
-    "info:doi/10...", a doi.org or PubMed address), in the order given. `bare_pmid`: a
-    field holding only a number is a PubMed id (a citation_pmid meta tag)."""
+    "info:doi/10...", a doi.org or PubMed address), in the order given."""
     found: list[StudyRef] = []
     for value in values:
-        if not isinstance(value, str):
-            continue
-        value = value[:MAX_HTML_CHARS]
-        if bare_pmid and value.strip().isdigit():
-            found.extend(_pmid_ref(value.strip(), source))
-        elif _may_name_study(value):
-            found.extend(ref for _, _, ref in _in_string(unquote(value), source))
+        if isinstance(value, str) and _may_name_study(value[:MAX_HTML_CHARS]):
+            found.extend(ref for _, _, ref in _in_string(unquote(value[:MAX_HTML_CHARS]), source))
     return merge_studies(found)
 
 
@@ -253,7 +249,8 @@ def _read(html: str, *, want_meta: bool) -> _Document:
         collector.feed(html)
         collector.close()
     except AssertionError:  # html.parser's way to refuse some "<!" declarations
-        return _Document(re.sub(r"<[^>]*>", " ", html), (), ())
+        # read it all as text, tags and addresses included: no link rule, no id lost
+        return _Document(unescape(html), (), ())
     return _Document("".join(collector.parts), tuple(collector.anchors), tuple(collector.meta))
 
 
