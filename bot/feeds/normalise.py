@@ -96,6 +96,7 @@ def normalize_entry(
     A missing title is taken from the summary's opening words, else the URL, so a
     release always has something to show. The language is the entry's own, else the
     configured one, else the feed's, corrected by the URL and the text (bot.feeds.language).
+    `studies` are read from the HTML before it becomes plain text (bot.feeds.studies).
     """
     if not isinstance(entry, Mapping):
         raise FeedParseError("entry is not a mapping")
