@@ -15,7 +15,7 @@ from bot.feeds.normalise import normalize_entry
 from bot.feeds.parse import parse_feed
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = ("cite", "commands", "delivery", "flood", "ingest", "poll")
+SCRIPTS = ("cite", "commands", "delivery", "flood", "ingest", "poll", "study_extract")
 
 
 def test_ingest_reference_reads_the_feed_as_parse_feed_does():

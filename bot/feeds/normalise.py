@@ -15,6 +15,7 @@ Bidi embedding, override and isolate controls are removed from every shown field
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from collections.abc import Iterator, Mapping
 from datetime import date
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo
 from bot.errors import FeedParseError
 from bot.feeds.dates import from_utc_struct, parse_date
 from bot.feeds.language import release_language
+from bot.feeds.studies import find_identifier_studies, find_studies, merge_studies
 from bot.feeds.text import (
     BIDI_CONTROLS,
     collapse_whitespace,
@@ -36,7 +38,7 @@ from bot.feeds.text import (
     strip_controls,
 )
 from bot.feeds.urls import canonical_url, is_http_url
-from bot.models import Release
+from bot.models import Release, StudyRef
 
 __all__ = ["LIMITS", "MAX_CATEGORIES", "normalize_entry", "person_name", "plain_text"]
 
@@ -75,6 +77,7 @@ _PUNCTUATION = frozenset(" ,;:<>\"'")
 _EMPTY_BRACKETS = re.compile(r"[<(\[][\s<>()\[\]]*[>)\]]")
 _MARKUP = re.compile(r"<[A-Za-z!/?]|&#?\w+;")
 _TITLE_FROM_SUMMARY_CHARS = 100
+_IDENTIFIER_WORDS = ("doi", "pubmed", "pmid", "pmc")
 
 
 def normalize_entry(
@@ -93,6 +96,7 @@ def normalize_entry(
     A missing title is taken from the summary's opening words, else the URL, so a
     release always has something to show. The language is the entry's own, else the
     configured one, else the feed's, corrected by the URL and the text (bot.feeds.language).
+    `studies` are read from the HTML before it becomes plain text (bot.feeds.studies).
     """
     if not isinstance(entry, Mapping):
         raise FeedParseError("entry is not a mapping")
@@ -138,6 +142,7 @@ def normalize_entry(
         ),
         categories=categories,
         truncated=fit.names(),
+        studies=_studies(entry, base_url),
     )
 
 
@@ -250,6 +255,33 @@ def _summary_candidates(entry: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             if isinstance(content, Mapping) and isinstance(_get(content, "value"), str):
                 content_type = _get(content, "type")
                 yield content["value"], content_type if isinstance(content_type, str) else ""
+
+
+def _studies(entry: Mapping[str, Any], base_url: str) -> tuple[StudyRef, ...]:
+    """The studies the entry points to: from its HTML summary and content (links and the
+    sentences around them, which plain text loses), then its identifier fields."""
+    pieces = dict.fromkeys(
+        html.escape(value) if content_type == "text/plain" and not _MARKUP.search(value) else value
+        for value, content_type in _summary_candidates(entry)
+        if value
+    )
+    return merge_studies(
+        find_studies("\n".join(pieces), base_url=base_url),
+        find_identifier_studies(_identifier_fields(entry)),
+    )
+
+
+def _identifier_fields(entry: Mapping[str, Any]) -> Iterator[str]:
+    """Fields that may hold the entry's own DOI or PubMed address: a journal's or a
+    preprint server's feed names the paper there (dc:identifier "doi:10.1101/...",
+    prism:doi, an Atom link to doi.org). Only values that say what they are: an address
+    such as ".../archive/10.2014/story" is no DOI."""
+    values = [_text(entry, key) for key in ("dc_identifier", "prism_doi", "id", "link")]
+    values += [_text(link, "href") for link in _mappings(_get(entry, "links"))]
+    for value in values:
+        lower = value.lower()
+        if any(word in lower for word in _IDENTIFIER_WORDS):
+            yield value
 
 
 def _link(entry: Mapping[str, Any]) -> str:
