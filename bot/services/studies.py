@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import textwrap
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ from bot.errors import StoreError
 from bot.fetch.studies import StudyAnswer, StudyClient
 from bot.logs import log_fields
 from bot.models import RoutingView, StudyRef
+from bot.render.progress import counted
 from bot.store import Store
 from bot.store.studies import MissState
 
@@ -261,14 +263,13 @@ class StudyLookups:
             report.edits += owed
             self.found += 1
             study = answer.study
-            newest = self.store.releases_with_doi(study.doi, limit=1) if study.doi else []
             log.info(
-                "study %s found: %s (%s); %d sent posts to edit",
+                "study %s found: %s (%s); %s to edit",
                 ref.key,
-                study.title[:80],
+                textwrap.shorten(study.title, 80, placeholder=" …"),
                 study.journal or "no journal",
-                owed,
-                extra=log_fields(release=newest[0].id) if newest else {},
+                counted(owed, "sent post"),
+                extra=self._about(ref),
             )
             return "found"
         known = self.store.study_lookup(ref)
@@ -289,5 +290,11 @@ class StudyLookups:
             attempt,
             answer.error or "no reason given",
             again,
+            extra=self._about(ref),
         )
         return verdict.result
+
+    def _about(self, ref: StudyRef) -> dict[str, str | int]:
+        """The log fields of a line about `ref`: the newest release pointing to it."""
+        newest = self.store.releases_pointing_to(ref, limit=1)
+        return log_fields(release=newest[0]) if newest else {}

@@ -147,6 +147,14 @@ class StudyQueries(StoreBase):
         rows = self.db.execute("SELECT state, count(*) FROM studies GROUP BY state")
         return {state: int(count) for state, count in rows}
 
+    def releases_pointing_to(self, ref: StudyRef, limit: int = 5) -> list[int]:
+        """The ids of the releases that point to `ref`, newest first (for the log)."""
+        rows = self.db.execute(
+            "SELECT release_id FROM release_studies WHERE ref = ? ORDER BY release_id DESC LIMIT ?",
+            [ref.key, limit],
+        )
+        return [int(row[0]) for row in rows]
+
     def due_study_lookups(self, now: datetime, limit: int) -> list[StudyRef]:
         """Identifiers to look up now, those of the newest releases first (a post just sent
         waits for its study line)."""

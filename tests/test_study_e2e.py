@@ -1,0 +1,92 @@
+"""End to end: the real `releasebot run` process finds the study behind each release on the
+loopback fakes of doi.org and NCBI, politely, without holding any post back for it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from tests.fakes.bot_api import FakeBotAPI
+from tests.fakes.doi_resolver import DoiResolver
+from tests.fakes.feed_server import FeedServer
+from tests.fakes.ncbi import Ncbi
+from tests.fakes.study_services import SEED_DOI, SEED_PMID
+from tests.test_run_e2e import CHANNEL_A, REPO, BotProcess, db_rows, one_channel_config
+
+FEED = Path(__file__).parent / "fixtures" / "feeds" / "nida_study.rss.xml"
+CONTACT = "press-bot@example.org"
+SLOW = 4.0  # seconds the resolver takes over the seed DOI: the posts must not wait for it
+
+
+def with_study_section(config: Path, resolver: DoiResolver, ncbi: Ncbi) -> Path:
+    """The config with `[study]` pointing at the fakes."""
+    lines = [
+        "[study]",
+        f'doi_resolver = "{resolver.url("/")}"',
+        f'ncbi_api = "{ncbi.url("/entrez/eutils/")}"',
+        f'contact_email = "{CONTACT}"',
+        'timeout = "15s"',
+    ]
+    config.write_text(config.read_text(encoding="utf-8") + "\n".join(lines) + "\n")
+    return config
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def test_run_finds_the_seed_study_politely_without_delaying_posts(tmp_path):
+    """The NIDA feed's study (a PubMed link in one release, the DOI in another) ends up
+    found in the database; every post went out while the slow resolver was still
+    answering; the services saw the contact e-mail; `status` shows the lookups."""
+    with (
+        FakeBotAPI(time_scale=0.01) as api,
+        FeedServer() as feeds,
+        DoiResolver() as resolver,
+        Ncbi(rate_limit=True) as ncbi,
+    ):
+        api.add_chat(CHANNEL_A, "channel", title="A news")
+        resolver.slow(SEED_DOI, SLOW)
+        url = feeds.serve("/nida.xml", FEED.read_bytes())
+        config = with_study_section(one_channel_config(tmp_path, api, url), resolver, ncbi)
+        bot = BotProcess(config, token=api.token)
+        try:
+            bot.wait_for(lambda: len(api.messages(CHANNEL_A)) == 3, "the three posts")
+            bot.wait_for(
+                lambda: (
+                    {row["state"] for row in db_rows(config, "SELECT state FROM studies")}
+                    == {"found"}
+                ),
+                "the studies found",
+            )
+            assert bot.terminate() == 0
+        finally:
+            bot.kill()
+        studies = {row["ref"]: row for row in db_rows(config, "SELECT * FROM studies")}
+        assert set(studies) == {f"pmid:{SEED_PMID}", f"doi:{SEED_DOI.lower()}"}
+        assert {row["doi"] for row in studies.values()} == {SEED_DOI.lower()}
+        found_at = min(instant(row["checked_at"]) for row in studies.values())
+        sent = db_rows(config, "SELECT sent_at FROM deliveries WHERE state = 'sent'")
+        assert len(sent) == 3
+        assert all(instant(row["sent_at"]) < found_at for row in sent)  # no post waited
+        agent = f"(mailto:{CONTACT})"
+        assert resolver.requests
+        assert ncbi.requests
+        assert all(agent in seen.headers["user-agent"] for seen in resolver.requests)
+        assert all(agent in seen.headers["user-agent"] for seen in ncbi.requests)
+        assert {(seen.param("tool"), seen.param("email")) for seen in ncbi.requests} == {
+            ("releasebot", CONTACT)
+        }
+        assert ncbi.refused == []  # never over NCBI's 3 requests a second
+        assert resolver.hits(SEED_DOI) <= 2 * 2  # each identifier looked up once (2 hops)
+    status = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(config), "status"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "studies: 2 found, 0 pending, 0 not registered, 0 failed" in status.stdout
