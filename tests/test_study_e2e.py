@@ -90,3 +90,50 @@ def test_run_finds_the_seed_study_politely_without_delaying_posts(tmp_path):
         check=False,
     )
     assert "studies: 2 found, 0 pending, 0 not registered, 0 failed" in status.stdout
+
+
+def test_run_once_finishes_the_lookups_before_it_exits(tmp_path):
+    """`run --once` sends its posts, then waits for the lookups under way: the study is in
+    the database when it exits 0, for a bot run from cron."""
+    with (
+        FakeBotAPI(time_scale=0.01) as api,
+        FeedServer() as feeds,
+        DoiResolver() as resolver,
+        Ncbi() as ncbi,
+    ):
+        api.add_chat(CHANNEL_A, "channel", title="A news")
+        resolver.slow(SEED_DOI, 5.0)  # longer than the three sends take
+        url = feeds.serve("/nida.xml", FEED.read_bytes())
+        config = with_study_section(one_channel_config(tmp_path, api, url), resolver, ncbi)
+        bot = BotProcess(config, "--once", token=api.token)
+        try:
+            assert bot.wait(timeout=60) == 0, bot.stderr
+        finally:
+            bot.kill()
+        assert len(api.messages(CHANNEL_A)) == 3
+        states = {row["ref"]: row["state"] for row in db_rows(config, "SELECT * FROM studies")}
+        assert states == {f"pmid:{SEED_PMID}": "found", f"doi:{SEED_DOI.lower()}": "found"}
+
+
+def test_disabled_studies_ask_nothing(tmp_path):
+    """`[study] enabled = false`: the posts go out and neither service hears a request."""
+    with (
+        FakeBotAPI(time_scale=0.01) as api,
+        FeedServer() as feeds,
+        DoiResolver() as resolver,
+        Ncbi() as ncbi,
+    ):
+        api.add_chat(CHANNEL_A, "channel", title="A news")
+        url = feeds.serve("/nida.xml", FEED.read_bytes())
+        config = with_study_section(one_channel_config(tmp_path, api, url), resolver, ncbi)
+        config.write_text(config.read_text(encoding="utf-8") + "enabled = false\n")
+        bot = BotProcess(config, "--once", token=api.token)
+        try:
+            assert bot.wait(timeout=60) == 0, bot.stderr
+        finally:
+            bot.kill()
+        assert len(api.messages(CHANNEL_A)) == 3
+        assert resolver.requests == []
+        assert ncbi.requests == []
+        states = {row["state"] for row in db_rows(config, "SELECT state FROM studies")}
+        assert states == {"pending"}

@@ -14,8 +14,9 @@ import pytest
 
 from bot.config import StudySettings
 from bot.fetch.studies import StudyAnswer, StudyClient
-from bot.models import RouteSpec, StudyRef
+from bot.models import RouteSpec, RoutingView, StudyRef
 from bot.services import studies as lookups
+from bot.services.metrics import Metrics, refresh_gauges
 from bot.services.studies import StudyLookups, miss_verdict, retry_backoff
 from bot.store import Store
 from tests.factories import make_release
@@ -313,3 +314,19 @@ def test_backoff_and_give_up_bounds():
     assert (last.state, last.retry_at) == ("not_registered", None)
     failed = [miss_verdict(StudyAnswer("failed"), n, now).retry_at for n in (1, 2, 3)]
     assert failed == [now + timedelta(hours=6), now + timedelta(hours=12), None]
+
+
+async def test_metrics_count_lookups_by_result_and_the_pending(world):
+    """/metrics: lookups by result, and the identifiers still pending after a round."""
+    metrics = Metrics("test", clock=world.now, tick=60, telegram=False, process=False)
+    world.resolver.failing(OTHER_DOI, status=503)
+    world.ingest(1, OTHER)
+    world.ingest(2, SEED)
+    job = world.job()
+    job.counted = metrics.study_looked_up
+    await job.lookup_due()
+    refresh_gauges(metrics, world.store, RoutingView(), world.now())
+    text = metrics.exposition().decode()
+    assert 'releasebot_study_lookups_total{result="found"} 1.0' in text
+    assert 'releasebot_study_lookups_total{result="retry"} 1.0' in text
+    assert "releasebot_study_lookups_pending 1.0" in text

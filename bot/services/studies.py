@@ -225,8 +225,6 @@ class StudyLookups:
             queue.put_nowait(ref)
         workers = min(CONCURRENT, len(due))
         await asyncio.gather(*(self._work(queue, report) for _ in range(workers)))
-        if report.edits:
-            self.wake()
         return report
 
     async def _work(self, queue: asyncio.Queue[StudyRef], report: PassReport) -> None:
@@ -238,20 +236,35 @@ class StudyLookups:
 
     async def _lookup_one(self, ref: StudyRef, report: PassReport) -> None:
         assert self.client is not None  # noqa: S101 -- only enabled passes get here
-        answer = await self.client.lookup(ref)
+        try:
+            answer = await self.client.lookup(ref)
+        except Exception as exc:  # a bug reading one answer must not stop the other lookups
+            log.exception("study %s: the lookup failed unexpectedly", ref.key)
+            answer = StudyAnswer("failed", error=f"internal error: {type(exc).__name__}: {exc}")
         now = self.clock()
         if answer.state == "retry" and answer.retry_after:
             report.held = max(report.held, answer.retry_after)
             until = now + timedelta(seconds=answer.retry_after)
             self._held_until = max(self._held_until or until, until)
+        owed_before = report.edits
         try:
             result = self._record(ref, answer, now, report)
         except (StoreError, sqlite3.Error) as exc:
             log.warning("study %s: storing the answer failed (looked up again): %s", ref.key, exc)
+            report.full = False  # no pass straight after: it would ask the same again
             return
         report.count(result)
         if self.counted is not None:
             self.counted(result)
+        if report.edits > owed_before:
+            self._wake_dispatcher()
+
+    def _wake_dispatcher(self) -> None:
+        """Posts are owed an edit: the dispatcher sends it now, not at the next round."""
+        try:
+            self.wake()
+        except (StoreError, sqlite3.Error) as exc:  # the next round starts the workers
+            log.warning("starting the edits of posts whose study came failed: %s", exc)
 
     def _record(
         self, ref: StudyRef, answer: StudyAnswer, now: datetime, report: PassReport
