@@ -106,9 +106,15 @@ def _lowered(word: str) -> str:
 
 
 def _is_headline_style(words: list[str]) -> bool:
-    """Every significant word after the first starts with a capital, and some word has a
-    lowercase letter (a title in capitals throughout cannot be told from its acronyms)."""
-    significant = [word for word in words[1:] if word.casefold() not in _MINOR]
+    """Every significant word after the first starts with a capital (words whose case is
+    fixed, like "iPhone" or "p53", tell nothing), and some word has a lowercase letter (a title in capitals throughout cannot be told from its acronyms)."""
+    significant = [
+        word
+        for word in words[1:]
+        if word.casefold() not in _MINOR
+        and word[:1].isalpha()
+        and not any(char.isupper() for char in word[1:])  # iPhone, mRNA: fixed case
+    ]
     if not significant or not any(char.islower() for word in words for char in word):
         return False
     return all(not word[:1].islower() for word in significant)

@@ -57,8 +57,8 @@ def _bib_entry(kind: str, data: StudyData, *, pdflatex: bool, journal_field: str
         fields.append(("url", bibtex_url(data.url)))
     present = [(name, value) for name, value in fields if value]
     width = max((len(name) for name, _ in present), default=0)
-    body = ",\n".join(f"  {name:<{width}} = {{{value}}}" for name, value in present)
-    return f"@{kind}{{{data.key},\n{body}\n}}"
+    body = "".join(f"\n  {name:<{width}} = {{{value}}}," for name, value in present)
+    return f"@{kind}{{{data.key},{body.removesuffix(',')}\n}}"
 
 
 def _iso_date(issued: tuple[int, ...]) -> str:

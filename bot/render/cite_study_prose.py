@@ -184,25 +184,18 @@ def chicago_note(data: StudyData) -> list[Piece]:
     title = _quoted_headline(data)
     out.add(title)
     source = _chicago_source(data, author_date=False)
+    if source or data.url:  # a quoted title keeps its comma after ? or ! (CMOS 17 §6.119)
+        out.pieces[-1] = (with_terminal(title, ",", after_question=title != UNTITLED), False)
     if source:
-        if title == UNTITLED:
-            out.end(",")
-        else:
-            _end_title_with_comma(out)
         out.add(" ")
         for text, italic in source:
             out.add(text, italic=italic)
     if data.url:
-        out.end(",")
+        if source:
+            out.end(",")
         out.add(" " + data.url)
     out.end(".")
     return out.pieces
-
-
-def _end_title_with_comma(out: _Pieces) -> None:
-    """A quoted title keeps its comma after a closing ? or ! (CMOS 17 §6.119)."""
-    text, italic = out.pieces[-1]
-    out.pieces[-1] = (with_terminal(text, ",", after_question=True), italic)
 
 
 def chicago_author_date(data: StudyData) -> list[Piece]:
@@ -211,12 +204,12 @@ def chicago_author_date(data: StudyData) -> list[Piece]:
     the title, then "34 (14): 5038–43" and the DOI. With no author the title comes first
     and the year after it (§15.32)."""
     out = _Pieces()
-    year = data.year or "n.d."
+    year = data.year + "." if data.year else "n.d."
     title = with_terminal(_quoted_headline(data), ".")
     if authors := _chicago_reference_authors(data):
-        out.add(f"{with_terminal(authors, '.')} {year}. {title}")
+        out.add(f"{with_terminal(authors, '.')} {year} {title}")
     else:
-        out.add(f"{title} {year}.")
+        out.add(f"{title} {year}")
     _add_source(out, _chicago_source(data, author_date=True))
     if data.url:
         out.add(" " + with_terminal(data.url, "."))
