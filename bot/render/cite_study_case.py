@@ -107,7 +107,8 @@ def _lowered(word: str) -> str:
 
 def _is_headline_style(words: list[str]) -> bool:
     """Every significant word after the first starts with a capital (words whose case is
-    fixed, like "iPhone" or "p53", tell nothing), and some word has a lowercase letter (a title in capitals throughout cannot be told from its acronyms)."""
+    fixed, like "iPhone" or "p53", tell nothing), and some word has a lowercase letter (a
+    title in capitals throughout cannot be told from its acronyms)."""
     significant = [
         word
         for word in words[1:]
