@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from bot.errors import NotFoundError
 from bot.models import Study, StudyAuthor
 from bot.render.cite import STYLES, render_study_citation
-from bot.render.cite_study import STUDY_MARK, study_line
+from bot.render.cite_study import STUDY_MARK, study_citation_key, study_line
 from bot.render.telegram_html import escape
 from tests.fakes.telegram_html import parse_telegram_html
 
@@ -204,6 +204,7 @@ def test_golden_csl_json() -> None:
     assert item["issued"] == {"date-parts": [[2014, 4, 2]]}
     assert item["title"] == CROSSREF_TITLE
     assert item["URL"] == DOI_URL
+    assert item["container-title-short"] == "J. Neurosci."
 
 
 def test_unknown_style_is_not_found() -> None:
@@ -728,3 +729,10 @@ def test_csl_json_validates_against_the_csl_data_schema(study: Study) -> None:
     items = json.loads(cite(study, "csl-json"))
     jsonschema.validate(items, csl_schema())
     assert [item["type"] for item in items] == ["article-journal"]
+
+
+def test_study_citation_key_is_the_bibtex_key() -> None:
+    """The base key a store makes unique is the one the entries use by default."""
+    assert study_citation_key(SEED) == "young2014nipping"
+    group = replace(SEED, authors=(StudyAuthor(literal="Écoles Réunies"),), issued=())
+    assert study_citation_key(group) == "ecolesndnipping"

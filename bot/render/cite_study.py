@@ -12,10 +12,16 @@ from urllib.parse import quote
 from bot.models import Study
 from bot.render.authors import clean
 from bot.render.cite import render_study_citation
-from bot.render.cite_study_data import Person, study_data
+from bot.render.cite_study_data import Person, study_data, study_key
 from bot.render.telegram_html import Html, escape, link
 
-__all__ = ["STUDY_MARK", "render_study_citation", "study_line", "study_link"]
+__all__ = [
+    "STUDY_MARK",
+    "render_study_citation",
+    "study_citation_key",
+    "study_line",
+    "study_link",
+]
 
 # Put before a release's title in /latest and /search when the release has a study: one
 # emoji (a page of a paper) costs one character of a 4096-character message, reads the same
@@ -51,6 +57,13 @@ def study_line(study: Study) -> tuple[str, Html]:
         return head, escape(head)
     label = _short(label, _ID_MAX)
     return f"{head} · {label}", Html(f"{escape(head)} · {link(href, label)}")
+
+
+def study_citation_key(study: Study) -> str:
+    """The study's base citation key, e.g. "young2014nipping" (first author's family name,
+    year or "nd", first significant title word); make it unique among stored studies with
+    bot.render.cite_data.key_with_suffix and pass it to `render_study_citation(key=...)`."""
+    return study_key(study_data(study))
 
 
 def study_link(study: Study) -> tuple[str, str]:

@@ -42,6 +42,7 @@ class StudyData:
     headline_base: str  # what MLA and Chicago put in headline style, final period dropped
     sentence_title: str  # APA's sentence case (cite_study_case.py)
     journal: str
+    journal_short: str  # the journal's abbreviation ("J. Neurosci."), for RIS and CSL-JSON
     volume: str
     issue: str
     pages: str  # as CSL writes it, e.g. "5038-5043"
@@ -68,6 +69,7 @@ def study_data(study: Study, *, key: str = "") -> StudyData:
         headline_base=base_title(study),
         sentence_title=apa_sentence_case(study),
         journal=clean(study.journal),
+        journal_short=clean(study.journal_short),
         volume=clean(study.volume),
         issue=clean(study.issue),
         pages=clean(study.pages),

@@ -92,14 +92,15 @@ def _bib_pages(data: StudyData, *, pdflatex: bool) -> str:
 
 
 def ris(data: StudyData) -> str:
-    """RIS `JOUR`: one `AU` per author ("Family, Given"), the source's title, journal (T2),
-    volume, issue, first and last page, DOI, year and date; one tag a line."""
+    """RIS `JOUR`: one `AU` per author ("Family, Given"), the source's title, journal (T2,
+    abbreviated J2), volume, issue, first and last page, DOI, year and date; one tag a line."""
     lines = ["TY  - JOUR"]
     lines += [f"AU  - {inverted_name(person)}" for person in data.authors]
     pages = parse_pages(data.pages)
     tags = [
         ("TI", data.title),
         ("T2", data.journal),
+        ("J2", data.journal_short),
         ("VL", data.volume),
         ("IS", data.issue),
         ("SP", pages.first if pages else ""),
@@ -131,6 +132,7 @@ def csl_json(data: StudyData) -> str:
     fields = (
         ("title", data.title),
         ("container-title", data.journal),
+        ("container-title-short", data.journal_short),
         ("volume", data.volume),
         ("issue", data.issue),
         ("page", data.pages),
