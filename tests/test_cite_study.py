@@ -294,7 +294,7 @@ def test_apa6_lists_seven_and_cuts_eight_to_six_and_the_last() -> None:
     ],
 )
 def test_mla_authors(count: int, start: str) -> None:
-    """MLA 9 §5.6-5.8: one author inverted, two as "A, and B", three or more "et al."."""
+    """MLA 9 (ch. 5): one author inverted, two as "A, and B", three or more "et al."."""
     assert cite(with_authors(count), "mla").startswith(start)
 
 
@@ -355,7 +355,7 @@ def test_initials_of_hyphenated_and_unspaced_given_names() -> None:
 
 
 def test_no_authors_moves_the_title_first() -> None:
-    """APA 7 §9.12 and CMOS 17 §15.32: with no author the title leads the entry."""
+    """APA 7 §9.12 and CMOS 17 ch. 15: with no author the title leads the entry."""
     study = replace(SEED, authors=())
     assert cite(study, "apa").startswith(f"{SENTENCE}. (2014). The Journal")
     assert cite(study, "chicago-author-date").startswith(f"“{HEADLINE}.” 2014. Journal")

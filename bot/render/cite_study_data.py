@@ -222,7 +222,7 @@ def chicago_range(pages: Pages) -> str:
     """CMOS 17 §9.61 inclusive numbers: under 100 or a multiple of 100, in full (71–72,
     100–104, 1100–1113); 101–109 in a hundred, the changed part only (101–8, 1103–4);
     110–199 in a hundred, two digits or more as needed (321–28, 498–532, 1087–89,
-    5038–43, 11564–615)."""
+    1496–500, 5038–43, 11564–615, 12991–3001)."""
     if not pages.is_range:
         return pages.first
     first, last = pages.first, pages.last
@@ -247,7 +247,8 @@ def _minimal(first: str, last: str, *, at_least: int) -> str:
 
 
 def journal_without_the(journal: str) -> str:
-    """CMOS 17 §14.172: an initial "The" of a journal's name is dropped."""
+    """Chicago drops an initial "The" of a journal's name (design/citations.md's golden
+    entries: "*Journal of Neuroscience*")."""
     if journal[:4].lower() == "the " and len(journal) > 4:
         return journal[4:]
     return journal

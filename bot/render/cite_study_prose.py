@@ -103,10 +103,10 @@ def _apa_source(data: StudyData) -> list[Piece]:
 
 
 def mla(data: StudyData) -> list[Piece]:
-    """MLA 9 (ch. 5, journal article): one author inverted; two as "A, and B"; three or more
-    as the first and "et al." (§5.6-5.8); the title in quotation marks, headline style; the
-    journal italic; vol., no., year, pp. with MLA's inclusive numbers; the DOI as a URL
-    (§5.93 prefers it to a URL); a final period."""
+    """MLA 9 (Handbook, ch. 5, journal article): one author inverted; two as "A, and B";
+    three or more as the first and "et al."; the title in quotation marks, headline style;
+    the journal italic; vol., no., year, pp. with MLA's inclusive numbers; the DOI as a URL
+    (preferred to the article's URL); a final period."""
     out = _Pieces()
     names = data.authors
     if len(names) == 1:
@@ -138,7 +138,7 @@ def _mla_pages(pages: Pages | None) -> str:
 
 
 def _mla_location(data: StudyData) -> str:
-    """The DOI as a URL; another URL without its scheme (MLA 9 §5.95)."""
+    """The DOI as a URL; another URL without its scheme (as for releases)."""
     if data.doi:
         return data.url
     for scheme in ("https://", "http://"):
@@ -159,10 +159,10 @@ def _quoted_headline(data: StudyData) -> str:
 
 
 def chicago_bibliography(data: StudyData) -> list[Piece]:
-    """CMOS 17 §14.168-14.175 (journal article), bibliography entry: up to ten authors all
-    listed, more than ten the first seven and "et al." (§14.76); the first inverted; the
-    journal without its initial "The" (§14.172); "34, no. 14 (2014): 5038–43" with CMOS's
-    inclusive numbers (§9.61); the DOI as a URL (§14.8); elements closed by periods."""
+    """CMOS 17 journal article (ch. 14), bibliography entry: up to ten authors all listed,
+    more than ten the first seven and "et al." (§14.76); the first inverted; the journal
+    without its initial "The"; "34, no. 14 (2014): 5038–43" with CMOS's inclusive numbers
+    (§9.61); the DOI as a URL; elements closed by periods."""
     out = _Pieces()
     if authors := _chicago_reference_authors(data):
         out.add(with_terminal(authors, ".") + " ")
@@ -174,7 +174,7 @@ def chicago_bibliography(data: StudyData) -> list[Piece]:
 
 
 def chicago_note(data: StudyData) -> list[Piece]:
-    """CMOS 17 full note (§14.20, §14.168): names in natural order, four or more authors as
+    """CMOS 17 full note (§14.20): names in natural order, four or more authors as
     the first and "et al." (§14.76); elements joined by commas, a final period."""
     out = _Pieces()
     names = [natural_name(person) for person in data.authors]
@@ -199,10 +199,10 @@ def chicago_note(data: StudyData) -> list[Piece]:
 
 
 def chicago_author_date(data: StudyData) -> list[Piece]:
-    """CMOS 17 author-date reference (§15.9, §15.46-15.47): authors as in the bibliography
-    (up to ten; more, the first seven and "et al."), the year after them ("n.d." undated),
-    the title, then "34 (14): 5038–43" and the DOI. With no author the title comes first
-    and the year after it (§15.32)."""
+    """CMOS 17 author-date reference (ch. 15): authors as in the bibliography (up to ten;
+    more, the first seven and "et al."), the year after them ("n.d." undated), the title,
+    then "34 (14): 5038–43" and the DOI. With no author the title comes first and the
+    year after it."""
     out = _Pieces()
     year = data.year + "." if data.year else "n.d."
     title = with_terminal(_quoted_headline(data), ".")
@@ -227,7 +227,7 @@ def _add_source(out: _Pieces, source: list[Piece]) -> None:
 
 def _chicago_reference_authors(data: StudyData) -> str:
     """ "Young, Kimberly A., Teresa R. Franklin, …, and Anna Rose Childress": up to ten,
-    more than ten the first seven and "et al." (CMOS 17 §14.76, §15.9)."""
+    more than ten the first seven and "et al." (CMOS 17 §14.76, and ch. 15 likewise)."""
     people = data.authors
     names = [inverted_name(people[0])] if people else []
     names += [natural_name(person) for person in people[1:]]
