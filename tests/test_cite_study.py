@@ -736,3 +736,8 @@ def test_study_citation_key_is_the_bibtex_key() -> None:
     assert study_citation_key(SEED) == "young2014nipping"
     group = replace(SEED, authors=(StudyAuthor(literal="Écoles Réunies"),), issued=())
     assert study_citation_key(group) == "ecolesndnipping"
+
+
+def test_apa6_article_number_is_bare() -> None:
+    """APA 6 puts an article number where the pages go, without APA 7's "Article"."""
+    assert "*34*(14), e12345. doi:" in _marked(replace(SEED, pages="e12345"), "apa6")

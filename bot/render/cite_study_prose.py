@@ -36,21 +36,22 @@ def apa7(data: StudyData) -> list[Piece]:
     the last (§9.8); initials spaced; the year, "n.d." when undated (§9.17); the title in
     sentence case (§6.17); journal and volume italic, issue roman in parentheses, the page
     range with an en dash or "Article" and its number (§9.25-9.29); the DOI as a URL (§9.34)."""
-    return _apa(data, listed=20, doi=data.url)
+    return _apa(data, listed=20, doi=data.url, article="Article ")
 
 
 def apa6(data: StudyData) -> list[Piece]:
     """APA 6 (Publication Manual, 6th ed., 2010): up to seven authors, then the first six,
     an ellipsis and the last (§6.27); the DOI in the manual's "doi:" form with no final
     period (§6.31-6.32, e.g. "doi:10.1037/0278-6133.24.2.225"); without a DOI, "Retrieved
-    from" and the article's URL (§6.32). The issue number is always given, as the APA 6
-    CSL style gives it (§6.30 asks for it only for journals paginated by issue, which
-    metadata does not tell)."""
+    from" and the article's URL (§6.32); an article number bare where the pages go
+    ("PLoS ONE, 5(1), e8753", as 6th-edition examples have it). The issue number is
+    always given, as the APA 6 CSL style gives it (§6.30 asks for it only for journals
+    paginated by issue, which metadata does not tell)."""
     retrieved = f"Retrieved from {data.url}" if data.url else ""
-    return _apa(data, listed=7, doi=f"doi:{data.doi}" if data.doi else retrieved)
+    return _apa(data, listed=7, doi=f"doi:{data.doi}" if data.doi else retrieved, article="")
 
 
-def _apa(data: StudyData, *, listed: int, doi: str) -> list[Piece]:
+def _apa(data: StudyData, *, listed: int, doi: str, article: str) -> list[Piece]:
     out = _Pieces()
     title = requote(data.sentence_title, depth=0) if data.sentence_title else ""
     date = f"({data.year or 'n.d.'})."
@@ -60,7 +61,7 @@ def _apa(data: StudyData, *, listed: int, doi: str) -> list[Piece]:
         out.add(with_terminal(title or f"[{UNTITLED}]", "."))
     else:  # §9.12: with no author the title moves to the author's place
         out.add(f"{with_terminal(title or f'[{UNTITLED}]', '.')} {date}")
-    source = _apa_source(data)
+    source = _apa_source(data, article=article)
     if source:
         out.add(" ")
         for text, italic in source:
@@ -81,7 +82,7 @@ def _apa_authors(names: list[str], *, listed: int) -> str:
     return f"{', '.join(names[: listed - 1])}, … {names[-1]}"
 
 
-def _apa_source(data: StudyData) -> list[Piece]:
+def _apa_source(data: StudyData, *, article: str) -> list[Piece]:
     source: list[Piece] = []
     if data.journal:
         source.append((data.journal, True))
@@ -92,7 +93,7 @@ def _apa_source(data: StudyData) -> list[Piece]:
         source.append((f"({data.issue})" if data.volume else f", ({data.issue})", False))
     pages = parse_pages(data.pages)
     if pages is not None:
-        text = f"Article {pages.first}" if pages.article_number else full_range(pages)
+        text = article + pages.first if pages.article_number else full_range(pages)
         source.append((f", {text}" if source else text, False))
     if source and source[0][0].startswith(", "):
         source[0] = (source[0][0][2:], source[0][1])
