@@ -648,6 +648,7 @@ MACHINE = ("bibtex", "biblatex", "ris", "csl-json")
 SCHEMA_PATH = Path(__file__).parent / "fixtures" / "csl-data.json"
 
 
+@settings(deadline=None)  # renders every style: slow on a loaded machine
 @given(studies)
 def test_every_style_renders_and_telegram_accepts_its_html(study: Study) -> None:
     """Any metadata, however broken: every style gives text, and its HTML is what Telegram
@@ -661,6 +662,7 @@ def test_every_style_renders_and_telegram_accepts_its_html(study: Study) -> None
         assert kinds <= ({"pre"} if style in MACHINE else {"italic"})
 
 
+@settings(deadline=None)  # renders every style: slow on a loaded machine
 @given(studies)
 def test_study_line_is_short_and_valid_html(study: Study) -> None:
     """The post's line: one line, capped, Telegram accepts its HTML and its link."""
@@ -679,6 +681,7 @@ plain_texts = st.text(
 )
 
 
+@settings(deadline=None)  # renders every style: slow on a loaded machine
 @given(
     st.builds(
         Study,
@@ -696,7 +699,7 @@ def test_plain_text_has_no_markup(study: Study) -> None:
 
 
 @given(studies)
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 def test_bibtex_and_biblatex_parse(study: Study) -> None:
     """bibtexparser reads both entries, one @article each, with the study's key."""
     for style in ("bibtex", "biblatex"):
@@ -709,6 +712,7 @@ def test_bibtex_and_biblatex_parse(study: Study) -> None:
 _RIS_LINE = re.compile(r"^[A-Z][A-Z0-9]  - ")
 
 
+@settings(deadline=None)  # renders every style: slow on a loaded machine
 @given(studies)
 def test_ris_has_one_tag_per_line(study: Study) -> None:
     """Every RIS line is `TAG  - value`, from TY  - JOUR to ER."""
@@ -723,6 +727,7 @@ def csl_schema() -> dict[str, Any]:
     return schema
 
 
+@settings(deadline=None)  # renders every style: slow on a loaded machine
 @given(studies)
 def test_csl_json_validates_against_the_csl_data_schema(study: Study) -> None:
     """CSL-JSON output is valid CSL 1.0.2 input data: one article-journal item."""
