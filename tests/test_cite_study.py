@@ -648,7 +648,7 @@ MACHINE = ("bibtex", "biblatex", "ris", "csl-json")
 SCHEMA_PATH = Path(__file__).parent / "fixtures" / "csl-data.json"
 
 
-@settings(deadline=None)  # renders every style: slow on a loaded machine
+@settings(deadline=None)  # the suite shares two cores: no per-example time limit
 @given(studies)
 def test_every_style_renders_and_telegram_accepts_its_html(study: Study) -> None:
     """Any metadata, however broken: every style gives text, and its HTML is what Telegram
@@ -662,7 +662,7 @@ def test_every_style_renders_and_telegram_accepts_its_html(study: Study) -> None
         assert kinds <= ({"pre"} if style in MACHINE else {"italic"})
 
 
-@settings(deadline=None)  # renders every style: slow on a loaded machine
+@settings(deadline=None)  # the suite shares two cores: no per-example time limit
 @given(studies)
 def test_study_line_is_short_and_valid_html(study: Study) -> None:
     """The post's line: one line, capped, Telegram accepts its HTML and its link."""
@@ -681,7 +681,7 @@ plain_texts = st.text(
 )
 
 
-@settings(deadline=None)  # renders every style: slow on a loaded machine
+@settings(deadline=None)  # the suite shares two cores: no per-example time limit
 @given(
     st.builds(
         Study,
@@ -712,7 +712,7 @@ def test_bibtex_and_biblatex_parse(study: Study) -> None:
 _RIS_LINE = re.compile(r"^[A-Z][A-Z0-9]  - ")
 
 
-@settings(deadline=None)  # renders every style: slow on a loaded machine
+@settings(deadline=None)  # the suite shares two cores: no per-example time limit
 @given(studies)
 def test_ris_has_one_tag_per_line(study: Study) -> None:
     """Every RIS line is `TAG  - value`, from TY  - JOUR to ER."""
@@ -727,7 +727,7 @@ def csl_schema() -> dict[str, Any]:
     return schema
 
 
-@settings(deadline=None)  # renders every style: slow on a loaded machine
+@settings(deadline=None)  # the suite shares two cores: no per-example time limit
 @given(studies)
 def test_csl_json_validates_against_the_csl_data_schema(study: Study) -> None:
     """CSL-JSON output is valid CSL 1.0.2 input data: one article-journal item."""
