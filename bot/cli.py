@@ -341,6 +341,10 @@ def cmd_latest(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     settings = load_config(args)
     print(f"config ok: {len(settings.feeds)} feeds, {len(settings.channels)} channels")
+    if settings.webhook.url is not None:  # `run` would refuse to start without it
+        if _webhook_secret() is None:
+            return EXIT_USAGE
+        print(f"webhook ok: {WEBHOOK_SECRET_VARIABLE} is set and usable")
     try:
         store = open_store(settings, write=False, verify="full")
     except DatabaseUnusableError as exc:

@@ -80,8 +80,11 @@ class RedactToken(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except (TypeError, ValueError):  # bad format arguments: the handler reports them
-            return True
+        except (TypeError, ValueError) as exc:
+            # Bad format arguments: logging's own error path would print the message and
+            # its arguments to stderr as they are, token and all. Log them, redacted.
+            message = f"{record.msg!s} (log call with bad arguments {record.args!r}: {exc})"
+            record.msg, record.args = message, None
         cleaned = self.redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
@@ -129,6 +132,15 @@ def text_value(value: object) -> str:
     return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in quoted)
 
 
+def one_line(text: str) -> str:
+    """`text` as one printable line: a line break or control character in a message (a
+    feed's or Telegram's error text) is shown escaped, as in a JSON string, so one event
+    stays one line and no terminal escape reaches the operator's screen."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else json.dumps(c)[1:-1] for c in text)
+
+
 class TextFormatter(logging.Formatter):
     """`time LEVEL logger: message key=value ...`; a traceback follows on its own lines."""
 
@@ -137,7 +149,7 @@ class TextFormatter(logging.Formatter):
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
         pairs = [f"{key}={text_value(value)}" for key, value in record_fields(record).items()]
-        return " ".join([super().formatMessage(record), *pairs])
+        return " ".join([one_line(super().formatMessage(record)), *pairs])
 
 
 class JsonFormatter(logging.Formatter):

@@ -132,6 +132,29 @@ def test_every_text_field_value_reads_back(value: str) -> None:
         assert not any(c.isspace() or c in "\"'=\\" for c in value)
 
 
+def test_a_message_with_a_line_break_stays_one_line() -> None:
+    """An error text with line breaks or a terminal escape is one line, shown escaped."""
+    capture = Capture("text")
+    capture.logger.warning(
+        "feed failed: %s", "HTTP 500\nBad gateway\x1b[2J", extra=log_fields(feed="nida")
+    )
+    assert len(capture.lines) == 1
+    assert capture.lines[0].endswith("feed failed: HTTP 500\\nBad gateway\\u001b[2J feed=nida")
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_log_call_with_bad_arguments_is_logged_without_the_token(
+    log_format: LogFormat, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed log call becomes a redacted line, not logging's raw error report."""
+    capture = Capture(log_format, token=TOKEN)
+    capture.logger.error("sending to %s failed: %d", f"https://api.telegram.org/bot{TOKEN}/x")
+    assert TOKEN not in capture.stream.getvalue() + capsys.readouterr().err
+    assert "--- Logging error ---" not in capsys.readouterr().err
+    assert len(capture.lines) == 1
+    assert "bad arguments" in capture.lines[0]
+
+
 def test_text_tracebacks_follow_the_line_with_its_fields() -> None:
     """In text, an exception's traceback follows the line (as before); the fields stay on it."""
     capture = Capture("text")

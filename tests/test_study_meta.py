@@ -216,7 +216,7 @@ def test_pubmed_summary_of_the_seed():
         pmcid=SEED_PMCID,
         doi=SEED_DOI,
         title=PUBMED_TITLE,
-        journal=seed_pubmed()["fulljournalname"],
+        journal="The Journal of neuroscience",  # NLM's subtitle after " : " dropped
         journal_short="J Neurosci",
         volume="34",
         issue="14",

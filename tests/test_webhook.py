@@ -165,6 +165,32 @@ def test_webhook_mode_without_a_usable_secret_exits_2(
         assert api.requests == []
 
 
+@pytest.mark.parametrize(
+    ("secret", "code", "said"),
+    [(None, 2, "is not set"), ("two words", 2, "must be 1-256 characters"), ("s3cr3t-ok", 0, "")],
+)
+def test_check_says_whether_the_webhook_secret_would_let_the_bot_start(
+    tmp_path: Path, secret: str | None, code: int, said: str
+) -> None:
+    """`releasebot check` with [webhook] url refuses a missing or malformed secret as `run`
+    would (exit 2, the secret not printed), and says so when it is usable."""
+    with FakeBotAPI() as api:
+        config = webhook_config(tmp_path, api, "http://127.0.0.1:9/x")
+        env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_WEBHOOK_SECRET"}
+        if secret is not None:
+            env["TELEGRAM_WEBHOOK_SECRET"] = secret
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(config), "check"],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == code, result.stderr
+        assert said in result.stderr
+        assert "two words" not in result.stdout + result.stderr
+        if code == 0:
+            assert "webhook ok: TELEGRAM_WEBHOOK_SECRET" in result.stdout
+            assert "s3cr3t-ok" not in result.stdout + result.stderr
+
+
 def test_run_once_takes_no_webhook(tmp_path: Path) -> None:
     """`run --once` with [webhook] url: polls, sends, exits 0; no secret needed, no
     setWebhook (it takes no updates)."""

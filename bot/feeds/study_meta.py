@@ -377,7 +377,7 @@ def _summary(record: Mapping[str, object], uid: str, db: Literal["pubmed", "pmc"
         pmcid=_pmcid(pmcid),
         doi=bare_doi(ids.get("doi", "")) or _elocation_doi(_text(record.get("elocationid"))),
         title=title,
-        journal=_plain(_text(record.get("fulljournalname"))),
+        journal=_journal_name(_plain(_text(record.get("fulljournalname")))),
         journal_short=_plain(_text(record.get("source"))),
         volume=_plain(_text(record.get("volume"))),
         issue=_plain(_text(record.get("issue"))),
@@ -385,6 +385,13 @@ def _summary(record: Mapping[str, object], uid: str, db: Literal["pubmed", "pmc"
         issued=_pubdate(_text(record.get("pubdate")) or _text(record.get("epubdate"))),
         authors=_pubmed_authors(record.get("authors")),
     )
+
+
+def _journal_name(full: str) -> str:
+    """NLM's full journal name without the subtitle it appends after " : " ("The Journal of
+    neuroscience : the official journal of the Society for Neuroscience"): a citation names
+    the journal, not its description."""
+    return full.split(" : ", 1)[0].strip()
 
 
 def _article_ids(value: object) -> dict[str, str]:
