@@ -17,7 +17,7 @@ from tests.test_run_e2e import CHANNEL_A, REPO, BotProcess, db_rows, one_channel
 
 FEED = Path(__file__).parent / "fixtures" / "feeds" / "nida_study.rss.xml"
 CONTACT = "press-bot@example.org"
-SLOW = 4.0  # seconds the resolver takes over the seed DOI: the posts must not wait for it
+SLOW = 6.0  # seconds the resolver takes over the seed DOI: the posts must not wait for it
 
 
 def with_study_section(config: Path, resolver: DoiResolver, ncbi: Ncbi) -> Path:
