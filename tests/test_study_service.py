@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from bot.config import StudySettings
+from bot.config import StudySettings, settings_from_dict
 from bot.fetch.studies import StudyAnswer, StudyClient
 from bot.models import RouteSpec, RoutingView, StudyRef
 from bot.services import studies as lookups
 from bot.services.metrics import Metrics, refresh_gauges
+from bot.services.reload import keep_running_values
 from bot.services.studies import StudyLookups, miss_verdict, retry_backoff
 from bot.store import Store
 from tests.factories import make_release
@@ -336,3 +337,14 @@ async def test_metrics_count_lookups_by_result_and_the_pending(world):
     assert 'releasebot_study_lookups_total{result="found"} 1.0' in text
     assert 'releasebot_study_lookups_total{result="retry"} 1.0' in text
     assert "releasebot_study_lookups_pending 1.0" in text
+
+
+def test_a_reload_keeps_the_services_but_takes_the_edit_window(tmp_path):
+    """SIGHUP: a new contact or resolver waits for a restart (the client is built once, and
+    the reload line says so); a new edit window applies to the next study found."""
+    running = settings_from_dict({}, tmp_path)
+    changed = {"study": {"contact_email": "new@example.org", "edit_window": "2h"}}
+    loaded = settings_from_dict(changed, tmp_path)
+    applied, restart = keep_running_values(running, loaded)
+    assert restart == ["study.contact_email"]
+    assert (applied.study.contact_email, applied.study.edit_window) == ("", 7200.0)
