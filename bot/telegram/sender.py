@@ -50,7 +50,7 @@ from bot.errors import (
 )
 from bot.logs import Redactor
 from bot.models import ChatInfo
-from bot.render.post import Post
+from bot.render.post import Post, button_rows
 from bot.render.telegram_html import Html
 
 NOT_MODIFIED = "message is not modified"
@@ -159,7 +159,10 @@ def _markup(post: Post) -> InlineKeyboardMarkup | None:
     if not post.buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(button.text, url=button.url) for button in post.buttons]]
+        [
+            [InlineKeyboardButton(button.text, url=button.url) for button in row]
+            for row in button_rows(post.buttons)
+        ]
     )
 
 
