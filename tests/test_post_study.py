@@ -95,6 +95,14 @@ def test_cite_the_study_button_deep_links_and_keeps_labels_whole_on_a_phone() ->
     assert rows[1][1]["url"] == f"https://t.me/{BOT}?start=study_7"
 
 
+def test_the_link_preview_stays_on_the_release() -> None:
+    """The study's DOI link comes first in the text, but the preview shows the release."""
+    assert post_of(make_release(2), SEED).preview_url == make_release(2).url
+    assert post_of(make_release(2), None).preview_url == ""  # the citation's link, as before
+    quiet = replace(OPTIONS, link_preview=False)
+    assert post_of(make_release(2), SEED, quiet).preview_url == ""
+
+
 def test_without_the_bot_username_the_line_shows_but_no_cite_buttons() -> None:
     """The bot's username unknown: the study line still shows; no Cite button of either kind."""
     post = post_of(make_release(2), SEED, replace(OPTIONS, bot_username=""))
@@ -236,6 +244,7 @@ async def test_a_post_whose_study_is_known_when_due_shows_line_and_button(
         "url": f"https://t.me/{api.username}?start=study_1",
     }
     assert message.reply_markup["inline_keyboard"][0] == [message.buttons[0]]
+    assert message.link_preview_options == {"is_disabled": False, "url": make_release(1).url}
     assert api.requests_for("editMessageText") == []
 
 

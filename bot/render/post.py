@@ -51,6 +51,10 @@ class Post:
     link_preview: bool
     silent: bool = False
     thread_id: int | None = None
+    # The link Telegram previews; "" leaves it the first link of the text (the citation's
+    # URL of the release). A post with a study line sets the release's link: else the
+    # study's DOI link, which comes first, would take the preview from the release.
+    preview_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +114,11 @@ def _is_domain_label(label: str) -> bool:
 def post_buttons(
     release: Release, release_id: int, bot_username: str, *, study: bool = False
 ) -> tuple[Button, ...]:
-    """"Read the release", "Cite" and, when the release's study is known, "Cite the study"
-    (the Cite buttons are deep links that open the bot: only when its username is known)."""
+    """The post's buttons: "Read the release", "Cite" and, when the release's study is known,
+    "Cite the study" (the Cite buttons are deep links into the bot: only when its username
+    is known)."""
     buttons = []
-    target = next((url for url in (release.url, release.link) if is_button_url(url)), "")
+    target = release_target(release)
     if target:
         buttons.append(Button("Read the release", target))
     if _BOT_USERNAME.fullmatch(bot_username):
@@ -122,6 +127,12 @@ def post_buttons(
             link = f"https://t.me/{bot_username}?start=study_{release_id}"
             buttons.append(Button("Cite the study", link))
     return tuple(buttons)
+
+
+def release_target(release: Release) -> str:
+    """The release's link as a button (and the preview) takes it; "" when Telegram would
+    refuse both its links."""
+    return next((url for url in (release.url, release.link) if is_button_url(url)), "")
 
 
 def button_rows(buttons: tuple[Button, ...]) -> tuple[tuple[Button, ...], ...]:
@@ -171,6 +182,7 @@ def render_post(
         link_preview=options.link_preview,
         silent=options.silent,
         thread_id=options.thread_id,
+        preview_url=release_target(release) if study_html and options.link_preview else "",
     )
 
 

@@ -166,6 +166,12 @@ def _markup(post: Post) -> InlineKeyboardMarkup | None:
     )
 
 
+def _preview(post: Post) -> LinkPreviewOptions:
+    if post.link_preview and post.preview_url:
+        return LinkPreviewOptions(is_disabled=False, url=post.preview_url)
+    return LinkPreviewOptions(is_disabled=not post.link_preview)
+
+
 class TelegramSender:
     """Sends and edits posts through one PTB bot carrying `DEFAULTS`; errors it raises never
     carry its token."""
@@ -181,7 +187,7 @@ class TelegramSender:
                 chat_id=chat,
                 text=post.text,
                 reply_markup=_markup(post),
-                link_preview_options=LinkPreviewOptions(is_disabled=not post.link_preview),
+                link_preview_options=_preview(post),
                 disable_notification=post.silent,
                 message_thread_id=post.thread_id,
             )
@@ -197,7 +203,7 @@ class TelegramSender:
                 message_id=message_id,
                 text=post.text,
                 reply_markup=_markup(post),
-                link_preview_options=LinkPreviewOptions(is_disabled=not post.link_preview),
+                link_preview_options=_preview(post),
             )
         except BadRequest as exc:
             if NOT_MODIFIED in exc.message.lower():
