@@ -16,7 +16,7 @@ from bot.fetch.client import Fetcher, default_user_agent
 from bot.models import StudyRef
 from bot.services.config_sync import sync_config
 from bot.services.routing import build_view
-from bot.services.study_pages import TRANSIENT_TRIES, StudyPages, page_text
+from bot.services.study_pages import RETRY_FIRST, TRANSIENT_TRIES, StudyPages, page_text
 from bot.store import Store
 from bot.telegram.app import open_runtime
 from bot.telegram.dryrun import DryRunSender
@@ -150,26 +150,59 @@ async def test_a_page_that_is_not_html_is_marked_read(rig: Rig, feed_server: Fee
     assert rig.page_read(release)
 
 
-async def test_a_transient_failure_is_tried_again_a_bounded_number_of_times(
+async def test_a_transient_failure_is_tried_again_later_a_bounded_number_of_times(
     rig: Rig, feed_server: FeedServer
 ) -> None:
-    """A 503: the page stays unread and the next pass asks again; after TRANSIENT_TRIES
-    failures it is given up and not asked again."""
+    """A 503: the page stays unread, is not asked again at once, is asked again an hour
+    later; after TRANSIENT_TRIES failures it is given up and never asked again."""
     release = rig.release("pages", feed_server.serve("/busy", b"later", status=503))
     first = await rig.pages.read_pass()
     assert (first.again, rig.page_read(release)) == (1, False)
+    await rig.pages.read_pass()  # the next round: too soon
+    assert feed_server.hits("/busy") == 1
     for _ in range(TRANSIENT_TRIES + 2):
+        rig.clock.now += timedelta(hours=1)
         await rig.pages.read_pass()
     assert feed_server.hits("/busy") == TRANSIENT_TRIES
     assert rig.page_read(release)
 
 
+async def test_a_sites_retry_after_is_waited_out(rig: Rig, feed_server: FeedServer) -> None:
+    """A 429 asking for two hours: not asked again an hour later, asked after two."""
+    url = feed_server.serve("/limited", b"slow down", status=429, retry_after="7200")
+    release = rig.release("pages", url)
+    await rig.pages.read_pass()
+    rig.clock.now += timedelta(hours=1)
+    await rig.pages.read_pass()
+    assert feed_server.hits("/limited") == 1
+    feed_server.serve("/limited", PAGE, content_type=HTML)
+    rig.clock.now += timedelta(hours=1)
+    await rig.pages.read_pass()
+    assert rig.refs(release) == [StudyRef("doi", DOI, "page")]
+
+
+async def test_a_waiting_page_does_not_hold_up_the_others(
+    rig: Rig, feed_server: FeedServer
+) -> None:
+    """One page a pass; the newest page fails and waits: the next pass reads the other one
+    rather than nothing."""
+    rig.pages.limit = 1
+    other = rig.release("pages", feed_server.serve("/fine", PAGE, content_type=HTML), 1)
+    rig.release("pages", feed_server.serve("/busy", b"later", status=503), 2)
+    await rig.pages.read_pass()  # the newest first: the busy one
+    assert rig.refs(other) == []
+    await rig.pages.read_pass()
+    assert rig.refs(other) == [StudyRef("doi", DOI, "page")]
+    assert feed_server.hits("/busy") == 1
+
+
 async def test_a_page_that_recovers_is_read(rig: Rig, feed_server: FeedServer) -> None:
-    """A 503, then the page: the second pass stores its study."""
+    """A 503, then the page: the pass after the wait stores its study."""
     url = feed_server.serve("/flaky", b"later", status=503)
     release = rig.release("pages", url)
     await rig.pages.read_pass()
     feed_server.serve("/flaky", PAGE, content_type=HTML)
+    rig.clock.now += timedelta(seconds=RETRY_FIRST)
     await rig.pages.read_pass()
     assert rig.refs(release) == [StudyRef("doi", DOI, "page")]
 

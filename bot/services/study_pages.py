@@ -14,9 +14,10 @@ with `Store.add_page_studies` (source "page"), which marks it read; the lookup j
 
 - A page that cannot help (404 or another permanent answer, not HTML, too large, not an
   http(s) URL, an address the guard refuses) is marked read with nothing found.
-- A transient failure (timeout, 5xx, 429, connection refused) leaves the page unread, so a
-  later pass tries it again; after `TRANSIENT_TRIES` failures in this run it is marked
-  read with nothing found.
+- A transient failure (timeout, 5xx, 429, connection refused) leaves the page unread: a
+  pass after `RETRY_FIRST` (then four times that, or the site's Retry-After if longer)
+  tries it again; after `TRANSIENT_TRIES` failures in this run it is marked read with
+  nothing found.
 - A store error is logged; the page stays unread and is read again at a later pass.
 
 With `[study] enabled = false`, or no feed with `fetch_page`, no page is ever asked for.
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 PASS_LIMIT = 10  # pages per pass; the rest wait for the next round
 CONCURRENT = 2  # pages fetched at once: the feeds keep most of the fetcher's slots
 TRANSIENT_TRIES = 3  # transient failures of one page (this run) before it is given up
+RETRY_FIRST = 60.0  # seconds before a page that failed is asked again; times 4 each time
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # "text/html; charset=utf-8", and in a page <meta charset="utf-8"> or its http-equiv form.
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
@@ -84,6 +86,7 @@ class StudyPages:
         self.limit = limit
         self.stored = stored  # called after a pass that stored new identifiers
         self._failures: dict[int, int] = {}  # release id -> transient failures this run
+        self._retry_at: dict[int, datetime] = {}  # release id -> not asked again before
         self._task: asyncio.Task[PagesReport] | None = None
 
     def reroute(self, settings: Settings, view: RoutingView) -> None:
@@ -119,8 +122,14 @@ class StudyPages:
         feeds = self.feeds()
         if not feeds:
             return report
-        since = self.clock() - timedelta(seconds=self.settings.study.edit_window)
-        due = self.store.releases_needing_page(feeds, since=since, limit=self.limit)
+        now = self.clock()
+        since = now - timedelta(seconds=self.settings.study.edit_window)
+        # Pages waiting to be asked again are skipped, and do not take others' places.
+        waiting = {key for key, at in self._retry_at.items() if at > now}
+        unread = self.store.releases_needing_page(
+            feeds, since=since, limit=self.limit + len(waiting)
+        )
+        due = [stored for stored in unread if stored.id not in waiting][: self.limit]
         slots = asyncio.Semaphore(CONCURRENT)
 
         async def read(stored: StoredRelease) -> None:
@@ -161,14 +170,16 @@ class StudyPages:
             failures = self._failures.get(stored.id, 0) + 1
             if exc.permanent or failures >= TRANSIENT_TRIES:
                 log.info("release %d: its page gives no study: %s", stored.id, exc, extra=fields)
-                self._failures.pop(stored.id, None)
+                self._forget(stored.id)
                 self._mark_read(stored, (), report, given_up=True)
             else:
                 log.info("release %d: page to try again: %s", stored.id, exc, extra=fields)
+                wait = max(RETRY_FIRST * 4 ** (failures - 1), exc.retry_after or 0.0)
                 self._failures[stored.id] = failures
+                self._retry_at[stored.id] = self.clock() + timedelta(seconds=wait)
                 report.again += 1
             return
-        self._failures.pop(stored.id, None)
+        self._forget(stored.id)
         if not is_html(result.content_type):
             kind = result.content_type
             log.info("release %d: its page is not HTML (%s)", stored.id, kind, extra=fields)
@@ -178,6 +189,10 @@ class StudyPages:
         # In a thread: a long page takes a while to read, and the event loop sends posts.
         refs = await asyncio.to_thread(find_page_studies, html, base_url=result.url)
         self._mark_read(stored, refs, report, given_up=False)
+
+    def _forget(self, release_id: int) -> None:
+        self._failures.pop(release_id, None)
+        self._retry_at.pop(release_id, None)
 
     def _mark_read(
         self,
