@@ -62,21 +62,6 @@ async def run_round(
         log.exception("a poll round failed")
 
 
-def read_pages(runtime: Runtime) -> None:
-    """After a poll: read the new releases' web pages for their study (feeds with
-    fetch_page), with the poller's fetcher, in a task of their own: no post waits."""
-    if runtime.pages is None:
-        runtime.pages = StudyPages(
-            runtime.store,
-            runtime.poller.fetcher,
-            runtime.settings,
-            clock=runtime.clock,
-            view=runtime.view,
-        )
-        runtime.followers.append(runtime.pages)  # a reload or /add reaches it
-    runtime.pages.start()
-
-
 async def prune_when_due(runtime: Runtime) -> None:
     """Once a day (from a run's first round), remove the delivery rows past `[bot]
     keep_deliveries`; a dry run leaves them. A failure is retried at the next round."""
@@ -92,6 +77,21 @@ async def prune_when_due(runtime: Runtime) -> None:
     runtime.pruned_at = now
     if pruned.total:
         say(pruned_line(pruned, keep))
+
+
+def read_pages(runtime: Runtime) -> None:
+    """After a poll: read the new releases' web pages for their study (feeds with
+    fetch_page), with the poller's fetcher, in a task of their own: no post waits."""
+    if runtime.pages is None:
+        runtime.pages = StudyPages(
+            runtime.store,
+            runtime.poller.fetcher,
+            runtime.settings,
+            clock=runtime.clock,
+            view=runtime.view,
+        )
+        runtime.followers.append(runtime.pages)  # a reload or /add reaches it
+    runtime.pages.start()
 
 
 async def ticking(runtime: Runtime, checker: ChatChecker | None, *, wait_for_sends: bool) -> None:
