@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.test_run_e2e import CHANNEL_A, REPO, BotProcess, db_rows, one_channel
 
 FEED = Path(__file__).parent / "fixtures" / "feeds" / "nida_study.rss.xml"
 CONTACT = "press-bot@example.org"
+STUDY_LINE = f"Study: Young et al. (2014), The Journal of Neuroscience · doi:{SEED_DOI}"
 SLOW = 6.0  # seconds the resolver takes over the seed DOI: the posts must not wait for it
 
 
@@ -40,7 +42,8 @@ def instant(text: str) -> datetime:
 def test_run_finds_the_seed_study_politely_without_delaying_posts(tmp_path):
     """The NIDA feed's study (a PubMed link in one release, the DOI in another) ends up
     found in the database; every post went out while the slow resolver was still
-    answering; the services saw the contact e-mail; `status` shows the lookups."""
+    answering, and the two with a study were then edited once to show its line; the
+    services saw the contact e-mail; `status` shows the lookups."""
     with (
         FakeBotAPI(time_scale=0.01) as api,
         FeedServer() as feeds,
@@ -61,9 +64,19 @@ def test_run_finds_the_seed_study_politely_without_delaying_posts(tmp_path):
                 ),
                 "the studies found",
             )
+            bot.wait_for(
+                lambda: sum(STUDY_LINE in m.text for m in api.messages(CHANNEL_A)) == 2,
+                "the two posts with a study edited to show it",
+            )
+            time.sleep(1.5)  # room for an edit that should not happen
             assert bot.terminate() == 0
         finally:
             bot.kill()
+        posts = api.messages(CHANNEL_A)
+        with_study = [m for m in posts if STUDY_LINE in m.text]
+        assert all(STUDY_LINE not in m.history[0].text for m in with_study)  # sent without
+        assert [len(m.history) for m in with_study] == [1, 1]  # then edited once
+        assert [m.history for m in posts if m not in with_study] == [()]  # no study: untouched
         studies = {row["ref"]: row for row in db_rows(config, "SELECT * FROM studies")}
         assert set(studies) == {f"pmid:{SEED_PMID}", f"doi:{SEED_DOI.lower()}"}
         assert {row["doi"] for row in studies.values()} == {SEED_DOI.lower()}

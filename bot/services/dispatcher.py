@@ -228,6 +228,7 @@ class Dispatcher:
             cite_key=stored.cite_key,
             options=options,
             accessed=(sent_at or self.clock()).date(),
+            study=stored.study,  # found since it was sent: the edit adds its line
         )
 
     def _render(self, delivery: Delivery, stored: StoredRelease | None) -> Post | None:

@@ -32,6 +32,7 @@ from bot.services.parse_pool import ParsePool
 from bot.services.poller import Poller, PollOutcome
 from bot.services.progress import HEARTBEAT, Progress, polled
 from bot.services.studies import StudyLookups
+from bot.services.study_pages import StudyPages
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class Runtime:
     view: RoutingView  # feeds, chats and routes as synced at start, or at the last change
     channels_checked_at: datetime | None = None
     pruned_at: datetime | None = None  # the last daily prune of old deliveries
+    pages: StudyPages | None = None  # reads new releases' pages for their study (rounds.py)
     round: asyncio.Task[None] | None = None  # the poll round (or reload) under way, if any
     online: bool = False  # Telegram answered at start: rounds may send
     # Parts built once the bot is online that read the view too (the reader commands'

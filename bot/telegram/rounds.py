@@ -21,6 +21,7 @@ from typing import Any
 from bot.errors import StoreError
 from bot.services.channels import ChatChecker
 from bot.services.retention import prune_due, prune_yielding, pruned_line
+from bot.services.study_pages import StudyPages
 from bot.telegram.app import Runtime, check_runtime_channels, say, say_started
 from bot.telegram.observed import observed_round, tick_observed
 
@@ -57,6 +58,7 @@ async def run_round(
             else:
                 runtime.dispatcher.start_workers()
         say(runtime.progress.after_round(outcomes, runtime.dispatcher.report))
+        read_pages(runtime)
         await prune_when_due(runtime)
     except Exception:  # keep the bot alive; the next tick tries again
         log.exception("a poll round failed")
@@ -86,6 +88,21 @@ async def prune_when_due(runtime: Runtime) -> None:
         say(pruned_line(pruned, keep))
 
 
+def read_pages(runtime: Runtime) -> None:
+    """After a poll: read the new releases' web pages for their study (feeds with
+    fetch_page), with the poller's fetcher, in a task of their own: no post waits."""
+    if runtime.pages is None:
+        runtime.pages = StudyPages(
+            runtime.store,
+            runtime.poller.fetcher,
+            runtime.settings,
+            clock=runtime.clock,
+            view=runtime.view,
+        )
+        runtime.followers.append(runtime.pages)  # a reload or /add reaches it
+    runtime.pages.start()
+
+
 async def ticking(runtime: Runtime, checker: ChatChecker | None, *, wait_for_sends: bool) -> None:
     """A round now and every `bot.tick` after (skipped while the last one still runs)."""
     while True:
@@ -100,6 +117,8 @@ async def stop_rounds(runtime: Runtime) -> None:
         runtime.round.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await runtime.round
+    if runtime.pages is not None:  # before the fetcher it reads with closes
+        await runtime.pages.stop()
 
 
 async def recheck_paused_channels(runtime: Runtime, checker: ChatChecker) -> None:

@@ -50,7 +50,7 @@ from bot.errors import (
 )
 from bot.logs import Redactor
 from bot.models import ChatInfo
-from bot.render.post import Post
+from bot.render.post import Post, button_rows
 from bot.render.telegram_html import Html
 
 NOT_MODIFIED = "message is not modified"
@@ -159,8 +159,17 @@ def _markup(post: Post) -> InlineKeyboardMarkup | None:
     if not post.buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(button.text, url=button.url) for button in post.buttons]]
+        [
+            [InlineKeyboardButton(button.text, url=button.url) for button in row]
+            for row in button_rows(post.buttons)
+        ]
     )
+
+
+def _preview(post: Post) -> LinkPreviewOptions:
+    if post.link_preview and post.preview_url:
+        return LinkPreviewOptions(is_disabled=False, url=post.preview_url)
+    return LinkPreviewOptions(is_disabled=not post.link_preview)
 
 
 class TelegramSender:
@@ -178,7 +187,7 @@ class TelegramSender:
                 chat_id=chat,
                 text=post.text,
                 reply_markup=_markup(post),
-                link_preview_options=LinkPreviewOptions(is_disabled=not post.link_preview),
+                link_preview_options=_preview(post),
                 disable_notification=post.silent,
                 message_thread_id=post.thread_id,
             )
@@ -194,7 +203,7 @@ class TelegramSender:
                 message_id=message_id,
                 text=post.text,
                 reply_markup=_markup(post),
-                link_preview_options=LinkPreviewOptions(is_disabled=not post.link_preview),
+                link_preview_options=_preview(post),
             )
         except BadRequest as exc:
             if NOT_MODIFIED in exc.message.lower():
