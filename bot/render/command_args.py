@@ -43,6 +43,7 @@ _CALLBACK = re.compile(rf"cite:{_ID}:([a-z0-9-]{{1,24}})")
 _STUDY_CALLBACK = re.compile(rf"cite:study:{_ID}:([a-z0-9-]{{1,24}})")
 # What ends the sentence a DOI was copied from, not the DOI (a DOI may end in ")": kept
 # when balanced).
+_DOI_SPACE = re.compile(r"^doi:\s+", re.IGNORECASE)
 _DOI_TRAILING = ".,;:!?\"'”’»"
 # Quote marks that open or close a phrase: straight, and what phones' smart punctuation
 # and other languages' keyboards type instead.
@@ -274,6 +275,7 @@ def search_doi(words: str) -> str | None:
     (any case), a pasted `https://doi.org/…` or `dx.doi.org` link (percent-escapes read);
     trailing punctuation dropped. None for any other search."""
     text = clean(words).strip().lstrip("([<“‘\"'«")
+    text = _DOI_SPACE.sub("doi:", text)  # "doi: 10.1523/…", as press releases write it
     if not text or " " in text:
         return None
     if text.lower().startswith(("https://", "http://")):

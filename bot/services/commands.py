@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Settings
-from bot.models import RoutingView, StoredRelease
+from bot.models import RoutingView, StoredRelease, Study
 from bot.render import command_args, replies
 from bot.render.command_args import Command, CommandArgumentError
 from bot.render.replies import FeedHealth, FeedLine, Reply, StudyMiss
@@ -39,6 +39,10 @@ from bot.store import Store
 
 # `/cite study` without a ref looks for a study among this many of the chat's newest releases.
 STUDY_SCAN = 50
+
+
+def _same_doi(study: Study, doi: str) -> bool:
+    return study.doi.lower() == doi.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +194,9 @@ class Answers:
         doi = command_args.search_doi(words)
         if doi is not None:
             named = self.store.releases_with_doi(doi, replies.MAX_SEARCH, scope.feeds)
-            return replies.doi_search_reply(doi, named, self.sources)
+            # Shown as registered (a reader may type it in any case): the first study's DOI.
+            shown = next((r.study.doi for r in named if r.study and _same_doi(r.study, doi)), doi)
+            return replies.doi_search_reply(shown, named, self.sources)
         found = self.store.search(words, replies.MAX_SEARCH, scope.feeds)
         return replies.search_reply(words, found, self.sources)
 
