@@ -30,7 +30,6 @@ from bot.models import Release, Study, StudyRef
 from bot.render import command_args
 from bot.render.cite import STYLE_LABELS, STYLES, render_study_citation
 from bot.render.cite_study import STUDY_MARK
-from bot.render.command_args import CiteRequest
 from bot.services.commands import Answers, ChatRef
 from bot.services.config_sync import sync_config
 from bot.store import Store
@@ -151,19 +150,20 @@ def header(release_id: int, style: str) -> str:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ("study", CiteRequest(None, "", study=True)),
-        ("Study 42", CiteRequest(None, "42", study=True)),
-        ("study apa #42", CiteRequest("apa", "#42", study=True)),
-        ("mla study 42", CiteRequest("mla", "42", study=True)),
-        ("study 42 bibtex", CiteRequest("bibtex", "42", study=True)),
-        ("study doi:10.1523/x", CiteRequest(None, "doi:10.1523/x", study=True)),
-        ("studying baclofen", CiteRequest(None, "studying baclofen")),
-        ("mla 42", CiteRequest("mla", "42")),
+        ("study", (None, "", True)),
+        ("Study 42", (None, "42", True)),
+        ("study apa #42", ("apa", "#42", True)),
+        ("mla study 42", ("mla", "42", True)),
+        ("study 42 bibtex", ("bibtex", "42", True)),
+        ("study doi:10.1523/x", (None, "doi:10.1523/x", True)),
+        ("studying baclofen", (None, "studying baclofen", False)),
+        ("mla 42", ("mla", "42", False)),
     ],
 )
-def test_cite_study_arguments(args: str, expected: CiteRequest) -> None:
+def test_cite_study_arguments(args: str, expected: tuple[str | None, str, bool]) -> None:
     """ "study" first (or after a style) asks for the study; style and ref as /cite reads them."""
-    assert command_args.parse_cite(args) == expected
+    request = command_args.parse_cite(args)
+    assert (request.style, request.ref, request.study) == expected
 
 
 def test_a_trailing_study_word_is_explained() -> None:
