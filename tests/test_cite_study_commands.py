@@ -270,6 +270,29 @@ def test_cite_study_by_words_url_and_doi(answers: Answers) -> None:
     assert ask(answers, "cite", f"study https://doi.org/{SEED_DOI}").startswith(header(7, "apa"))
 
 
+def test_a_doi_no_release_names_cites_nothing(answers: Answers) -> None:
+    """`/cite study doi:…` for a DOI no release here names is "no release", not a text hit."""
+    assert ask(answers, "cite", "study doi:10.1000/baclofen") == (
+        "No release here matches “doi:10.1000/baclofen”. Try /search with other words."
+    )
+
+
+def test_a_study_too_long_for_one_message_is_cut_and_says_so(answers: Answers) -> None:
+    """Two thousand authors in CSL-JSON: one valid message, cut, saying where the whole is."""
+    from bot.models import StudyAuthor
+    from bot.render import replies
+
+    many = tuple(StudyAuthor(f"Author{n}", "A. B.") for n in range(2000))
+    for style in ("csl-json", "bibtex", "ris", "apa6"):
+        reply = replies.study_citation_reply(1, replace(SEED, authors=many), style)
+        text = shown(reply)
+        assert text.startswith(header(1, style))
+        if style != "apa6":  # APA 6 lists seven names whatever the count: it fits
+            assert text.endswith(
+                "(shortened: the study is very long; releasebot cite prints it whole)"
+            )
+
+
 def test_cite_study_without_a_ref_is_the_newest_release_with_a_study(answers: Answers) -> None:
     """`/cite study` alone cites the study of the newest release here that has one."""
     assert ask(answers, "cite", "study").startswith(header(7, "apa"))

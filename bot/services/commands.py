@@ -289,6 +289,8 @@ class Answers:
             named = self.store.releases_with_doi(doi, 1, scope.feeds)
             if named:
                 return named[0]
+            if not reference.text.lower().startswith(("https://", "http://")):
+                return None  # a text search for "doi:10.1/x" would cite some other release
         return self.store.find_release(reference.text, scope.feeds)
 
     def _by_id(self, release_id: int, scope: Scope) -> StoredRelease | None:
