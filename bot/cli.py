@@ -32,6 +32,7 @@ from bot.models import NO_PUBLISHER, FetchResult, Publisher, Release, RoutingVie
 from bot.render.authors import citation_author
 from bot.render.cite import STYLE_LABELS, STYLES, render_citation
 from bot.render.cite_data import accessed_problem
+from bot.render.cite_study import render_study_citation, study_citation_key
 from bot.render.command_args import CommandArgumentError, parse_reference
 from bot.render.display import iso_day
 from bot.render.retry import failed_lines, requeued_summary
@@ -47,6 +48,7 @@ from bot.store.lock import config_lock, run_lock
 if TYPE_CHECKING:
     from bot.fetch.client import Fetcher
     from bot.services.poller import PollOutcome
+    from bot.services.study_now import StudyNow
     from bot.telegram.reload import EarlyHangups
 
 # Fetching, parsing and polling (httpx, feedparser, a parse worker) are imported by the
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG = Path("config/releasebot.toml")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+ALL_STYLES = "all"  # `releasebot cite REF --style all`: every style, each under its name
 
 
 class UsageError(ReleaseBotError):
@@ -134,7 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     cite = sub.add_parser("cite", help="print the citation of a stored release")
     cite.add_argument("ref", nargs="?", help="release id, URL, key, or words to search for")
-    cite.add_argument("--style", default=None, choices=STYLES, help="citation style")
+    cite.add_argument(
+        "--style", default=None, choices=(*STYLES, ALL_STYLES), help="citation style, or all"
+    )
+    cite.add_argument(
+        "--study",
+        action="store_true",
+        help="cite the study behind the release (looked up now when not known yet)",
+    )
     cite.add_argument("--accessed", type=date.fromisoformat, help="access date, YYYY-MM-DD")
     cite.add_argument("--list-styles", action="store_true", help="list the styles and exit")
     accept_log_format_after_the_command(sub)
@@ -437,32 +447,72 @@ def cmd_cite(args: argparse.Namespace) -> int:
         reference = parse_reference(args.ref or "")
     except CommandArgumentError as exc:
         raise UsageError(exc.message) from exc
+    if args.study and args.accessed is not None:
+        raise UsageError("--accessed is for a release's citation: a study's has no access date")
     settings = load_config(args)
     store = open_store(settings, write=False)
+    study: StudyNow | None = None
     try:
         found = (
             next(iter(store.latest(1)), None)
             if reference.newest
             else store.find_release(reference.text)
         )
+        if found is None:
+            if reference.release_id is not None:
+                raise NotFoundError(f"no stored release has the id {reference.text.lstrip('#')}")
+            raise NotFoundError(f"no stored release matches {args.ref!r}")
+        if args.study:
+            from bot.services.study_now import study_now  # HTTP: only for --study
+
+            study = asyncio.run(study_now(settings.study, store, found.id, utc_now()))
         view = build_view(store, settings)
     finally:
         store.close()
-    if found is None:
-        if reference.release_id is not None:
-            raise NotFoundError(f"no stored release has the id {reference.text.lstrip('#')}")
-        raise NotFoundError(f"no stored release matches {args.ref!r}")
     style = args.style or (
         settings.defaults.citation_style if settings.defaults.citation_style != "none" else "apa"
     )
+    styles = STYLES if style == ALL_STYLES else (style,)
+    if study is not None:
+        return _print_study(found.id, study, styles)
     accessed = args.accessed or utc_now().date()
     problem = accessed_problem(found.release, accessed)
     if problem:
         raise UsageError(f"--accessed {accessed.isoformat()}: {problem}")
     publisher = view.publisher(found.release.feed)
     key = found.cite_key
-    print(render_citation(found.release, publisher, style, accessed=accessed, key=key))
+    _print_each(
+        styles,
+        lambda one: render_citation(found.release, publisher, one, accessed=accessed, key=key),
+    )
     return EXIT_OK
+
+
+def _print_study(release_id: int, found: StudyNow, styles: Sequence[str]) -> int:
+    """The study's citation in each style; no study: why, and exit 1 (as an unknown ref)."""
+    if found.study is None:
+        if not found.reasons:
+            raise NotFoundError(
+                f"release #{release_id} names no study (no DOI, PubMed or PubMed Central id)"
+            )
+        reasons = "; ".join(found.reasons)
+        raise NotFoundError(f"the study of release #{release_id} is not known: {reasons}")
+    study = found.study
+    key = study_citation_key(study)
+    _print_each(styles, lambda one: render_study_citation(study, one, key=key))
+    return EXIT_OK
+
+
+def _print_each(styles: Sequence[str], render: Callable[[str], str]) -> None:
+    """One citation as it is; several each under a `== style (label) ==` line."""
+    if len(styles) == 1:
+        print(render(styles[0]))
+        return
+    for index, style in enumerate(styles):
+        if index:
+            print()
+        print(f"== {style} ({STYLE_LABELS[style]}) ==")
+        print(render(style))
 
 
 # status

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import unquote
 
 from bot.errors import ReleaseBotError
+from bot.feeds.study_meta import bare_doi
 from bot.render.authors import clean
 from bot.render.cite import STYLE_ALIASES, STYLES
 from bot.render.post import shorten
@@ -25,6 +27,8 @@ MAX_QUERY_WORDS = 12
 
 COMMANDS = ("start", "help", "latest", "cite", "search", "feeds")
 CITE_PAYLOAD = "cite_"
+STUDY_PAYLOAD = "study_"  # the post's "Cite the study" button: ?start=study_<id>
+STUDY_WORD = "study"  # `/cite study [style] [ref]`: the study behind the release
 
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?![A-Za-z0-9_@])")
 _ID = r"(\d{1,18})"  # a release id: SQLite's rowid fits 18 digits
@@ -34,6 +38,13 @@ _RELEASE_ID = re.compile(r"#?0*(\d+)")
 NO_SUCH_ID = 2**63  # what an id beyond SQLite's rowids reads as: it matches no release
 _HASH_ID_FIRST = re.compile(r"#\d+(?!\w)")  # `#42` opening a longer reference
 _CALLBACK = re.compile(rf"cite:{_ID}:([a-z0-9-]{{1,24}})")
+# A study's style button: `cite:study:<id>:<style>`. It starts with "cite:" as a release's
+# does, so the admins' press handler (bot/telegram/admin.py) leaves it to the readers'.
+_STUDY_CALLBACK = re.compile(rf"cite:study:{_ID}:([a-z0-9-]{{1,24}})")
+# What ends the sentence a DOI was copied from, not the DOI (a DOI may end in ")": kept
+# when balanced).
+_DOI_SPACE = re.compile(r"^doi:\s+", re.IGNORECASE)
+_DOI_TRAILING = ".,;:!?\"'”’»"
 # Quote marks that open or close a phrase: straight, and what phones' smart punctuation
 # and other languages' keyboards type instead.
 SEARCH_QUOTES = '"“”„«»'
@@ -76,6 +87,7 @@ class Reference:
 class CiteRequest:
     style: str | None  # None: the chat's default style
     ref: str  # "" for the newest release
+    study: bool = False  # `/cite study …`: the study behind the release, not the release
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +124,22 @@ def style_name(word: str) -> str | None:
 
 
 def parse_cite(args: str) -> CiteRequest:
-    """`[style] [ref]`: a first word naming a style is the style; the rest is the reference,
-    checked by `parse_reference`. `id style` (`/cite 42 mla`) is read as `style id`."""
+    """`[study] [style] [ref]`: a first word naming a style is the style; the rest is the
+    reference, checked by `parse_reference`. `id style` (`/cite 42 mla`) is read as
+    `style id`. "study" first (or right after the style: `/cite mla study 42`) asks for the
+    study behind the release; the reference is then read the same way."""
     check_length(args)
     words = clean(args)
+    first, _, rest = words.partition(" ")
+    if first.lower() == STUDY_WORD:
+        return replace(_parse_cite_words(rest, "/cite study"), study=True)
+    second, _, after = rest.partition(" ")
+    if second.lower() == STUDY_WORD and style_name(first):
+        return replace(_parse_cite_words(f"{first} {after}".strip(), "/cite study"), study=True)
+    return _parse_cite_words(words, "/cite")
+
+
+def _parse_cite_words(words: str, command: str) -> CiteRequest:
     first, _, rest = words.partition(" ")
     style = style_name(first) if first else None
     if style is None and release_id_ref(first) is not None and style_name(rest):
@@ -126,10 +150,16 @@ def parse_cite(args: str) -> CiteRequest:
     if release_id_ref(number) is not None and other and " " not in other:
         # `/cite 1 harvard`: an id and a style we lack (or a stray word). Searching "1 harvard"
         # would cite whichever release mentions either word, so say what went wrong.
+        if other.lower() == STUDY_WORD:
+            raise CommandArgumentError(
+                f"Put “study” first: /cite study {echo(number, 20)} cites the study behind"
+                f" release {echo(number, 20)}."
+            )
         what = "a second style" if style_name(other) else "not a citation style"
         raise CommandArgumentError(
             f"“{echo(other)}” after the id is {what}: give the id on its own or after one"
-            f" style, for example /cite mla {echo(number, 20)}. Styles: {', '.join(STYLES)}."
+            f" style, for example {command} mla {echo(number, 20)}."
+            f" Styles: {', '.join(STYLES)}."
         )
     return request
 
@@ -231,6 +261,33 @@ def start_payload_release(args: str) -> int | None:
     return release_id_ref(payload.removeprefix(CITE_PAYLOAD))
 
 
+def start_payload_study(args: str) -> int | None:
+    """The release id in a `/start study_<id>` deep link (the post's "Cite the study"
+    button), or None."""
+    payload = args.strip()
+    if not payload.startswith(STUDY_PAYLOAD):
+        return None
+    return release_id_ref(payload.removeprefix(STUDY_PAYLOAD))
+
+
+def search_doi(words: str) -> str | None:
+    """The DOI a search is for, when the whole search is one: `10.1523/…`, `doi:10.1523/…`
+    (any case), a pasted `https://doi.org/…` or `dx.doi.org` link (percent-escapes read);
+    trailing punctuation dropped. None for any other search."""
+    text = clean(words).strip().lstrip("([<“‘\"'«")
+    text = _DOI_SPACE.sub("doi:", text)  # "doi: 10.1523/…", as press releases write it
+    if not text or " " in text:
+        return None
+    if text.lower().startswith(("https://", "http://")):
+        text = unquote(text)
+    doi = bare_doi(text)
+    while doi and doi[-1] in _DOI_TRAILING:
+        doi = doi[:-1]
+    if doi.endswith(")") and doi.count("(") < doi.count(")"):  # "(doi:10.1/x)" pasted whole
+        doi = doi[:-1]
+    return doi if re.fullmatch(r"10\.\d{4,9}/\S+", doi) else None
+
+
 def cite_callback_data(release_id: int, style: str) -> str:
     """The data of a style button: `cite:<id>:<style>` (at most 43 bytes)."""
     return f"cite:{release_id}:{style}"
@@ -239,6 +296,19 @@ def cite_callback_data(release_id: int, style: str) -> str:
 def parse_cite_callback(data: str) -> tuple[int, str] | None:
     """(release id, style) from a style button's data; None when it is not one of ours."""
     match = _CALLBACK.fullmatch(data)
+    if match is None or match.group(2) not in STYLES:
+        return None
+    return int(match.group(1)), match.group(2)
+
+
+def study_callback_data(release_id: int, style: str) -> str:
+    """The data of a study's style button: `cite:study:<id>:<style>` (at most 49 bytes)."""
+    return f"cite:study:{release_id}:{style}"
+
+
+def parse_study_callback(data: str) -> tuple[int, str] | None:
+    """(release id, style) from a study's style button; None when it is not one."""
+    match = _STUDY_CALLBACK.fullmatch(data)
     if match is None or match.group(2) not in STYLES:
         return None
     return int(match.group(1)), match.group(2)

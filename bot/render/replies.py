@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from bot.models import Publisher, StoredRelease
+from bot.models import Publisher, StoredRelease, Study, StudyRef
 from bot.render.authors import clean
 from bot.render.cite import (
     STYLE_BUTTONS,
@@ -22,6 +22,12 @@ from bot.render.cite import (
     is_machine,
     render_citation,
 )
+from bot.render.cite_study import (
+    STUDY_MARK,
+    render_study_citation,
+    study_citation_key,
+    study_link,
+)
 from bot.render.command_args import (
     MAX_LATEST,
     SEARCH_QUOTES,
@@ -30,6 +36,7 @@ from bot.render.command_args import (
     cite_callback_data,
     echo,
     release_id_ref,
+    study_callback_data,
 )
 from bot.render.display import display_date
 from bot.render.post import MAX_TEXT, is_button_url, shorten
@@ -163,20 +170,32 @@ def _when(value: datetime | None) -> str:
 
 
 def release_item(stored: StoredRelease, source: str) -> Part:
-    """`#42 · 3 April 2014 · NIDA` over the linked title."""
+    """`#42 · 3 April 2014 · NIDA` over the linked title; STUDY_MARK before the title when
+    the study behind the release is known (/cite study 42 cites it)."""
     release = stored.release
     day = display_date(release.published or release.updated) or "undated"
     byline = " · ".join(part for part in (day, clean(source)) if part)
     title = shorten(clean(release.title), MAX_LIST_TITLE) or "(untitled release)"
+    mark = text(f"{STUDY_MARK} ") if stored.study is not None else Part("", "")
     return (
         strong(f"#{stored.id}")
         + text(f" · {byline}\n")
+        + mark
         + linked(release.url or release.link, title)
     )
 
 
 def _more(count: int) -> Part:
     return text(f"… and {count} more that do not fit in one message.")
+
+
+def _list_tail(releases: Sequence[StoredRelease]) -> Part:
+    """How to cite what the list shows; what the study mark means when one is shown."""
+    tail = f"Cite one with /cite {releases[0].id}"
+    with_study = next((r for r in releases if r.study is not None), None)
+    if with_study is not None:
+        tail += f"; {STUDY_MARK} has a study: /cite study {with_study.id}"
+    return text(tail)
 
 
 def latest_reply(
@@ -192,8 +211,7 @@ def latest_reply(
     if request.capped:
         head = head + text(f" (at most {MAX_LATEST})")
     items = [release_item(r, sources.get(r.release.feed, "")) for r in releases]
-    tail = text(f"Cite one with /cite {releases[0].id}")
-    return Reply(fit_list(head, items, tail, _more))
+    return Reply(fit_list(head, items, _list_tail(releases), _more))
 
 
 def search_reply(
@@ -205,7 +223,23 @@ def search_reply(
         return _message(f"No release matches {shown}. Try fewer or other words.")
     head = strong("Best matches for ") + text(shown)
     items = [release_item(r, sources.get(r.release.feed, "")) for r in releases]
-    tail = text(f"Cite one with /cite {releases[0].id}")
+    return Reply(fit_list(head, items, _list_tail(releases), _more))
+
+
+def doi_search_reply(
+    doi: str, releases: Sequence[StoredRelease], sources: Mapping[str, str]
+) -> Reply:
+    """The releases that point to the study with this DOI (`/search doi:10.1523/…`)."""
+    label, href = study_link(Study(doi=doi))
+    if not releases:
+        return Reply(
+            text("No release here names the study ").html
+            + linked(href, shorten(label, 200)).html
+            + text(". /search with words looks through the releases' text.").html
+        )
+    head = strong("Releases naming ") + linked(href, shorten(label, 200))
+    items = [release_item(r, sources.get(r.release.feed, "")) for r in releases]
+    tail = text(f"Cite the study with /cite study {releases[0].id}")
     return Reply(fit_list(head, items, tail, _more))
 
 
@@ -218,18 +252,34 @@ def search_echo(words: str) -> str:
     return f"“{shown}”"
 
 
-def style_keyboard(release_id: int, current: str) -> tuple[tuple[KeyButton, ...], ...]:
-    """Every style as a button; the one shown is ticked. Pressing one edits the message."""
+def style_keyboard(
+    release_id: int, current: str, *, study: bool = False
+) -> tuple[tuple[KeyButton, ...], ...]:
+    """Every style as a button; the one shown is ticked. Pressing one edits the message.
+    With `study`, the buttons restyle the study behind the release (their data says so)."""
+    data = study_callback_data if study else cite_callback_data
     return tuple(
         tuple(
             KeyButton(
                 ("✓ " if style == current else "") + STYLE_BUTTONS[style],
-                cite_callback_data(release_id, style),
+                data(release_id, style),
             )
             for style in row
         )
         for row in STYLE_ROWS
     )
+
+
+def _fitted(head: Part, style: str, render: Callable[[bool], str], why: str) -> Part:
+    """`head` and the citation `render(html)` gives, cut when it would not fit one message
+    (saying `why`); the machine formats stay in a <pre> block."""
+    plain = render(False)
+    budget = MAX_TEXT - len(head.plain) - 40 - len(why)
+    if len(plain) <= budget:
+        return head + Part(render(True), plain)
+    cut = shorten(plain, budget)
+    body = Part(pre(cut) if is_machine(style) else escape(cut), cut)
+    return head + body + text(f"\n(shortened: {why})")
 
 
 def citation_reply(
@@ -242,18 +292,111 @@ def citation_reply(
     """
     head = strong(f"#{stored.id} · {STYLE_LABELS[style]}") + text("\n\n")
     key = stored.cite_key
-    plain = render_citation(stored.release, publisher, style, accessed=accessed, key=key)
-    budget = MAX_TEXT - len(head.plain) - 40
-    if len(plain) <= budget:
-        html = render_citation(
-            stored.release, publisher, style, accessed=accessed, html=True, key=key
+
+    def render(html: bool) -> str:
+        return render_citation(
+            stored.release, publisher, style, accessed=accessed, html=html, key=key
         )
-        body = Part(html, plain)
-    else:
-        cut = shorten(plain, budget)
-        body = Part(pre(cut) if is_machine(style) else escape(cut), cut)
-        body = body + text("\n(shortened: the title is very long)")
-    return Reply((head + body).html, style_keyboard(stored.id, style))
+
+    body = _fitted(head, style, render, "the title is very long")
+    return Reply(body.html, style_keyboard(stored.id, style))
+
+
+def study_citation_reply(release_id: int, study: Study, style: str) -> Reply:
+    """The study behind release `release_id` cited in `style`, under a header saying so,
+    with a style keyboard that restyles the study. A citation too long for one message
+    (thousands of authors in a machine format) is cut, and says so."""
+    head = strong(f"{STUDY_MARK} Study of #{release_id} · {STYLE_LABELS[style]}") + text("\n\n")
+    key = study_citation_key(study)
+
+    def render(html: bool) -> str:
+        return render_study_citation(study, style, html=html, key=key)
+
+    body = _fitted(head, style, render, "the study is very long; releasebot cite prints it whole")
+    return Reply(body.html, style_keyboard(release_id, style, study=True))
+
+
+@dataclass(frozen=True, slots=True)
+class StudyMiss:
+    """One identifier of a release whose study is not known: what the lookup came to."""
+
+    ref: StudyRef
+    state: str  # pending, not_registered, failed
+    retry_at: datetime | None  # when it is asked again (None: not planned)
+    error: str | None
+
+
+def study_missing_reply(
+    release_id: int, misses: Sequence[StudyMiss], *, enabled: bool, now: datetime
+) -> Reply:
+    """Why release `release_id` has no study to cite: it names none; look-ups are off; the
+    look-up is under way (or waiting for the service); or what the services answered."""
+    if not misses:
+        return _message(
+            f"#{release_id} does not name a study: I found no DOI, PubMed or PubMed Central id"
+            f" in it. /cite {release_id} cites the release itself."
+        )
+    refs = _joined_refs([miss.ref for miss in misses])
+    if not enabled:
+        return Reply(
+            text(f"#{release_id} names ").html
+            + refs.html
+            + text(", but this bot does not look studies up, so I cannot cite it.").html
+        )
+    pending = [miss for miss in misses if miss.state == "pending"]
+    if pending:
+        return Reply(_pending(release_id, refs, pending, now).html)
+    lines = [text(f"I could not get the study of #{release_id}:")]
+    lines += [text("• ") + _ref_part(miss.ref) + text(_miss_reason(miss)) for miss in misses]
+    later = [miss.retry_at for miss in misses if miss.retry_at is not None]
+    if later:
+        lines.append(text(f"I will ask again after {_when(min(later))}."))
+    return Reply(joined(lines).html)
+
+
+def _pending(release_id: int, refs: Part, pending: Sequence[StudyMiss], now: datetime) -> Part:
+    waits = [miss.retry_at for miss in pending]
+    if any(at is None or (at - now).total_seconds() <= 120 for at in waits):
+        return (
+            text(f"Looking up the study of #{release_id} (")
+            + refs
+            + text("); try again in a minute.")
+        )
+    after = min(at for at in waits if at is not None)
+    return (
+        text(f"The study of #{release_id} (")
+        + refs
+        + text(
+            ") is not looked up yet: the study service is busy, and I will ask it again"
+            f" after {_when(after)}. Try again then."
+        )
+    )
+
+
+def _miss_reason(miss: StudyMiss) -> str:
+    if miss.state == "not_registered":
+        where = "the DOI resolver" if miss.ref.kind == "doi" else "PubMed"
+        return f" is not registered with {where}"
+    reason = shorten(clean(scrub_tokens(miss.error or "")), 200)
+    return f": the answer could not be used ({reason})" if reason else ": the look-up failed"
+
+
+def _ref_part(ref: StudyRef) -> Part:
+    """An identifier as a reader knows it, linked: doi:10.1/x, PMID 123, PMC123."""
+    value = shorten(clean(ref.value), 200)
+    study = {
+        "doi": Study(doi=value),
+        "pmid": Study(doi="", pmid=value),
+        "pmcid": Study(doi="", pmcid=value),
+    }[ref.kind]
+    label, href = study_link(study)
+    return linked(href, label) if label else text(value)
+
+
+def _joined_refs(refs: Sequence[StudyRef], shown: int = 3) -> Part:
+    parts = [_ref_part(ref) for ref in refs[:shown]]
+    more = [text(f"{len(refs) - shown} more")] if len(refs) > shown else []
+    return joined([*parts, *more], ", ")
 
 
 def not_found_reply(ref: str) -> Reply:
@@ -261,6 +404,18 @@ def not_found_reply(ref: str) -> Reply:
         number = echo(ref.strip().removeprefix("#"))
         return _message(f"There is no release #{number} here. /latest shows the ids.")
     return _message(f"No release here matches “{echo(ref)}”. Try /search with other words.")
+
+
+def no_recent_study_reply(scanned: int, newest_id: int) -> Reply:
+    """`/cite study` alone, when none of the chat's newest releases has a known study."""
+    if scanned == 1:
+        which = "The newest release here has no study"
+    else:
+        which = f"None of the {scanned} newest releases here has a study"
+    return _message(
+        f"{which} I know of yet."
+        f" Ask for one release's study, for example /cite study {newest_id}, to see why."
+    )
 
 
 def no_releases_reply() -> Reply:
@@ -335,7 +490,15 @@ def help_reply(bot_username: str, feeds: Sequence[str] = ()) -> Reply:
             "/cite [style] [id, URL or words] — a citation; the newest release without a"
             " reference. Example: /cite mla 42"
         ),
-        text("/search words — the five best matches. Example: /search COVID-19 vaccine"),
+        text(
+            f"/cite study [style] [id, URL or words] — the study behind a release ({STUDY_MARK}"
+            " in /latest and /search); the newest with one without a reference."
+            " Example: /cite study apa 42"
+        ),
+        text(
+            "/search words or a DOI — the five best matches, or the releases naming that"
+            " study. Example: /search COVID-19 vaccine"
+        ),
         text("/feeds — the feeds and the channels they go to. Example: /feeds"),
         text("/start — what this bot does. Example: /start"),
         text("/help — this list. Example: /help"),

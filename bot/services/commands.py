@@ -4,6 +4,12 @@
 PTB, so benchmarks and tests call it directly. /retry is its one write, re-queuing failed
 posts. The PTB handlers that feed it live in bot/telegram/commands.py.
 
+`/cite study [style] [ref]` (and the post's "Cite the study" deep link, `/start study_<id>`)
+cites the study behind a release: `StoredRelease.study`, the first of its identifiers whose
+study was found. Without a ref it is the newest release in the chat's feeds that has one
+(among the newest STUDY_SCAN: a chat whose recent releases name no study is told so). A
+release whose study is not known yet gets the truth about its identifiers' look-ups.
+
 Which feeds a chat may ask about, its channels' citation style and each feed's publisher
 come from the routing view (bot/services/routing.py); a chat's resolved id and whether it
 is paused are store state, read per command.
@@ -17,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import Settings
-from bot.models import RoutingView, StoredRelease
+from bot.models import RoutingView, StoredRelease, Study
 from bot.render import command_args, replies
 from bot.render.command_args import Command, CommandArgumentError
-from bot.render.replies import FeedHealth, FeedLine, Reply
+from bot.render.replies import FeedHealth, FeedLine, Reply, StudyMiss
 from bot.render.retry import (
     admins_only_reply,
     failed_list_reply,
@@ -30,6 +36,13 @@ from bot.render.retry import (
 from bot.services.retry import failed_posts
 from bot.services.routing import build_view
 from bot.store import Store
+
+# `/cite study` without a ref looks for a study among this many of the chat's newest releases.
+STUDY_SCAN = 50
+
+
+def _same_doi(study: Study, doi: str) -> bool:
+    return study.doi.lower() == doi.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +154,16 @@ class Answers:
         return Scope(tuple(f for f in every_feed if f in routed), channels, here=True)
 
     def start(self, args: str, scope: Scope) -> Reply:
-        release_id = command_args.start_payload_release(args)
+        study_of = command_args.start_payload_study(args)
+        release_id = command_args.start_payload_release(args) if study_of is None else study_of
         if release_id is None:
             lines = [FeedLine(name, self._title(name), ()) for name in scope.feeds]
             return replies.welcome_reply(lines, self.bot_username, here=scope.here)
         found = self._by_id(release_id, scope)
         if found is None:
             return replies.not_found_reply(f"#{release_id}")
+        if study_of is not None:
+            return self.study_citation(found, self.default_style(scope))
         return self.citation(found, self.default_style(scope))
 
     def latest(self, args: str, scope: Scope) -> Reply:
@@ -159,6 +175,9 @@ class Answers:
     def cite(self, args: str, scope: Scope) -> Reply:
         request = command_args.parse_cite(args)
         reference = command_args.parse_reference(request.ref)
+        style = request.style or self.default_style(scope)
+        if request.study and reference.newest:
+            return self._newest_study(scope, style)
         found = self._find(reference, scope)
         if found is None:
             return (
@@ -166,10 +185,18 @@ class Answers:
                 if reference.newest
                 else replies.not_found_reply(reference.text)
             )
-        return self.citation(found, request.style or self.default_style(scope))
+        if request.study:
+            return self.study_citation(found, style)
+        return self.citation(found, style)
 
     def search(self, args: str, scope: Scope) -> Reply:
         words = command_args.parse_search(args)
+        doi = command_args.search_doi(words)
+        if doi is not None:
+            named = self.store.releases_with_doi(doi, replies.MAX_SEARCH, scope.feeds)
+            # Shown as registered (a reader may type it in any case): the first study's DOI.
+            shown = next((r.study.doi for r in named if r.study and _same_doi(r.study, doi)), doi)
+            return replies.doi_search_reply(shown, named, self.sources)
         found = self.store.search(words, replies.MAX_SEARCH, scope.feeds)
         return replies.search_reply(words, found, self.sources)
 
@@ -199,20 +226,49 @@ class Answers:
         return twin
 
     def restyle(self, data: str, chat: ChatRef) -> tuple[Reply | None, str]:
-        """A style button was pressed: the message's new content, and the notice to show."""
-        parsed = command_args.parse_cite_callback(data)
+        """A style button was pressed: the message's new content, and the notice to show.
+        A study's buttons (`cite:study:…`) restyle the study, a release's the release."""
+        study = command_args.parse_study_callback(data)
+        parsed = study or command_args.parse_cite_callback(data)
         if parsed is None:
             return None, ""
         release_id, style = parsed
         found = self._by_id(release_id, self.scope(chat))
         if found is None:
             return None, "That release is no longer available here."
-        return self.citation(found, style), replies.callback_answer(style)
+        if study is None:
+            return self.citation(found, style), replies.callback_answer(style)
+        if found.study is None:  # cited before; gone since (a pruned cache): say why
+            return self.study_citation(found, style), "The study is not available now."
+        return self.study_citation(found, style), replies.callback_answer(style)
 
     def citation(self, found: StoredRelease, style: str) -> Reply:
         return replies.citation_reply(
             found, self.view.publisher(found.release.feed), style, accessed=self.clock().date()
         )
+
+    def study_citation(self, found: StoredRelease, style: str) -> Reply:
+        """The study behind `found` in `style`; when it is not known, why not."""
+        if found.study is not None:
+            return replies.study_citation_reply(found.id, found.study, style)
+        misses = [
+            StudyMiss(lookup.ref, lookup.state, lookup.retry_at, lookup.error)
+            for lookup in self.store.release_study_refs(found.id)
+            if lookup.state != "found"
+        ]
+        return replies.study_missing_reply(
+            found.id, misses, enabled=self.settings.study.enabled, now=self.clock()
+        )
+
+    def _newest_study(self, scope: Scope, style: str) -> Reply:
+        """`/cite study` alone: the newest release here whose study is known."""
+        newest = self.store.latest(STUDY_SCAN, scope.feeds)
+        with_study = next((item for item in newest if item.study is not None), None)
+        if with_study is not None:
+            return self.study_citation(with_study, style)
+        if not newest:
+            return replies.no_releases_reply()
+        return replies.no_recent_study_reply(len(newest), newest[0].id)
 
     def default_style(self, scope: Scope) -> str:
         """The style of the chat's channel, else the configured default; never "none"."""
@@ -228,6 +284,13 @@ class Answers:
             return newest[0] if newest else None
         if reference.release_id is not None:
             return self._by_id(reference.release_id, scope)
+        doi = command_args.search_doi(reference.text)
+        if doi is not None:  # `/cite study doi:10.1523/…`: the newest release naming it
+            named = self.store.releases_with_doi(doi, 1, scope.feeds)
+            if named:
+                return named[0]
+            if not reference.text.lower().startswith(("https://", "http://")):
+                return None  # a text search for "doi:10.1/x" would cite some other release
         return self.store.find_release(reference.text, scope.feeds)
 
     def _by_id(self, release_id: int, scope: Scope) -> StoredRelease | None:

@@ -47,8 +47,8 @@ GONE = ("left", "kicked")
 
 READER_COMMANDS = (
     ("latest", "Newest releases: /latest [n] [feed]"),
-    ("cite", "Cite a release: /cite [style] [id, URL or words]"),
-    ("search", "Search releases: /search words"),
+    ("cite", "Cite a release or its study: /cite [study] [style] [id, URL or words]"),
+    ("search", "Search releases: /search words or a DOI"),
     ("feeds", "Feeds followed here"),
     ("help", "Every command, with examples"),
     ("start", "What this bot does"),

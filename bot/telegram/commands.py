@@ -13,6 +13,11 @@ commands the bot knows, and PTB drops those addressed to another bot (`/latest@o
 a MessageHandler after it takes any other command, which the pure `parse_command` reads:
 an unknown one gets a hint in a private chat or when addressed to this bot, and a command
 for another bot is ignored.
+
+Style buttons come back as callback queries: a release's (`cite:<id>:<style>`) and a
+study's (`cite:study:<id>:<style>`, under `/cite study`) alike are handed to
+`Answers.restyle`, which edits the message in place; both start with "cite:", which the
+admins' press handler leaves to this one.
 """
 
 from __future__ import annotations
