@@ -343,7 +343,8 @@ async def test_an_identifier_a_page_adds_is_looked_up_at_once(
         async with opening as runtime:
             runtime.start_study_lookups()
             start_round(runtime, lambda: run_round(runtime, None))
-            assert runtime.round is not None and runtime.studies is not None
+            assert runtime.round is not None
+            assert runtime.studies is not None
             await runtime.round
             assert runtime.pages is not None
             await runtime.pages.settled()
@@ -353,6 +354,7 @@ async def test_an_identifier_a_page_adds_is_looked_up_at_once(
                     break
                 await asyncio.sleep(0.02)
             found = runtime.store.release(stored.id).study
-            assert found is not None and found.doi == DOI
+            assert found is not None
+            assert found.doi == DOI
             await stop_rounds(runtime)
             await runtime.stop_study_lookups()
