@@ -1,11 +1,10 @@
-"""Shared fixtures: no test reaches the internet; a loopback feed server on demand."""
+"""Shared fixtures: no test, nor any process it starts, reaches the internet; a loopback feed
+server on demand."""
 
 from __future__ import annotations
 
 import compileall
-import ipaddress
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,23 +13,9 @@ import pytest
 
 from tests import processes
 from tests.fakes.feed_server import FeedServer
+from tests.netguard import releasebot_netguard as netguard
 
-_LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
-
-
-def _is_loopback(host: object) -> bool:
-    try:
-        return ipaddress.ip_address(str(host).split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    return True
+NETGUARD = Path(__file__).resolve().parent / "netguard"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,52 +44,57 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return 2 * (cores or 1)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def subprocess_net_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every Python process the tests start is guarded like this one; the file its attempts go to.
+
+    Subprocesses inherit os.environ: tests/netguard goes first on PYTHONPATH, so each one
+    loads its sitecustomize.py, which blocks by the rules of tests/netguard/releasebot_netguard.py
+    and logs each attempt to the file named by RELEASEBOT_TEST_NET_LOG (one per pytest
+    process, so one per xdist worker). `python -m bot` still imports bot/ from its cwd, the
+    repo, which comes before PYTHONPATH. The log is checked after each test (no_internet) and
+    once more here, for processes that outlived the last test.
+    """
+    log = tmp_path_factory.getbasetemp() / f"net-attempts-{os.getpid()}.log"
+    saved = {name: os.environ.get(name) for name in (netguard.LOG_VARIABLE, "PYTHONPATH")}
+    os.environ[netguard.LOG_VARIABLE] = str(log)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NETGUARD), saved["PYTHONPATH"]]))
+    yield log
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    attempts = netguard.read_attempts(log)
+    if attempts:
+        header = "a process the tests started tried to reach the internet:\n"
+        pytest.fail(header + "\n".join(attempts))
+
+
+def take_subprocess_attempts(log: Path) -> list[str]:
+    """The attempts subprocesses logged since the last call; the log is emptied."""
+    if not log.exists() or log.stat().st_size == 0:  # the usual case: one stat per test
+        return []
+    attempts = netguard.read_attempts(log)
+    log.write_bytes(b"")
+    return attempts
+
+
 @pytest.fixture(autouse=True)
-def no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def no_internet(monkeypatch: pytest.MonkeyPatch, subprocess_net_log: Path) -> Iterator[None]:
     """Block every name lookup and connection that could leave this machine.
 
     Loopback (127.0.0.0/8, ::1), `localhost` and unix sockets work. Names under the
     reserved `.invalid` domain fail as real DNS would, so tests may rely on that. Any
     other lookup or connection raises at once (no hanging) and fails the test at teardown,
-    even when the code under test swallowed the error.
+    even when the code under test swallowed the error; so does one made by a process the
+    test started (see subprocess_net_log). The rules: tests/netguard/releasebot_netguard.py.
     """
     attempts: list[str] = []
-    real_getaddrinfo = socket.getaddrinfo
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else str(host or "localhost")
-        name = name.lower().rstrip(".")
-        local = name in _LOCAL_NAMES or name.endswith(".localhost") or _is_ip_literal(name)
-        if not local:
-            if not name.endswith(".invalid"):
-                attempts.append(f"DNS lookup of {name}")
-            raise socket.gaierror(socket.EAI_NONAME, f"name lookup blocked in tests: {name}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def allowed(sock: socket.socket, address: Any) -> bool:
-        if sock.family not in (socket.AF_INET, socket.AF_INET6):
-            return True
-        if _is_loopback(address[0]):
-            return True
-        attempts.append(f"connection to {address[0]}")
-        return False
-
-    def connect(self: socket.socket, address: Any) -> None:
-        if not allowed(self, address):
-            raise OSError(f"internet access blocked in tests: {address[0]}")
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        if not allowed(self, address):
-            raise OSError(f"internet access blocked in tests: {address[0]}")
-        return real_connect_ex(self, address)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    for (owner, name), replacement in netguard.guarded(attempts.append).items():
+        monkeypatch.setattr(owner, name, replacement)
     yield
+    attempts += take_subprocess_attempts(subprocess_net_log)
     if attempts:
         pytest.fail("test tried to reach the internet: " + "; ".join(attempts))
 
