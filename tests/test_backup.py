@@ -80,7 +80,8 @@ def config(tmp_path: Path) -> Path:
 def writer(config: Path) -> Iterator[subprocess.Popen[str]]:
     """A second process storing releases into the database, holding its run lock."""
     db, stop = config.parent / "releasebot.db", config.parent / "stop-writing"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    paths = [str(REPO), os.environ.get("PYTHONPATH")]  # the internet guard's entry kept
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
     proc = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(db), str(stop)],
         cwd=REPO,

@@ -423,7 +423,8 @@ def test_invalid_toml_exits_2(tmp_path: Path) -> None:
 def test_config_comes_from_the_environment_variable(tmp_path: Path) -> None:
     """RELEASEBOT_CONFIG is used when --config is not given."""
     config = write_config(tmp_path, {"alpha": "a.xml", "beta": "b.xml"})
-    env = {**os.environ, "RELEASEBOT_CONFIG": str(config), "PYTHONPATH": str(REPO)}
+    paths = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "RELEASEBOT_CONFIG": str(config), "PYTHONPATH": paths}
     done = subprocess.run(
         [sys.executable, "-m", "bot", "check"],
         cwd=tmp_path.parent,

@@ -23,7 +23,8 @@ CORE_FILES = ("models.py", "errors.py")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(root)}
+    paths = [str(root), os.environ.get("PYTHONPATH")]  # the internet guard's entry kept
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
     return subprocess.run(
         [*LINT, "--no-cache"], cwd=root, env=env, capture_output=True, text=True, timeout=120
     )
