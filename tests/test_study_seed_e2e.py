@@ -32,6 +32,7 @@ from tests.test_study_e2e import FEED, with_study_section
 BOT = "nida_cites_bot"
 READER = 7001  # a reader who follows the post's "Cite the study" link
 SEARCHER = 7002  # a reader who asks /latest and /search in a private chat
+EARLY = 7003  # a reader who asks for the study before it is published
 SEED_TITLE = "Medication can help prevent relapse in cocaine-dependent males"
 DOI_URL = f"https://doi.org/{SEED_DOI}"
 STUDY_LINE = f"Study: Young et al. (2014), The Journal of Neuroscience · doi:{SEED_DOI}"
@@ -146,16 +147,16 @@ def check_csl_json(body: str) -> None:
     assert item["issued"] == {"date-parts": [[2014, 4, 2]]}
 
 
+def check_bibtex(body: str) -> None:
+    assert body == BIBTEX
+
+
 MACHINE: dict[str, Callable[[str], None]] = {
-    "bibtex": lambda body: _equal(body, BIBTEX),
+    "bibtex": check_bibtex,
     "biblatex": check_biblatex,
     "ris": check_ris,
     "csl-json": check_csl_json,
 }
-
-
-def _equal(body: str, expected: str) -> None:
-    assert body == expected
 
 
 # --- the running bot ---------------------------------------------------------------------
@@ -171,6 +172,7 @@ class SeedRun:
     seed_id: int
     sent_first: DeliveredMessage  # the seed's post as it was first sent
     states_before: dict[str, str]  # the identifiers' lookup states before `publish`
+    asked_early: str  # what `/cite study <seed>` answered before `publish`
 
     def wait_for(self, check: Callable[[], object], what: str, within: float = 30) -> None:
         self.bot.wait_for(lambda: bool(check()), what, within)
@@ -220,10 +222,13 @@ def seed_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedRun]:
             states_before = lookup_states(config)
             [seed] = db_rows(config, "SELECT id FROM releases WHERE title = ?", (SEED_TITLE,))
             [sent_first] = [m for m in api.messages(CHANNEL_A) if SEED_TITLE in m.text]
+            api.push_message(EARLY, f"/cite study {seed['id']}", EARLY, first_name="Early")
+            bot.wait_for(lambda: bool(api.messages(EARLY)), "the answer before the study is known")
+            asked_early = api.messages(EARLY)[0].text
             resolver.publish(SEED_DOI)
             ncbi.publish(SEED_PMID)
             a_day_passes_for_the_lookups(config)
-            run = SeedRun(api, bot, config, seed["id"], sent_first, states_before)
+            run = SeedRun(api, bot, config, seed["id"], sent_first, states_before, asked_early)
             run.wait_for(
                 lambda: lookup_states(config) == dict.fromkeys(refs, "found"), "the study found"
             )
@@ -251,6 +256,11 @@ def test_the_seed_post_goes_out_without_its_study_and_is_edited_to_show_it(
         f"pmid:{SEED_PMID}": "not_registered",
         f"doi:{SEED_DOI.lower()}": "not_registered",
     }
+    assert seed_run.asked_early.startswith(
+        f"I could not get the study of #{seed_run.seed_id}:\n"
+        f"• PMID {SEED_PMID} is not registered with PubMed\n"
+        "I will ask again after "
+    ), seed_run.asked_early
     assert "Study:" not in first.text, first.text
     assert "Cite the study" not in [b["text"] for b in first.buttons], first.buttons
 
@@ -318,6 +328,7 @@ def test_the_cite_the_study_link_opens_the_study_and_every_style_matches_the_des
             assert shown.html.endswith(as_html(PROSE[style])), (style, shown.html)
         else:
             MACHINE[style](body)
+            assert shown.html.endswith("</pre>"), (style, shown.html)  # a block to copy
         assert f"✓ {STYLE_BUTTONS[style]}" in [b["text"] for b in shown.buttons], style
     seed_run.wait_for(lambda: not api.unanswered_callbacks, "every press answered")
 
