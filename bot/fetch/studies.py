@@ -36,7 +36,13 @@ import httpx
 
 import bot
 from bot.config import StudySettings
-from bot.errors import StudyError, StudyMetadataError, StudyServiceError
+from bot.errors import (
+    AddressRefusedError,
+    FeedUnreachableError,
+    StudyError,
+    StudyMetadataError,
+    StudyServiceError,
+)
 from bot.feeds.study_meta import (
     PubMedSummary,
     bare_doi,
@@ -46,6 +52,7 @@ from bot.feeds.study_meta import (
     parse_esummary,
     study_from_pubmed,
 )
+from bot.fetch.addresses import Resolver, check_public_host, system_resolver
 from bot.models import Study, StudyRef
 
 __all__ = [
@@ -196,8 +203,12 @@ class StudyClient:
         transport: httpx.AsyncBaseTransport | None = None,
         user_agent: str | None = None,
         max_bytes: int = MAX_BYTES,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self._settings = settings
+        self._resolver = resolver
+        # The operator chose these two; a hop anywhere else must be a public address.
+        self._trusted = {_origin(settings.doi_resolver), _origin(settings.ncbi_api)}
         self._max_bytes = max_bytes
         self._pacer = StudyPacer(settings.requests_per_second, clock=clock, sleep=sleep)
         self._in_flight = 0
@@ -355,6 +366,7 @@ class StudyClient:
             status, location, body, retry_after = await self._exchange(url, current, headers)
             if status in REDIRECT_STATUSES and location:
                 current = self._redirect_target(url, current, location)
+                await self._check_hop(url, current)
                 continue
             if status in (200, 204) or status in NOT_REGISTERED_STATUSES:
                 return _Reply(status, body)
@@ -380,6 +392,23 @@ class StudyClient:
         if target.scheme not in ("http", "https"):
             raise StudyServiceError(url, "redirect to a non-HTTP URL", retryable=False)
         return str(target)
+
+    async def _check_hop(self, url: str, target: str) -> None:
+        """Refuse a redirect to a host other than the configured services that resolves to a
+        non-public address: doi.org hands content negotiation to whatever the DOI's agency
+        registered, and the client follows hops itself, past the feed fetcher's guard."""
+        if _origin(target) in self._trusted:
+            return
+        parsed = httpx.URL(target)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            await check_public_host(parsed.host, port, self._resolver)
+        except AddressRefusedError as exc:
+            raise StudyServiceError(
+                url, f"redirect refused: {exc.message}", retryable=False
+            ) from exc
+        except FeedUnreachableError as exc:
+            raise StudyServiceError(url, exc.message) from exc
 
     async def _exchange(
         self, url: str, current: str, headers: dict[str, str]
@@ -424,6 +453,16 @@ class StudyClient:
             if len(body) > cap:
                 raise StudyServiceError(url, f"answer larger than {cap} bytes", retryable=False)
         return bytes(body)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`, the default port spelled out; empty when unusable."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError):
+        return ("", "", None)
+    default = {"http": 80, "https": 443}.get(parsed.scheme)
+    return (parsed.scheme, parsed.host.lower(), parsed.port or default)
 
 
 def _from_ncbi(summary: PubMedSummary, pmc: PubMedSummary | None) -> Study:
