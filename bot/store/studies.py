@@ -32,9 +32,12 @@ from bot.store.codec import (
 
 MissState = Literal["pending", "not_registered", "failed"]
 
+# The unary "+" keeps SQLite from the index on `state` (studies_due, deliveries_state),
+# which it would otherwise prefer without statistics: a scan of every found study or every
+# sent post, where the few releases in hand lead by their ids (~1000x faster at 100,000).
 _FOUND_FIRST = (
     "SELECT rs.release_id, s.data FROM release_studies rs JOIN studies s ON s.ref = rs.ref"
-    " WHERE rs.release_id IN (SELECT value FROM json_each(?)) AND s.state = 'found'"
+    " WHERE rs.release_id IN (SELECT value FROM json_each(?)) AND +s.state = 'found'"
     " ORDER BY rs.release_id, rs.position"
 )
 
@@ -186,7 +189,7 @@ class StudyQueries(StoreBase):
                     return 0
                 cursor = self.db.execute(
                     "UPDATE deliveries SET needs_edit = needs_edit + 1"
-                    " WHERE state = 'sent' AND sent_at >= ? AND release_id IN ("
+                    " WHERE +state = 'sent' AND sent_at >= ? AND release_id IN ("
                     "  SELECT rs.release_id FROM release_studies rs WHERE rs.ref = ?"
                     "  AND NOT EXISTS (SELECT 1 FROM release_studies o JOIN studies os"
                     "   ON os.ref = o.ref WHERE o.release_id = rs.release_id"
