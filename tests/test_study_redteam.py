@@ -13,6 +13,7 @@ from bot.config import StudySettings
 from bot.fetch.studies import StudyClient
 from bot.models import RouteSpec, Study, StudyRef
 from bot.store import Store
+from tests import test_study_service as lookup_job
 from tests.factories import make_release
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.ncbi import Ncbi
@@ -22,6 +23,10 @@ from tests.fakes.virtual_time import VirtualClock
 SEED = StudyRef("doi", SEED_DOI)
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
+
+# The lookup job's world (store, fakes, client, job on one virtual clock), as its tests have it.
+resolver = lookup_job.resolver
+world = lookup_job.world
 
 
 @pytest.fixture
@@ -38,13 +43,11 @@ def ncbi(clock: VirtualClock) -> Iterator[Ncbi]:
 async def test_resolver_redirect_to_a_private_address_is_refused(ncbi, clock):
     """A redirect from the DOI resolver to another, non-public host is not followed: the
     bot never becomes a way into the operator's own network."""
-    with FeedServer() as inside, FeedServer() as resolver:
+    with FeedServer() as inside, FeedServer() as doi_org:
         inside.serve("/metadata", json.dumps(seed_csl()).encode())
         # Another origin (a name for a loopback address): only the configured services are trusted.
-        resolver.redirect(f"/{SEED_DOI}", f"http://localhost:{inside.port}/metadata", status=302)
-        settings = StudySettings(
-            doi_resolver=resolver.url("/"), ncbi_api=ncbi.url("/"), timeout=5.0
-        )
+        doi_org.redirect(f"/{SEED_DOI}", f"http://localhost:{inside.port}/metadata", status=302)
+        settings = StudySettings(doi_resolver=doi_org.url("/"), ncbi_api=ncbi.url("/"), timeout=5.0)
         async with StudyClient(settings, clock=clock, sleep=clock.sleep) as client:
             answer = await client.lookup(SEED)
         assert answer.state == "failed"
@@ -54,11 +57,11 @@ async def test_resolver_redirect_to_a_private_address_is_refused(ncbi, clock):
 
 async def test_resolver_redirect_within_its_own_origin_is_followed(ncbi, clock):
     """The configured resolver may send the lookup on to itself (loopback in tests)."""
-    with FeedServer() as resolver:
-        resolver.serve("/agency", json.dumps(seed_csl()).encode())
-        resolver.redirect(f"/{SEED_DOI}", resolver.url("/agency"), status=302)
+    with FeedServer() as doi_org:
+        doi_org.serve("/agency", json.dumps(seed_csl()).encode())
+        doi_org.redirect(f"/{SEED_DOI}", doi_org.url("/agency"), status=302)
         settings = StudySettings(
-            doi_resolver=resolver.url("/"), ncbi_api=ncbi.url("/entrez/eutils/"), timeout=5.0
+            doi_resolver=doi_org.url("/"), ncbi_api=ncbi.url("/entrez/eutils/"), timeout=5.0
         )
         async with StudyClient(settings, clock=clock, sleep=clock.sleep) as client:
             answer = await client.lookup(SEED)
@@ -120,3 +123,20 @@ def test_owing_edits_reads_the_deliveries_of_the_releases_only(store):
     for plan in plans:
         assert "deliveries_state" not in plan
         assert "deliveries_release" in plan
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["1000000000000", "Fri, 31 Dec 9999 23:59:59 GMT"], ids=["delay", "date"]
+)
+async def test_an_absurd_retry_after_holds_lookups_an_hour_at_most(world, retry_after):
+    """A resolver answering 429 with a Retry-After of millennia neither stops the lookup job
+    (the date overflowed, out of the task) nor parks every lookup for ever: an hour at most."""
+    world.resolver.rate_limited(SEED_DOI, retry_after=retry_after)
+    world.ingest(1, SEED)
+    report = await world.job().lookup_due()
+    assert report.results == {"retry": 1}
+    assert 0 < report.held <= 3600
+    state, retry_at = world.state(SEED)
+    assert state == "pending"
+    assert retry_at is not None
+    assert retry_at <= world.now() + timedelta(hours=1, seconds=1)

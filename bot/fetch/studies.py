@@ -79,6 +79,9 @@ NOT_REGISTERED_STATUSES = frozenset({404, 410})
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 # Characters a DOI may hold that would end or change a URL's path: escaped (doi.org's advice).
 DOI_PATH_SAFE = "/:;()[]-._~,+=@!$'*"
+# A Retry-After past this is read as this: a 429 holds every lookup of that service, and a
+# broken or hostile one ("wait 3,000 years") would otherwise park them all for good.
+MAX_RETRY_AFTER = 3600.0
 PAUSE_AFTER_429 = 1.0  # seconds a service is left alone after a 429 without Retry-After
 MIN_WAIT = 1e-6  # float rounding must never leave the pacer waiting 0 s with a full window
 # The services count requests as they arrive, and a request can reach them sooner after
@@ -473,17 +476,18 @@ def _from_ncbi(summary: PubMedSummary, pmc: PubMedSummary | None) -> Study:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in seconds, from a delay or an HTTP-date (read against the server's Date)."""
+    """Retry-After in seconds, from a delay or an HTTP-date (read against the server's
+    Date), at most MAX_RETRY_AFTER."""
     value = response.headers.get("retry-after", "").strip()
     if not value:
         return None
     if value.isascii() and value.isdigit():
-        return float(value)
+        return min(float(value), MAX_RETRY_AFTER)
     when = _http_date(value)
     if when is None:
         return None
     now = _http_date(response.headers.get("date", "")) or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
+    return min(max(0.0, (when - now).total_seconds()), MAX_RETRY_AFTER)
 
 
 def _http_date(value: str) -> datetime | None:
