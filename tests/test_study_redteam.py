@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import StudySettings
+from bot.feeds.studies import find_studies
 from bot.fetch.studies import StudyClient
 from bot.models import RouteSpec, Study, StudyRef
 from bot.store import Store
@@ -140,3 +141,35 @@ async def test_an_absurd_retry_after_holds_lookups_an_hour_at_most(world, retry_
     assert state == "pending"
     assert retry_at is not None
     assert retry_at <= world.now() + timedelta(hours=1, seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("html", "announced"),
+    [
+        (
+            "<p>In a 2019 study (doi:10.1038/s41586-019-0001-1), the team found a link. The new"
+            " work is published today in <i>Science</i>:"
+            ' <a href="https://doi.org/10.1126/science.abc1234">DOI</a>.</p>',
+            "10.1126/science.abc1234",
+        ),
+        (
+            "<p>The researchers previously reported (Nature 2012, doi:10.1038/nature11111) that"
+            " mice lack it.</p><p>The findings appear in Cell Reports."
+            " DOI: 10.1016/j.celrep.2024.114000</p>",
+            "10.1016/j.celrep.2024.114000",
+        ),
+        (
+            "<p>Building on their earlier paper, https://doi.org/10.1093/brain/awz001, the team"
+            " now shows more.</p><p>Reference: Doe J et al. New thing. PNAS 2024."
+            " https://doi.org/10.1073/pnas.2400001121</p>",
+            "10.1073/pnas.2400001121",
+        ),
+    ],
+    ids=["2019-study", "previously-reported", "earlier-paper"],
+)
+def test_a_cited_earlier_paper_is_not_shown_as_the_study(html, announced):
+    """A release that cites the team's earlier paper before naming the new one shows the new
+    one; the earlier one is still kept, after it."""
+    refs = find_studies(html)
+    assert refs[0].value == announced
+    assert len(refs) == 2
