@@ -64,9 +64,9 @@ async def study_now(
     if due:
         if client is None:
             async with StudyClient(settings) as opened:
-                found = await _ask(opened, store, due, now, reasons)
+                found = await _ask(opened, store, due, now, reasons, settings)
         else:
-            found = await _ask(client, store, due, now, reasons)
+            found = await _ask(client, store, due, now, reasons, settings)
         if found is not None:
             return StudyNow(found)
     return StudyNow(None, tuple(reasons[lookup.ref.key] for lookup in lookups))
@@ -78,22 +78,28 @@ async def _ask(
     due: Sequence[StudyLookup],
     now: datetime,
     reasons: dict[str, str],
+    settings: StudySettings,
 ) -> Study | None:
+    # The posts sent within the edit window are owed the study line, as when the running
+    # bot finds it: once recorded here, the bot has nothing left to look up.
+    edit_since = now - timedelta(seconds=settings.edit_window)
     for lookup in due:
         answer = await client.lookup(lookup.ref)
-        _record(store, lookup.ref, answer, now)
+        _record(store, lookup.ref, answer, now, edit_since)
         if answer.study is not None:
             return answer.study
         reasons[lookup.ref.key] = f"{label(lookup.ref)}: {_answer_reason(answer, lookup.ref)}"
     return None
 
 
-def _record(store: Store, ref: StudyRef, answer: StudyAnswer, now: datetime) -> None:
+def _record(
+    store: Store, ref: StudyRef, answer: StudyAnswer, now: datetime, edit_since: datetime
+) -> None:
     """Keep the answer, so the running bot does not ask again; a database this user may
     only read keeps nothing, and the answer is still shown."""
     try:
         if answer.state == "found" and answer.study is not None:
-            store.record_study_found(ref, answer.study, now, edit_since=None)
+            store.record_study_found(ref, answer.study, now, edit_since=edit_since)
         elif answer.state == "not_registered":
             store.record_study_miss(
                 ref, state="not_registered", error=answer.error, now=now,
