@@ -187,3 +187,19 @@ async def test_a_study_found_by_the_command_line_still_edits_the_recent_post(wor
     owed = [item.delivery.id for item in world.store.edits_for_channel("news", world.now())]
     assert owed == [delivery]
     assert (await world.job().lookup_due()).looked_up == 0  # and the bot asks nothing again
+
+
+def test_a_study_found_while_its_post_waits_in_a_batch_is_edited_in(store):
+    """The dispatcher reads up to 20 posts, then sends them one by one at the channel's pace:
+    a study found after its post was read (so rendered without the line) but before it was
+    sent is still owed to that post, which then gets its line by an edit."""
+    store.ingest("nida", [make_release(1, studies=(SEED,))], now=NOW, flood_limit=10)
+    owed = store.pending_for_channel("news", NOW)[0]
+    assert owed.stored.study is None  # what the post is rendered from
+    found = Study(doi=SEED_DOI, title="Nipping cue reactivity in the bud")
+    store.record_study_found(SEED, found, NOW, edit_since=NOW - DAY)
+    store.mark_sending(owed.delivery.id)
+    store.mark_sent(owed.delivery.id, message_id=7, now=NOW)
+    edits = store.edits_for_channel("news", NOW)
+    assert [item.delivery.id for item in edits] == [owed.delivery.id]
+    assert edits[0].stored.study == found
