@@ -203,3 +203,12 @@ def test_a_study_found_while_its_post_waits_in_a_batch_is_edited_in(store):
     edits = store.edits_for_channel("news", NOW)
     assert [item.delivery.id for item in edits] == [owed.delivery.id]
     assert edits[0].stored.study == found
+
+
+def test_the_pages_job_reads_only_the_recent_releases(store):
+    """Each round asks for the unread pages of releases first seen within the edit window:
+    it reads those, not every release the feed ever had."""
+    store.ingest("nida", [make_release(1)], now=NOW, flood_limit=10)
+    plans = _plans(store, lambda: store.releases_needing_page(["nida"], NOW - DAY, 10), "releases")
+    assert plans
+    assert all("first_seen>?" in plan for plan in plans)
