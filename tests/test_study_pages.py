@@ -3,6 +3,7 @@ real Fetcher against the loopback feed server, a real Store, and the bot's real 
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -320,3 +321,40 @@ async def test_a_round_reads_the_new_pages_in_a_task_of_its_own(
         assert refs == [StudyRef("doi", DOI, "page")]
         assert server_pages.hits("/news/plain") == 0
         await stop_rounds(runtime)
+
+
+async def test_an_identifier_a_page_adds_is_looked_up_at_once(
+    tmp_path: Path, server_pages: FeedServer
+) -> None:
+    """The page's DOI is looked up as soon as the page is read, not at the lookup job's
+    next idle pass a minute later."""
+    from tests.fakes.doi_resolver import DoiResolver
+    from tests.fakes.ncbi import Ncbi
+
+    with DoiResolver() as resolver, Ncbi() as ncbi:
+        base = settings_for(tmp_path, server_pages)
+        study = base.study.model_copy(
+            update={"doi_resolver": resolver.url("/"), "ncbi_api": ncbi.url("/entrez/eutils/")}
+        )
+        settings = base.model_copy(update={"study": study})
+        opening = open_runtime(
+            settings, DryRunSender(io.StringIO()), clock=Clock(), bot_username="", dry_run=True
+        )
+        async with opening as runtime:
+            runtime.start_study_lookups()
+            start_round(runtime, lambda: run_round(runtime, None))
+            assert runtime.round is not None
+            assert runtime.studies is not None
+            await runtime.round
+            assert runtime.pages is not None
+            await runtime.pages.settled()
+            [stored] = runtime.store.latest(10, ["pages"])
+            for _ in range(200):  # well under the job's 60 s idle wait
+                if runtime.store.release(stored.id).study is not None:
+                    break
+                await asyncio.sleep(0.02)
+            found = runtime.store.release(stored.id).study
+            assert found is not None
+            assert found.doi == DOI
+            await stop_rounds(runtime)
+            await runtime.stop_study_lookups()

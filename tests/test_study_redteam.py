@@ -13,7 +13,6 @@ from bot.config import StudySettings
 from bot.feeds.studies import find_studies
 from bot.fetch.studies import StudyClient
 from bot.models import RouteSpec, Study, StudyRef
-from bot.services.study_now import study_now
 from bot.store import Store
 from tests import test_study_service as lookup_job
 from tests.factories import make_release
@@ -175,18 +174,6 @@ def test_a_cited_earlier_paper_is_not_shown_as_the_study(html, announced):
     assert refs[0].value == announced
     assert len(refs) == 2
 
-
-async def test_a_study_found_by_the_command_line_still_edits_the_recent_post(world):
-    """`releasebot cite N --study` finding the study first (the running bot then has nothing
-    left to look up) still puts the study line on the post sent an hour ago."""
-    world.ingest(1, SEED)
-    delivery = lookup_job.send_first_post(world, world.now() - timedelta(hours=1))
-    release_id = world.store.latest(1)[0].id
-    found = await study_now(world.settings, world.store, release_id, world.now(), world.client)
-    assert found.study is not None
-    owed = [item.delivery.id for item in world.store.edits_for_channel("news", world.now())]
-    assert owed == [delivery]
-    assert (await world.job().lookup_due()).looked_up == 0  # and the bot asks nothing again
 
 
 def test_a_study_found_while_its_post_waits_in_a_batch_is_edited_in(store):

@@ -348,3 +348,34 @@ def test_a_reload_keeps_the_services_but_takes_the_edit_window(tmp_path):
     applied, restart = keep_running_values(running, loaded)
     assert restart == ["study.contact_email"]
     assert (applied.study.contact_email, applied.study.edit_window) == ("", 7200.0)
+
+
+async def test_cite_study_now_owes_the_edit_of_a_recent_post(world):
+    """`releasebot cite --study` finding the study makes the running bot edit a post sent
+    within the window, as the job would."""
+    from bot.services.study_now import study_now
+
+    world.ingest(1, SEED)
+    recent = send_first_post(world, world.now())
+    release_id = world.store.latest(1)[0].id
+    found = await study_now(world.settings, world.store, release_id, world.now(), world.client)
+    assert found.study is not None
+    owed = [item.delivery.id for item in world.store.edits_for_channel("news", world.now())]
+    assert owed == [recent]
+
+
+async def test_cite_study_now_follows_the_jobs_give_up_rule(world):
+    """A DOI never registered, asked by `cite --study` once a day, is given up after the
+    job's bound: not asked again after that."""
+    from bot.services.study_now import study_now
+
+    world.resolver.later(SEED_DOI)
+    world.ingest(1, SEED)
+    release_id = world.store.latest(1)[0].id
+    for _ in range(lookups.NOT_REGISTERED_TRIES):
+        await study_now(world.settings, world.store, release_id, world.now(), world.client)
+        world.later(86400)
+    assert world.state(SEED) == ("not_registered", None)
+    asked = len(world.resolver.requests)
+    await study_now(world.settings, world.store, release_id, world.now(), world.client)
+    assert len(world.resolver.requests) == asked

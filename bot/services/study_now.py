@@ -4,7 +4,9 @@ The bot's lookup job finds studies in the background; a person at the command li
 for one that is not known yet should not have to wait for it. `study_now` asks the DOI
 resolver / NCBI (bot/fetch/studies.py) for the release's identifiers that are due, in the
 release's order, stops at the first study found, and records every answer in the store
-(`record_study_found` / `record_study_miss`) so that the running bot does not ask again.
+(`record_study_found` / `record_study_miss`, by the lookup job's retry and give-up rules) so
+that the running bot does not ask again, and edits the posts sent within `[study]
+edit_window` to show a study found here.
 An identifier the services answered recently (not registered, failed, told to wait) is
 not asked again before its `retry_at`: the same politeness as the job's.
 """
@@ -20,6 +22,7 @@ from bot.config import StudySettings
 from bot.errors import StoreError
 from bot.fetch.studies import StudyAnswer, StudyClient
 from bot.models import Study, StudyRef
+from bot.services.studies import miss_verdict
 from bot.store import Store
 from bot.store.studies import StudyLookup
 
@@ -27,9 +30,6 @@ log = logging.getLogger(__name__)
 
 # When an identifier is asked again after each kind of miss (the issue: a 404 is "not
 # registered" and not retried for a day; an unusable answer will not mend sooner either).
-NOT_REGISTERED_AGAIN = timedelta(days=1)
-FAILED_AGAIN = timedelta(days=1)
-RETRY_AGAIN = timedelta(minutes=1)  # a timeout or 5xx that named no wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +59,14 @@ async def study_now(
     if not settings.enabled:
         off = "not looked up ([study] enabled = false)"
         return StudyNow(None, tuple(f"{label(item.ref)}: {off}" for item in lookups))
-    due = [lookup for lookup in lookups if lookup.retry_at is None or lookup.retry_at <= now]
+    due = [lookup for lookup in lookups if _due(lookup, now)]
     reasons = {lookup.ref.key: _reason(lookup) for lookup in lookups if lookup not in due}
     if due:
         if client is None:
             async with StudyClient(settings) as opened:
-                found = await _ask(opened, store, due, now, reasons, settings)
+                found = await _ask(opened, store, due, now, reasons, settings.edit_window)
         else:
-            found = await _ask(client, store, due, now, reasons, settings)
+            found = await _ask(client, store, due, now, reasons, settings.edit_window)
         if found is not None:
             return StudyNow(found)
     return StudyNow(None, tuple(reasons[lookup.ref.key] for lookup in lookups))
@@ -78,42 +78,42 @@ async def _ask(
     due: Sequence[StudyLookup],
     now: datetime,
     reasons: dict[str, str],
-    settings: StudySettings,
+    edit_window: float,
 ) -> Study | None:
-    # The posts sent within the edit window are owed the study line, as when the running
-    # bot finds it: once recorded here, the bot has nothing left to look up.
-    edit_since = now - timedelta(seconds=settings.edit_window)
     for lookup in due:
         answer = await client.lookup(lookup.ref)
-        _record(store, lookup.ref, answer, now, edit_since)
+        _record(store, lookup.ref, answer, now, edit_window)
         if answer.study is not None:
             return answer.study
         reasons[lookup.ref.key] = f"{label(lookup.ref)}: {_answer_reason(answer, lookup.ref)}"
     return None
 
 
+def _due(lookup: StudyLookup, now: datetime) -> bool:
+    """As the job reads the cache: pending is asked unless told to wait; a miss is asked
+    again at its retry_at, and never once given up (retry_at None)."""
+    if lookup.retry_at is None:
+        return lookup.state == "pending"
+    return lookup.retry_at <= now
+
+
 def _record(
-    store: Store, ref: StudyRef, answer: StudyAnswer, now: datetime, edit_since: datetime
+    store: Store, ref: StudyRef, answer: StudyAnswer, now: datetime, edit_window: float
 ) -> None:
-    """Keep the answer, so the running bot does not ask again; a database this user may
-    only read keeps nothing, and the answer is still shown."""
+    """Keep the answer as the lookup job would (its retry and give-up rules), so the running
+    bot does not ask again and edits the posts sent within `[study] edit_window` to show a
+    study found here; a database this user may only read keeps nothing, and the answer is
+    still shown."""
     try:
         if answer.state == "found" and answer.study is not None:
-            store.record_study_found(ref, answer.study, now, edit_since=edit_since)
-        elif answer.state == "not_registered":
-            store.record_study_miss(
-                ref, state="not_registered", error=answer.error, now=now,
-                retry_at=now + NOT_REGISTERED_AGAIN,
-            )  # fmt: skip
-        elif answer.state == "retry":
-            wait = timedelta(seconds=answer.retry_after) if answer.retry_after else RETRY_AGAIN
-            store.record_study_miss(
-                ref, state="pending", error=answer.error, now=now, retry_at=now + wait
-            )
-        else:
-            store.record_study_miss(
-                ref, state="failed", error=answer.error, now=now, retry_at=now + FAILED_AGAIN
-            )
+            since = now - timedelta(seconds=edit_window)
+            store.record_study_found(ref, answer.study, now, edit_since=since)
+            return
+        known = store.study_lookup(ref)
+        verdict = miss_verdict(answer, (known.attempts if known is not None else 0) + 1, now)
+        store.record_study_miss(
+            ref, state=verdict.state, error=answer.error, now=now, retry_at=verdict.retry_at
+        )
     except StoreError as exc:
         log.warning("the answer for %s was not recorded: %s", ref.key, exc)
 
@@ -142,6 +142,8 @@ def _answer_reason(answer: StudyAnswer, ref: StudyRef) -> str:
 def _reason(lookup: StudyLookup) -> str:
     """Why an identifier not asked now has no study: its last answer and when it is due."""
     again = f"; asked again after {_when(lookup.retry_at)}" if lookup.retry_at else ""
+    if lookup.retry_at is None and lookup.state != "pending":
+        again = "; given up, not asked again"
     if lookup.state == "not_registered":
         what = f"not registered with {_registry(lookup.ref)}"
     elif lookup.state == "failed":

@@ -98,6 +98,8 @@ def read_pages(runtime: Runtime) -> None:
             runtime.settings,
             clock=runtime.clock,
             view=runtime.view,
+            # identifiers a page added are looked up now, not at the job's next idle pass
+            stored=runtime.studies.notify if runtime.studies is not None else lambda: None,
         )
         runtime.followers.append(runtime.pages)  # a reload or /add reaches it
     runtime.pages.start()
