@@ -175,7 +175,6 @@ def test_a_cited_earlier_paper_is_not_shown_as_the_study(html, announced):
     assert len(refs) == 2
 
 
-
 def test_a_study_found_while_its_post_waits_in_a_batch_is_edited_in(store):
     """The dispatcher reads up to 20 posts, then sends them one by one at the channel's pace:
     a study found after its post was read (so rendered without the line) but before it was
@@ -199,3 +198,17 @@ def test_the_pages_job_reads_only_the_recent_releases(store):
     plans = _plans(store, lambda: store.releases_needing_page(["nida"], NOW - DAY, 10), "releases")
     assert plans
     assert all("first_seen>?" in plan for plan in plans)
+
+
+async def test_a_doi_with_dot_segments_stays_under_the_resolvers_path(ncbi, clock):
+    """A feed's "doi:10.1234/../../admin" asks the resolver for that DOI, not for the
+    resolver host's /admin (a resolver configured under a path, e.g. a caching proxy)."""
+    with FeedServer() as proxy:
+        proxy.serve("/admin", json.dumps(seed_csl()).encode())
+        settings = StudySettings(
+            doi_resolver=proxy.url("/doi/"), ncbi_api=ncbi.url("/"), timeout=5.0
+        )
+        async with StudyClient(settings, clock=clock, sleep=clock.sleep) as client:
+            answer = await client.lookup(StudyRef("doi", "10.1234/../../admin"))
+        assert proxy.hits("/admin") == 0
+        assert answer.state == "not_registered"

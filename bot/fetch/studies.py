@@ -316,7 +316,7 @@ class StudyClient:
 
     async def _csl(self, doi: str) -> Study | None:
         """The DOI's CSL-JSON as a Study; None when the resolver knows no such DOI."""
-        url = self._settings.doi_resolver + quote(doi, safe=DOI_PATH_SAFE)
+        url = self._settings.doi_resolver + _doi_path(doi)
         reply = await self._get("doi", url, {"Accept": CSL_ACCEPT})
         if reply.status in NOT_REGISTERED_STATUSES or reply.status == 204:
             return None  # 204: the DOI exists but its agency has no metadata to give
@@ -466,6 +466,15 @@ def _origin(url: str) -> tuple[str, str, int | None]:
         return ("", "", None)
     default = {"http": 80, "https": 443}.get(parsed.scheme)
     return (parsed.scheme, parsed.host.lower(), parsed.port or default)
+
+
+def _doi_path(doi: str) -> str:
+    """`doi` as a path under the resolver, escaped; a "." or ".." segment (which a DOI may
+    hold, and a URL would resolve away, leaving the resolver's path) spelled %2E."""
+    segments = quote(doi, safe=DOI_PATH_SAFE).split("/")
+    return "/".join(
+        segment.replace(".", "%2E") if segment in (".", "..") else segment for segment in segments
+    )
 
 
 def _from_ncbi(summary: PubMedSummary, pmc: PubMedSummary | None) -> Study:
