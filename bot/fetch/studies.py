@@ -410,8 +410,10 @@ class StudyClient:
             raise StudyServiceError(
                 url, f"redirect refused: {exc.message}", retryable=False
             ) from exc
-        except FeedUnreachableError as exc:
-            raise StudyServiceError(url, exc.message) from exc
+        except FeedUnreachableError:
+            # No address here to judge (behind an HTTP proxy, only the proxy may resolve
+            # names): the request goes on, and says itself what became of it.
+            return
 
     async def _exchange(
         self, url: str, current: str, headers: dict[str, str]
