@@ -12,7 +12,8 @@ then lose the punctuation a sentence put after them; a ")" goes only when it clo
 numbers, dates, IP addresses, decimals and phone numbers never take that shape.
 
 Order: identifiers whose link text or sentence names the study ("study abstract",
-"the paper", "published in ...") first, then DOIs, then PubMed ids, then PMC ids, each in
+"the paper", "published in ...") first, then DOIs, then PubMed ids, then PMC ids, then
+those the sentence calls earlier work ("in a 2019 study", "previously reported"), each in
 document order, each once (by `StudyRef.key`), at most MAX_STUDIES. Feed HTML is
 untrusted: nothing here raises, and the work is capped (MAX_HTML_CHARS, MAX_OCCURRENCES).
 """
@@ -75,6 +76,16 @@ _CUE = re.compile(
     r"|published\b[^.\n]{0,60}?\bin|appears?\s+(?:online\s+)?in|reference|citation)\b",
     re.IGNORECASE,
 )
+# Words that say the identifier beside them is an earlier paper the release cites ("in a
+# 2019 study", "their earlier paper", "previously reported"), not the one it announces:
+# such an identifier is kept, but after every other.
+_EARLIER = re.compile(
+    r"\b(?:earlier|previous(?:ly)?|prior\s+(?:stud|work|paper|research|finding)\w*"
+    r"|(?:19|20)\d\d\s+(?:stud(?:y|ies)|paper|article|report|trial)"
+    r"|(?:had|have)\s+(?:already\s+)?(?:shown|found|reported|published))\b",
+    re.IGNORECASE,
+)
+_EARLIER_RANK = 4  # after the study-naming ones (0), DOIs (1), PubMed (2) and PMC ids (3)
 # Where a sentence ends: a stop before space and a capital, or a line (block) break.
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+(?=[A-Z\"\u201c(])|\n")
 _LEFT, _RIGHT = 250, 150  # characters of context read before and after an identifier
@@ -178,6 +189,7 @@ class _Occurrence:
     ref: StudyRef
     position: int  # in the document's text
     cued: bool  # its link or sentence names the study
+    earlier: bool = False  # its link or sentence names it an earlier paper
 
 
 class _Collector(HTMLParser):
@@ -258,33 +270,31 @@ def _occurrences(document: _Document, base_url: str, source: StudySource) -> Ite
     """Every identifier in the text and in the links' addresses, with its position."""
     text, anchors = document.text, document.anchors
     starts = [anchor.start for anchor in anchors]
-    cued: dict[tuple[int, int, bool], bool] = {}  # a link's verdict, for its text and its href
+    # a link's verdicts (names a study, names an earlier one), for its text and its href
+    cued: dict[tuple[int, int, bool], tuple[bool, bool]] = {}
 
-    def names_study(start: int, end: int, in_link: bool) -> bool:
+    def occurrence(ref: StudyRef, start: int, end: int, in_link: bool) -> _Occurrence:
         span = (start, end, in_link)
         if span not in cued:
             cued[span] = _names_study(text, start, end, in_link=in_link)
-        return cued[span]
+        return _Occurrence(ref, start, *cued[span])
 
     for start, end, ref in _in_string(text, source):
         index = bisect_right(starts, start) - 1
         if index >= 0 and start < anchors[index].end:  # the link's text: read as the link
-            start, end = anchors[index].start, anchors[index].end
-            yield _Occurrence(ref, start, names_study(start, end, True))
+            yield occurrence(ref, anchors[index].start, anchors[index].end, True)
         else:
-            yield _Occurrence(ref, start, names_study(start, end, False))
+            yield occurrence(ref, start, end, False)
     for anchor in anchors:
         href = _resolved(anchor.href, base_url)
         if _may_name_study(href):
             for _, _, ref in _in_string(href, source):
-                yield _Occurrence(ref, anchor.start, names_study(anchor.start, anchor.end, True))
+                yield occurrence(ref, anchor.start, anchor.end, True)
 
 
-def _names_study(text: str, start: int, end: int, *, in_link: bool) -> bool:
+def _names_study(text: str, start: int, end: int, *, in_link: bool) -> tuple[bool, bool]:
     """Whether the link's text (`in_link`: text[start:end]), or the sentence around
-    text[start:end], names a study."""
-    if in_link and _CUE.search(text, start, end):
-        return True
+    text[start:end], names a study; and whether it names an earlier one."""
     left = text[max(0, start - _LEFT) : start]
     ends = [match.end() for match in _SENTENCE_END.finditer(left)]
     if ends:
@@ -293,7 +303,11 @@ def _names_study(text: str, start: int, end: int, *, in_link: bool) -> bool:
     stop = _SENTENCE_END.search(right)
     if stop:
         right = right[: stop.start()]
-    return bool(_CUE.search(left) or _CUE.search(right))
+    linked = in_link and text[start:end]
+    earlier = any(_EARLIER.search(part) for part in (left, right, linked or ""))
+    if linked and _CUE.search(linked):
+        return True, earlier
+    return bool(_CUE.search(left) or _CUE.search(right)), earlier
 
 
 def _in_string(text: str, source: StudySource) -> Iterator[tuple[int, int, StudyRef]]:
@@ -377,11 +391,14 @@ def _resolved(href: str, base_url: str) -> str:
 
 
 def _ranked(occurrences: Iterable[_Occurrence]) -> tuple[StudyRef, ...]:
-    """Study-naming ones first, then DOIs, PubMed ids, PMC ids; document order in each."""
+    """Study-naming ones first, then DOIs, PubMed ids, PMC ids, then those named earlier
+    papers; document order in each."""
     best: dict[str, tuple[int, int, int, StudyRef]] = {}
     for order, occurrence in enumerate(occurrences):
         ref = occurrence.ref
         rank = 0 if occurrence.cued else _KIND_RANK[ref.kind]
+        if occurrence.earlier:
+            rank = _EARLIER_RANK
         candidate = (rank, occurrence.position, order, ref)
         if ref.key not in best or candidate[:3] < best[ref.key][:3]:
             best[ref.key] = candidate

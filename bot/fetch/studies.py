@@ -36,7 +36,13 @@ import httpx
 
 import bot
 from bot.config import StudySettings
-from bot.errors import StudyError, StudyMetadataError, StudyServiceError
+from bot.errors import (
+    AddressRefusedError,
+    FeedUnreachableError,
+    StudyError,
+    StudyMetadataError,
+    StudyServiceError,
+)
 from bot.feeds.study_meta import (
     PubMedSummary,
     bare_doi,
@@ -46,6 +52,7 @@ from bot.feeds.study_meta import (
     parse_esummary,
     study_from_pubmed,
 )
+from bot.fetch.addresses import Resolver, check_public_host, system_resolver
 from bot.models import Study, StudyRef
 
 __all__ = [
@@ -72,6 +79,9 @@ NOT_REGISTERED_STATUSES = frozenset({404, 410})
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 # Characters a DOI may hold that would end or change a URL's path: escaped (doi.org's advice).
 DOI_PATH_SAFE = "/:;()[]-._~,+=@!$'*"
+# A Retry-After past this is read as this: a 429 holds every lookup of that service, and a
+# broken or hostile one ("wait 3,000 years") would otherwise park them all for good.
+MAX_RETRY_AFTER = 3600.0
 PAUSE_AFTER_429 = 1.0  # seconds a service is left alone after a 429 without Retry-After
 MIN_WAIT = 1e-6  # float rounding must never leave the pacer waiting 0 s with a full window
 # The services count requests as they arrive, and a request can reach them sooner after
@@ -196,8 +206,12 @@ class StudyClient:
         transport: httpx.AsyncBaseTransport | None = None,
         user_agent: str | None = None,
         max_bytes: int = MAX_BYTES,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self._settings = settings
+        self._resolver = resolver
+        # The operator chose these two; a hop anywhere else must be a public address.
+        self._trusted = {_origin(settings.doi_resolver), _origin(settings.ncbi_api)}
         self._max_bytes = max_bytes
         self._pacer = StudyPacer(settings.requests_per_second, clock=clock, sleep=sleep)
         self._in_flight = 0
@@ -302,7 +316,7 @@ class StudyClient:
 
     async def _csl(self, doi: str) -> Study | None:
         """The DOI's CSL-JSON as a Study; None when the resolver knows no such DOI."""
-        url = self._settings.doi_resolver + quote(doi, safe=DOI_PATH_SAFE)
+        url = self._settings.doi_resolver + _doi_path(doi)
         reply = await self._get("doi", url, {"Accept": CSL_ACCEPT})
         if reply.status in NOT_REGISTERED_STATUSES or reply.status == 204:
             return None  # 204: the DOI exists but its agency has no metadata to give
@@ -355,6 +369,7 @@ class StudyClient:
             status, location, body, retry_after = await self._exchange(url, current, headers)
             if status in REDIRECT_STATUSES and location:
                 current = self._redirect_target(url, current, location)
+                await self._check_hop(url, current)
                 continue
             if status in (200, 204) or status in NOT_REGISTERED_STATUSES:
                 return _Reply(status, body)
@@ -380,6 +395,25 @@ class StudyClient:
         if target.scheme not in ("http", "https"):
             raise StudyServiceError(url, "redirect to a non-HTTP URL", retryable=False)
         return str(target)
+
+    async def _check_hop(self, url: str, target: str) -> None:
+        """Refuse a redirect to a host other than the configured services that resolves to a
+        non-public address: doi.org hands content negotiation to whatever the DOI's agency
+        registered, and the client follows hops itself, past the feed fetcher's guard."""
+        if _origin(target) in self._trusted:
+            return
+        parsed = httpx.URL(target)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            await check_public_host(parsed.host, port, self._resolver)
+        except AddressRefusedError as exc:
+            raise StudyServiceError(
+                url, f"redirect refused: {exc.message}", retryable=False
+            ) from exc
+        except FeedUnreachableError:
+            # No address here to judge (behind an HTTP proxy, only the proxy may resolve
+            # names): the request goes on, and says itself what became of it.
+            return
 
     async def _exchange(
         self, url: str, current: str, headers: dict[str, str]
@@ -426,6 +460,25 @@ class StudyClient:
         return bytes(body)
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`, the default port spelled out; empty when unusable."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError):
+        return ("", "", None)
+    default = {"http": 80, "https": 443}.get(parsed.scheme)
+    return (parsed.scheme, parsed.host.lower(), parsed.port or default)
+
+
+def _doi_path(doi: str) -> str:
+    """`doi` as a path under the resolver, escaped; a "." or ".." segment (which a DOI may
+    hold, and a URL would resolve away, leaving the resolver's path) spelled %2E."""
+    segments = quote(doi, safe=DOI_PATH_SAFE).split("/")
+    return "/".join(
+        segment.replace(".", "%2E") if segment in (".", "..") else segment for segment in segments
+    )
+
+
 def _from_ncbi(summary: PubMedSummary, pmc: PubMedSummary | None) -> Study:
     study = study_from_pubmed(summary)
     if pmc is not None and not study.pmcid:
@@ -434,17 +487,18 @@ def _from_ncbi(summary: PubMedSummary, pmc: PubMedSummary | None) -> Study:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """Retry-After in seconds, from a delay or an HTTP-date (read against the server's Date)."""
+    """Retry-After in seconds, from a delay or an HTTP-date (read against the server's
+    Date), at most MAX_RETRY_AFTER."""
     value = response.headers.get("retry-after", "").strip()
     if not value:
         return None
     if value.isascii() and value.isdigit():
-        return float(value)
+        return min(float(value), MAX_RETRY_AFTER)
     when = _http_date(value)
     if when is None:
         return None
     now = _http_date(response.headers.get("date", "")) or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
+    return min(max(0.0, (when - now).total_seconds()), MAX_RETRY_AFTER)
 
 
 def _http_date(value: str) -> datetime | None:

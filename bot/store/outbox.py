@@ -162,7 +162,8 @@ class OutboxQueries(StoreBase):
         chat: int | str | None = None,
     ) -> bool:
         """Telegram took the post into `chat` (the id or @username it was sent to, where an
-        edit must go); `shown` is its fingerprint (bot.render.changes)."""
+        edit must go); `shown` is its fingerprint (bot.render.changes). A change owed to it
+        while it was on its way (a study found, bot/store/studies.py) stays owed."""
         return self._set(
             delivery_id,
             "sending",
@@ -170,7 +171,6 @@ class OutboxQueries(StoreBase):
             message_id=message_id,
             error=None,
             sent_at=instant_text(now),
-            needs_edit=0,
             shown_hash=shown,
             sent_chat=None if chat is None else str(chat),
         )
