@@ -238,3 +238,15 @@ def test_scoped_search_finds_a_quiet_feeds_release_behind_many_newer_matches(sto
     assert [s.release.title for s in found] == ["Vaccine trial in rural clinics"]
     assert len(store.search("vaccine", 5)) == 5
     assert store.search("vaccine", 5, feeds=[]) == []
+
+
+def test_a_change_while_the_post_is_on_its_way_is_edited_in_after_it_is_sent(store):
+    """The dispatcher renders a post, then sends it at the channel's pace: a correction
+    stored in between is owed an edit once the post is sent (not lost)."""
+    route(store, backlog=1)
+    store.ingest("nida", [make_release(1)], now=NOW, flood_limit=10)
+    delivery = store.pending_for_channel("news", NOW)[0].delivery  # read, rendered
+    store.mark_sending(delivery.id)
+    store.ingest("nida", [make_release(1, title="Corrected title")], now=NOW, flood_limit=10)
+    store.mark_sent(delivery.id, message_id=77, now=NOW)
+    assert [owed.delivery.id for owed in store.edits_for_channel("news", NOW)] == [delivery.id]

@@ -363,7 +363,7 @@ class ReleaseQueries(StoreBase):
         if before is None or noticeable_change(before, release):
             self.db.execute(
                 "UPDATE deliveries SET needs_edit = needs_edit + 1"
-                " WHERE release_id = ? AND state = 'sent'",
+                " WHERE release_id = ? AND state IN ('sent', 'sending', 'pending')",
                 [release_id],
             )
 
