@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot import __version__
 from bot.cli_progress import Progress
@@ -75,6 +74,17 @@ def _known(settings: Settings) -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+_T = TypeVar("_T")
+
+
+def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """asyncio.run, imported only by the commands that wait on the network (poll, preview,
+    check --network, cite --study, opml import): the others start without asyncio and ssl."""
+    import asyncio
+
+    return asyncio.run(coroutine)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,7 +212,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         fetch = settings.fetch.model_copy(update={"allow_private_addresses": True})
     from bot.feeds.parse import dedupe_by_key, newest_first, parse_feed
 
-    fetched = asyncio.run(_fetch_once(fetch, source))
+    fetched = _run(_fetch_once(fetch, source))
     try:
         parsed = parse_feed(
             fetched.body,
@@ -269,7 +279,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
                 view = build_view(store, settings)
                 unknown = [f.name for f in feeds if view.feed(f.name) is None]
                 print(f"releasebot: {config_not_applied(busy, unknown)}", file=sys.stderr)
-            outcomes = asyncio.run(_poll(settings, store, view, feeds))
+            outcomes = _run(_poll(settings, store, view, feeds))
     finally:
         store.close()
     print_poll_table(outcomes)
@@ -366,7 +376,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"database ok: {settings.database_path}" + (" (read-only)" if read_only else ""))
     failed = False
     if args.network:
-        failed = asyncio.run(_check_network(settings))
+        failed = _run(_check_network(settings))
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -377,6 +387,8 @@ async def _check_network(settings: Settings) -> bool:
     A token Telegram rejects raises TelegramAuthError (one line, exit 2, as `run` does),
     after the feeds' lines.
     """
+    import asyncio
+
     from bot.fetch.client import Fetcher, default_user_agent
 
     token = os.environ.get(TOKEN_VARIABLE, "").strip()
@@ -465,7 +477,7 @@ def cmd_cite(args: argparse.Namespace) -> int:
         if args.study:
             from bot.services.study_now import study_now  # HTTP: only for --study
 
-            study = asyncio.run(study_now(settings.study, store, found.id, utc_now()))
+            study = _run(study_now(settings.study, store, found.id, utc_now()))
         view = build_view(store, settings)
     finally:
         store.close()
@@ -831,7 +843,7 @@ def _opml_import(args: argparse.Namespace, settings: Settings) -> int:
         target = cli_target(store, settings, args.chat)
         shown = _ImportProgress()
         try:
-            summary = asyncio.run(
+            summary = _run(
                 import_file(settings, store, target, data, clock=utc_now, progress=shown)
             )
         finally:

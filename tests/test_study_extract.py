@@ -318,6 +318,14 @@ def test_a_page_without_identifiers_has_no_study():
         "&#xD800; 10.1000/x.1 &#0; PMID: 99999999999999",
         "\x00<p>PMC</p>" * 1000,
     ],
+    ids=[
+        "conditional-comment",
+        "unclosed-doctype-entity",
+        "bad-ipv6-href",
+        "5000-unclosed-anchors",
+        "surrogate-and-nul-refs",
+        "1000-nul-paragraphs",
+    ],
 )
 def test_broken_html_never_raises(html):
     """Malformed declarations, bad addresses and junk give a result, never an exception."""
