@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import compileall
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests import processes
 from tests.fakes.feed_server import FeedServer
 from tests.netguard import releasebot_netguard as netguard
 
 NETGUARD = Path(__file__).resolve().parent / "netguard"
+
+# Cache pytest's rewritten test modules even under PYTHONDONTWRITEBYTECODE (set on some
+# machines): each xdist worker would otherwise rewrite and compile every test file again,
+# about 4.5 s of CPU a worker.
+sys.dont_write_bytecode = False
+
+# Tests assert no times (bench/ measures them): Hypothesis' per-example deadline would only
+# fail property tests on a loaded machine.
+hypothesis_settings.register_profile("releasebot", deadline=None)
+hypothesis_settings.load_profile("releasebot")
 
 
 def pytest_configure(config: pytest.Config) -> None:

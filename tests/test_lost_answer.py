@@ -28,6 +28,9 @@ from tests.test_dispatcher import Harness, eventually
 
 CHANNEL_A = -1001
 A_NEWS = [{"name": "a-news", "chat": CHANNEL_A, "feeds": ["nida"]}]
+# The client gives up on an answer after LOST_AFTER s; a "lost" answer comes LATE_BY s after
+# the send. LOST_AFTER leaves a loaded machine time to answer getMe and the quick calls.
+LOST_AFTER, LATE_BY = 1.0, 2.0
 
 
 @pytest.fixture(autouse=True)
@@ -81,11 +84,11 @@ async def test_a_lost_answer_is_sent_once_more_and_never_a_third_time(
     with a message telling the admin to check the channel; exactly two sends in all."""
     api = fake_bot_api
     api.add_chat(CHANNEL_A, "channel")
-    request = HTTPXRequest(read_timeout=0.3)
+    request = HTTPXRequest(read_timeout=LOST_AFTER)
     async with Bot(api.token, base_url=api.base_url, request=request) as slow_bot:
         h = Harness(tmp_path, slow_bot, A_NEWS, VirtualClock())
         try:
-            api.set_delay("sendMessage", 0.8)
+            api.set_delay("sendMessage", LATE_BY)
             h.ingest("nida", [make_release(1)])
             first = await h.dispatcher.drain()
             [row] = h.rows("a-news")
@@ -98,7 +101,7 @@ async def test_a_lost_answer_is_sent_once_more_and_never_a_third_time(
             for _ in range(3):  # later rounds leave it alone
                 h.clock.advance(3600)
                 await h.dispatcher.drain()
-            await asyncio.sleep(1.0)  # every late answer has landed
+            await asyncio.sleep(LATE_BY - LOST_AFTER + 0.5)  # every late answer has landed
             assert len(api.requests_for("sendMessage")) == 2
             assert len(api.messages(CHANNEL_A)) == 2  # Telegram did post both: the honest cost
             assert (first.retrying, second.failed) == (1, 1)
@@ -116,12 +119,12 @@ async def test_a_429_between_two_lost_answers_does_not_buy_a_third_send(
     """Lost answer, then a 429, then a lost answer again: still failed after two real sends."""
     api = fake_bot_api
     api.add_chat(CHANNEL_A, "channel")
-    request = HTTPXRequest(read_timeout=0.3)
+    request = HTTPXRequest(read_timeout=LOST_AFTER)
     async with Bot(api.token, base_url=api.base_url, request=request) as slow_bot:
         pacing_clock = VirtualClock()
         h = Harness(tmp_path, slow_bot, A_NEWS, pacing_clock)
         try:
-            api.set_delay("sendMessage", 0.8)
+            api.set_delay("sendMessage", LATE_BY)
             h.ingest("nida", [make_release(1)])
             await h.dispatcher.drain()
             await eventually(lambda: len(api.requests_for("sendMessage")) == 1)  # landed late
@@ -137,11 +140,11 @@ async def test_a_429_between_two_lost_answers_does_not_buy_a_third_send(
             with pacing_clock.hold():  # the 429's wait lasts until the next answer is slow
                 drain = asyncio.create_task(h.dispatcher.drain())
                 await eventually(lambda: api.rate_limited_count == 1)  # answered: nothing posted
-                api.set_delay("sendMessage", 0.8)  # the send after the 429's wait is lost again
+                api.set_delay("sendMessage", LATE_BY)  # the send after the 429's wait is lost again
             await drain
             [row] = h.rows("a-news")
             assert (row["state"], row["error"]) == ("failed", SENT_TWICE)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(LATE_BY - LOST_AFTER + 0.5)
             assert len(api.messages(CHANNEL_A)) == 2
         finally:
             h.store.close()
