@@ -144,6 +144,18 @@ link_pages = st.builds(
 )
 
 
+def test_a_link_with_control_characters_is_read_as_a_browser_reads_it() -> None:
+    """Control characters around an href are dropped as a browser drops them: the URL found
+    is http(s) and clean, never the href as written (found by Hypothesis)."""
+    link = '<link rel="alternate" type="application/rss+xml" href="{}">'
+    page = link.format("\x1b https://a.example/f\n.xml ")
+    assert [feed.url for feed in discover_feeds(page, "https://example.org/")] == [
+        "https://a.example/f.xml"
+    ]
+    bad = link.format("\x1bhttp://http://")
+    assert all(feed.url.isprintable() for feed in discover_feeds(bad, "https://example.org/"))
+
+
 @settings(max_examples=300)
 @given(st.one_of(st.text(max_size=300), st.binary(max_size=300), link_pages), hrefs)
 def test_any_page_and_base_give_http_feeds_or_nothing(html: str | bytes, base: str) -> None:

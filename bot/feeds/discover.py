@@ -97,10 +97,18 @@ def _decode(body: bytes) -> str:
         return body.decode("cp1252", errors="replace")
 
 
+# What a browser strips from both ends of a URL (WHATWG URL: C0 controls and space) and
+# removes inside it (tab and line breaks). urlsplit ignores them when it reads the scheme
+# but keeps them in the URL, so "\x1bhttp://x" passed as http(s) and was kept as written.
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
+
+
 def _absolute(href: str, base: str) -> str:
     """`href` resolved against `base` without its fragment; "" unless it is http(s)."""
     try:
-        url, _ = urldefrag(urljoin(base, href.strip()))
+        href = href.strip(_C0_OR_SPACE).translate(_TAB_OR_NEWLINE)
+        url, _ = urldefrag(urljoin(base, href))
         parts = urlsplit(url)
         _ = parts.port  # ValueError on a malformed port
     except ValueError:
