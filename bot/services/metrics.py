@@ -265,9 +265,8 @@ class Metrics:
             seen[feed] = (last_success, failures)
             if self._feeds.get(feed) == seen[feed]:
                 continue
-            if last_success is not None:
-                self.feeds.last_success[feed] = last_success.timestamp()
-            self.feeds.failures[feed] = failures
+            stamp = last_success.timestamp() if last_success is not None else None
+            self.feeds.set_state(feed, stamp, failures)
         for gone in self._feeds.keys() - seen.keys():
             self.feeds.forget(gone, POLL_RESULTS)
         self._feeds = seen
