@@ -35,6 +35,7 @@ from prometheus_client import (
 
 from bot.models import RoutingView
 from bot.render.command_args import COMMANDS
+from bot.services.metrics_feeds import FeedSeries
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -137,24 +138,9 @@ class Metrics:
         self.health = Health(clock, tick=tick, telegram=telegram)
         if process:  # process_start_time_seconds, process_resident_memory_bytes ...
             ProcessCollector(registry=registry)
-        self.polls = Counter(
-            "releasebot_polls", "Feed polls, by result", ["feed", "result"], registry=registry
-        )
-        self.new_releases = Counter(
-            "releasebot_new_releases", "New releases stored", ["feed"], registry=registry
-        )
-        self.feed_last_success = Gauge(
-            "releasebot_feed_last_success_timestamp_seconds",
-            "When the feed last answered (200 or 304)",
-            ["feed"],
-            registry=registry,
-        )
-        self.feed_failures = Gauge(
-            "releasebot_feed_consecutive_failures",
-            "Failed polls of the feed since its last success",
-            ["feed"],
-            registry=registry,
-        )
+        # The per-feed series (thousands of label sets) as plain numbers: metrics_feeds.py.
+        self.feeds = FeedSeries()
+        registry.register(self.feeds)
         self.deliveries = Counter(
             "releasebot_deliveries",
             "Posts sent or edited, and failed or retried sends, by channel",
@@ -231,9 +217,8 @@ class Metrics:
         both mean the feed answered with nothing new."""
         for outcome in outcomes:
             result = "not_modified" if outcome.status == "unchanged" else outcome.status
-            self.polls.labels(feed=outcome.feed, result=result).inc()
-            if outcome.result is not None and outcome.result.new:
-                self.new_releases.labels(feed=outcome.feed).inc(outcome.result.new)
+            new = outcome.result.new if outcome.result is not None else 0
+            self.feeds.polled(outcome.feed, result, new)
 
     def delivered(self, channel: str, result: str) -> None:
         self.deliveries.labels(channel=channel, result=result).inc()
@@ -280,13 +265,10 @@ class Metrics:
             seen[feed] = (last_success, failures)
             if self._feeds.get(feed) == seen[feed]:
                 continue
-            if last_success is not None:
-                self.feed_last_success.labels(feed=feed).set(last_success.timestamp())
-            self.feed_failures.labels(feed=feed).set(failures)
+            stamp = last_success.timestamp() if last_success is not None else None
+            self.feeds.set_state(feed, stamp, failures)
         for gone in self._feeds.keys() - seen.keys():
-            self._forget((self.feed_last_success, self.feed_failures), feed=gone)
-            self._forget((self.polls,), feed=gone, results=POLL_RESULTS)
-            self._forget((self.new_releases,), feed=gone)
+            self.feeds.forget(gone, POLL_RESULTS)
         self._feeds = seen
 
     def set_channels(

@@ -9,7 +9,9 @@ import random
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import zip_longest
 from typing import Literal
+from urllib.parse import urlsplit
 
 from bot.config import FeedSettings, Settings
 from bot.errors import FeedError, FeedFetchError, ReleaseBotError, StoreError
@@ -33,6 +35,9 @@ PollStatus = Literal["ok", "not_modified", "unchanged", "error"]
 Clock = Callable[[], datetime]
 Notify = Callable[[Html], Awaitable[None]]  # tells the admins; see bot.render.notices
 
+# Polls under way at once: a few per fetcher slot, so that a slot that frees is taken at
+# once, while a round of 10,000 due feeds no longer holds 10,000 coroutines.
+WORKERS_PER_SLOT = 4
 STORE_WAITING = "not polled: the database cannot be written yet"
 
 
@@ -91,6 +96,35 @@ def _log_polled(outcome: PollOutcome) -> PollOutcome:
     return outcome
 
 
+async def in_workers(
+    work: Callable[[Feed], Awaitable[PollOutcome]], feeds: Sequence[Feed], workers: int
+) -> list[PollOutcome]:
+    """`work(feed)` for every feed, at most `workers` at a time; outcomes in `feeds`' order.
+
+    A coroutine per feed all at once (10,000 in a cold start's first round) held a task,
+    its frames and the feed's state each until the fetcher had a slot for it: tens of MB
+    at the round's peak, which the process kept (bench/README.md, soak memory)."""
+    outcomes: list[PollOutcome | None] = [None] * len(feeds)
+    turns = iter(hosts_in_turn(feeds))  # shared: each worker takes the next feed in turn
+
+    async def worker() -> None:
+        for index in turns:
+            outcomes[index] = await work(feeds[index])
+
+    await asyncio.gather(*(worker() for _ in range(min(workers, len(feeds)))))
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def hosts_in_turn(feeds: Sequence[Feed]) -> list[int]:
+    """The feeds' positions, one host after another in turn (a, b, c, a, b, ...), each
+    host's in their order: a worker then waits on the fetcher's per-host limit no more
+    than a coroutine per feed did."""
+    hosts: dict[str, list[int]] = {}
+    for index, feed in enumerate(feeds):
+        hosts.setdefault(urlsplit(feed.source).hostname or "", []).append(index)
+    return [index for turn in zip_longest(*hosts.values()) for index in turn if index is not None]
+
+
 class Poller:
     """Polls feeds with one shared fetcher and store; one failing feed never stops the others."""
 
@@ -145,7 +179,8 @@ class Poller:
             return outcome
 
         each = self.poll_guarded if polled is None else poll
-        outcomes = list(await asyncio.gather(*(each(feed) for feed in targets)))
+        workers = self.settings.fetch.concurrency * WORKERS_PER_SLOT
+        outcomes = await in_workers(each, targets, workers)
         if self.metrics is not None:
             self.metrics.polled(outcomes)
         return outcomes
