@@ -43,7 +43,16 @@ from bot.feeds.normalise import _identifier_fields, _studies, normalize_entry
 from bot.feeds.parse import FEEDPARSER_OPTIONS, _headers, _link_base, parse_feed
 from bot.feeds.studies import find_identifier_studies, find_studies
 
-CORPUS = REPO.parent.parent / "shared" / "corpus" / "feeds" / "real"
+# ../shared beside the repository (a checkout next to the design folder); one level further
+# up from a worktree kept in a subfolder.
+CORPUS = next(
+    (
+        base / "shared" / "corpus" / "feeds" / "real"
+        for base in (REPO.parent, REPO.parent.parent)
+        if (base / "shared" / "corpus" / "feeds" / "real").is_dir()
+    ),
+    REPO.parent / "shared" / "corpus" / "feeds" / "real",
+)
 NIDA_FIXTURE = REPO / "tests" / "fixtures" / "feeds" / "nida_study.rss.xml"
 TARGET_MS = 0.2
 REPEAT = 20
