@@ -121,8 +121,17 @@ def hosts_in_turn(feeds: Sequence[Feed]) -> list[int]:
     than a coroutine per feed did."""
     hosts: dict[str, list[int]] = {}
     for index, feed in enumerate(feeds):
-        hosts.setdefault(urlsplit(feed.source).hostname or "", []).append(index)
+        hosts.setdefault(host_of(feed), []).append(index)
     return [index for turn in zip_longest(*hosts.values()) for index in turn if index is not None]
+
+
+def host_of(feed: Feed) -> str:
+    """The host the feed is fetched from ("" for a local file, or a URL Python cannot
+    split: the fetcher reports that one as the feed's error, not the whole round)."""
+    try:
+        return urlsplit(feed.source).hostname or ""
+    except ValueError:
+        return ""
 
 
 class Poller:

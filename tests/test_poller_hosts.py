@@ -1,0 +1,49 @@
+"""A round's workers share out the hosts: a broken URL stops no other feed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import Settings, settings_from_dict
+from bot.fetch.client import Fetcher, default_user_agent
+from bot.services.config_sync import sync_config
+from bot.services.poller import Poller
+from bot.store import Store
+from tests.fakes.feed_server import FeedServer
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+BODY = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>News</title>'
+    b"<link>https://agency.example/</link><item><guid>one</guid><title>One</title>"
+    b"<link>https://agency.example/r/1</link></item></channel></rss>\n"
+)
+
+
+def _settings(tmp_path: Path, urls: dict[str, str], **fetch: object) -> Settings:
+    return settings_from_dict(
+        {
+            "fetch": {"allow_private_addresses": True, "timeout": 60, **fetch},
+            "feeds": [{"name": name, "url": url} for name, url in urls.items()],
+            "channels": [],
+        },
+        tmp_path,
+    )
+
+
+async def test_a_feed_url_python_cannot_split_fails_that_feed_alone(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A config URL with a broken IPv6 host (accepted by the config) is that feed's error;
+    the round still polls the other feed (it used to end every round before any poll)."""
+    urls = {"good": feed_server.serve("/good.xml", BODY), "typo": "http://[::1/feed.xml"}
+    settings = _settings(tmp_path, urls)
+    store = Store.open(tmp_path / "releasebot.db")
+    sync_config(store, settings, NOW)
+    try:
+        async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+            poller = Poller(settings, store=store, fetcher=fetcher, clock=lambda: NOW)
+            outcomes = await poller.poll_due()
+    finally:
+        store.close()
+    assert [(o.feed, o.status) for o in outcomes] == [("good", "ok"), ("typo", "error")]
