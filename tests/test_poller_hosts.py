@@ -1,16 +1,17 @@
-"""A round's workers share out the hosts: a broken URL stops no other feed."""
+"""A round's workers share out the hosts: a hanging host or a broken URL stops no other feed."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Settings, settings_from_dict
 from bot.fetch.client import Fetcher, default_user_agent
 from bot.services.config_sync import sync_config
-from bot.services.poller import Poller
+from bot.services.poller import Poller, PollOutcome
 from bot.store import Store
-from tests.fakes.feed_server import FeedServer
+from tests.fakes.feed_server import FeedServer, Route
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 BODY = (
@@ -29,6 +30,43 @@ def _settings(tmp_path: Path, urls: dict[str, str], **fetch: object) -> Settings
         },
         tmp_path,
     )
+
+
+async def test_a_hanging_host_does_not_hold_up_the_feeds_of_another_host(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """One host hangs (10 feeds, 1 fetch at a time per host, 2 in all): the other host's
+    10 feeds are all polled meanwhile, as when each feed had its own coroutine."""
+    fast = {f"fast-{n}": feed_server.serve(f"/{n}.xml", BODY) for n in range(10)}
+    with FeedServer(host="127.0.0.2") as hanging:
+        slow = {f"slow-{n}": hanging.route(f"/{n}.xml", Route(BODY, delay=60)) for n in range(10)}
+        # the hanging host's feeds first, in turn with the others
+        pairs = zip(slow.items(), fast.items(), strict=True)
+        urls = {name: url for pair in pairs for name, url in pair}
+        settings = _settings(tmp_path, urls, concurrency=2, per_host=1)
+        store = Store.open(tmp_path / "releasebot.db")
+        sync_config(store, settings, NOW)
+        fast_done = asyncio.Event()
+        finished: list[str] = []
+
+        def polled(outcome: PollOutcome) -> None:
+            finished.append(outcome.feed)
+            if set(fast) <= set(finished):
+                fast_done.set()
+
+        try:
+            async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+                poller = Poller(settings, store=store, fetcher=fetcher, clock=lambda: NOW)
+                round_ = asyncio.create_task(poller.poll_all(settings.feeds, polled=polled))
+                try:
+                    await asyncio.wait_for(fast_done.wait(), timeout=10)
+                finally:
+                    hanging.stop()  # its answers give up: the round ends
+                    outcomes = await round_
+        finally:
+            store.close()
+    assert [o.feed for o in outcomes] == list(urls)
+    assert {o.status for o in outcomes if o.feed in fast} == {"ok"}
 
 
 async def test_a_feed_url_python_cannot_split_fails_that_feed_alone(
