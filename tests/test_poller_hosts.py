@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,3 +86,40 @@ async def test_a_feed_url_python_cannot_split_fails_that_feed_alone(
     finally:
         store.close()
     assert [(o.feed, o.status) for o in outcomes] == [("good", "ok"), ("typo", "error")]
+
+
+async def test_a_round_cancelled_midway_leaves_no_poll_running_and_keeps_what_it_stored(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A stop (SIGTERM, stop_rounds) cancels a round stuck on a hanging host: no worker or
+    poll is left running, and the feeds polled before it are stored as polled."""
+    fast = {f"fast-{n}": feed_server.serve(f"/{n}.xml", BODY) for n in range(6)}
+    with FeedServer(host="127.0.0.2") as hanging:
+        slow = {f"slow-{n}": hanging.route(f"/{n}.xml", Route(BODY, delay=60)) for n in range(6)}
+        urls = {**slow, **fast}
+        settings = _settings(tmp_path, urls, concurrency=2, per_host=1)
+        store = Store.open(tmp_path / "releasebot.db")
+        sync_config(store, settings, NOW)
+        fast_done = asyncio.Event()
+        finished: set[str] = set()
+
+        def polled(outcome: PollOutcome) -> None:
+            finished.add(outcome.feed)
+            if set(fast) <= finished:
+                fast_done.set()
+
+        try:
+            async with Fetcher(settings.fetch, user_agent=default_user_agent()) as fetcher:
+                poller = Poller(settings, store=store, fetcher=fetcher, clock=lambda: NOW)
+                round_ = asyncio.create_task(poller.poll_all(settings.feeds, polled=polled))
+                await asyncio.wait_for(fast_done.wait(), timeout=10)
+                round_.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await round_
+                left = asyncio.all_tasks() - {asyncio.current_task()}
+                states = {state.name: state for state in store.feed_states()}
+        finally:
+            store.close()
+    assert left == set()
+    assert all(states[name].last_success == NOW for name in fast)
+    assert all(states[name].last_success is None for name in slow)
