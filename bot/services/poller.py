@@ -145,7 +145,9 @@ class HostTurns:
         self.turn: deque[str] = deque(self.waiting)  # hosts with feeds left, next first
         self.busy: dict[str, int] = dict.fromkeys(self.waiting, 0)
         self.host_at: dict[int, str] = {}
-        self.freed = asyncio.Event()
+        # Idle workers, woken one per poll that ends: waking them all each time cost
+        # thousands of wake-ups per round when most feeds share one host.
+        self.idle: deque[asyncio.Future[None]] = deque()
 
     async def next(self) -> int | None:
         """The next feed to poll, once its host has room; None when none is left."""
@@ -155,21 +157,32 @@ class HostTurns:
                 if self.busy[host] < self.per_host:
                     return self._take(host)
                 self.turn.append(host)
-            self.freed.clear()
-            await self.freed.wait()
+            woken = asyncio.get_running_loop().create_future()
+            self.idle.append(woken)
+            await woken
         return None
 
     def _take(self, host: str) -> int:
         index = self.waiting[host].popleft()
         if self.waiting[host]:
             self.turn.append(host)  # its next feed after the other hosts' turn
+        elif not self.turn:  # the last feed is taken: the idle workers are done
+            while self.idle:
+                self._wake()
         self.busy[host] += 1
         self.host_at[index] = host
         return index
 
     def done(self, index: int) -> None:
         self.busy[self.host_at.pop(index)] -= 1
-        self.freed.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.idle:
+            woken = self.idle.popleft()
+            if not woken.done():  # not cancelled
+                woken.set_result(None)
+                return
 
 
 class Poller:
