@@ -6,10 +6,10 @@ import asyncio
 import hashlib
 import logging
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import zip_longest
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -97,32 +97,92 @@ def _log_polled(outcome: PollOutcome) -> PollOutcome:
 
 
 async def in_workers(
-    work: Callable[[Feed], Awaitable[PollOutcome]], feeds: Sequence[Feed], workers: int
+    work: Callable[[Feed], Awaitable[PollOutcome]],
+    feeds: Sequence[Feed],
+    workers: int,
+    per_host: int,
 ) -> list[PollOutcome]:
-    """`work(feed)` for every feed, at most `workers` at a time; outcomes in `feeds`' order.
+    """`work(feed)` for every feed, at most `workers` at a time and `per_host` of a host;
+    outcomes in `feeds`' order.
 
     A coroutine per feed all at once (10,000 in a cold start's first round) held a task,
     its frames and the feed's state each until the fetcher had a slot for it: tens of MB
-    at the round's peak, which the process kept (bench/README.md, soak memory)."""
+    at the round's peak, which the process kept (bench/README.md, soak memory). A worker
+    never takes a feed only to wait for its host (the fetcher's per-host limit): workers
+    parked behind one hanging host would leave the other hosts' feeds waiting."""
     outcomes: list[PollOutcome | None] = [None] * len(feeds)
-    turns = iter(hosts_in_turn(feeds))  # shared: each worker takes the next feed in turn
+    turns = HostTurns(feeds, per_host)
 
     async def worker() -> None:
-        for index in turns:
-            outcomes[index] = await work(feeds[index])
+        while (index := await turns.next()) is not None:
+            try:
+                outcomes[index] = await work(feeds[index])
+            finally:
+                turns.done(index)
 
     await asyncio.gather(*(worker() for _ in range(min(workers, len(feeds)))))
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def hosts_in_turn(feeds: Sequence[Feed]) -> list[int]:
+def host_of(feed: Feed) -> str:
+    """The host the feed is fetched from ("" for a local file, or a URL Python cannot
+    split: the fetcher reports that one as the feed's error)."""
+    try:
+        return urlsplit(feed.source).hostname or ""
+    except ValueError:
+        return ""
+
+
+class HostTurns:
     """The feeds' positions, one host after another in turn (a, b, c, a, b, ...), each
-    host's in their order: a worker then waits on the fetcher's per-host limit no more
-    than a coroutine per feed did."""
-    hosts: dict[str, list[int]] = {}
-    for index, feed in enumerate(feeds):
-        hosts.setdefault(urlsplit(feed.source).hostname or "", []).append(index)
-    return [index for turn in zip_longest(*hosts.values()) for index in turn if index is not None]
+    host's in their order, skipping a host while `per_host` of its feeds are under way."""
+
+    def __init__(self, feeds: Sequence[Feed], per_host: int) -> None:
+        self.per_host = per_host
+        self.waiting: dict[str, deque[int]] = {}
+        for index, feed in enumerate(feeds):
+            self.waiting.setdefault(host_of(feed), deque()).append(index)
+        self.turn: deque[str] = deque(self.waiting)  # hosts with feeds left, next first
+        self.busy: dict[str, int] = dict.fromkeys(self.waiting, 0)
+        self.host_at: dict[int, str] = {}
+        # Idle workers, woken one per poll that ends: waking them all each time cost
+        # thousands of wake-ups per round when most feeds share one host.
+        self.idle: deque[asyncio.Future[None]] = deque()
+
+    async def next(self) -> int | None:
+        """The next feed to poll, once its host has room; None when none is left."""
+        while self.turn:
+            for _ in range(len(self.turn)):
+                host = self.turn.popleft()
+                if self.busy[host] < self.per_host:
+                    return self._take(host)
+                self.turn.append(host)
+            woken = asyncio.get_running_loop().create_future()
+            self.idle.append(woken)
+            await woken
+        return None
+
+    def _take(self, host: str) -> int:
+        index = self.waiting[host].popleft()
+        if self.waiting[host]:
+            self.turn.append(host)  # its next feed after the other hosts' turn
+        elif not self.turn:  # the last feed is taken: the idle workers are done
+            while self.idle:
+                self._wake()
+        self.busy[host] += 1
+        self.host_at[index] = host
+        return index
+
+    def done(self, index: int) -> None:
+        self.busy[self.host_at.pop(index)] -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.idle:
+            woken = self.idle.popleft()
+            if not woken.done():  # not cancelled
+                woken.set_result(None)
+                return
 
 
 class Poller:
@@ -180,7 +240,7 @@ class Poller:
 
         each = self.poll_guarded if polled is None else poll
         workers = self.settings.fetch.concurrency * WORKERS_PER_SLOT
-        outcomes = await in_workers(each, targets, workers)
+        outcomes = await in_workers(each, targets, workers, self.settings.fetch.per_host)
         if self.metrics is not None:
             self.metrics.polled(outcomes)
         return outcomes
