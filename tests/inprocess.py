@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import pytest
 
 from bot.cli import main
 
+Cli = Callable[..., subprocess.CompletedProcess[str]]  # (config, *args) -> the answer
 NOISY = ("httpx", "httpcore", "telegram", "apscheduler")
 UNSET = ("TELEGRAM_BOT_TOKEN", "RELEASEBOT_CONFIG")
 
@@ -70,3 +71,15 @@ def releasebot_here(
             os.chdir(before)
     out, err = capsys.readouterr()
     return subprocess.CompletedProcess(["releasebot", *argv], code, out, err)
+
+
+def with_config(
+    capsys: pytest.CaptureFixture[str],
+) -> Cli:
+    """`run(config, *args)`: `releasebot --config CONFIG ARGS` in this process, in the shape
+    of tests.processes.releasebot (a fixture returns this, bound to the test's capsys)."""
+
+    def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return releasebot_here(capsys, ["--config", str(config), *args])
+
+    return run
