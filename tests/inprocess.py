@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,13 +54,18 @@ def process_state_kept() -> Iterator[None]:
 
 
 def releasebot_here(
-    capsys: pytest.CaptureFixture[str], argv: Sequence[str], cwd: Path | None = None
+    capsys: pytest.CaptureFixture[str],
+    argv: Sequence[str],
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`releasebot ARGV` by `bot.cli.main` in `cwd`: its exit code (returned, or raised as
-    argparse does) and what it wrote to stdout and stderr, as a subprocess would give them."""
+    """`releasebot ARGV` by `bot.cli.main` in `cwd`, with `env` added to the environment
+    (e.g. the token): its exit code (returned, or raised as argparse does) and what it
+    wrote to stdout and stderr, as a subprocess would give them."""
     capsys.readouterr()  # only this command's output
     before = Path.cwd()
     with process_state_kept():
+        os.environ.update(env or {})
         if cwd is not None:
             os.chdir(cwd)
         try:
