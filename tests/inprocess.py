@@ -3,8 +3,8 @@ command answers rather than about the process: no interpreter start (0.2-0.6 s o
 
 `main` sets up process-wide things a real run owns: the root logger's handlers and level,
 the noisy libraries' log levels, Python warnings' route, SIGHUP's handler (`run`). Each
-call puts them back as they were, so nothing leaks into the next test; the token and
-config variables are removed for the call, as the subprocess helpers remove them.
+call puts them back as they were, so nothing leaks into the next test; the token, webhook
+secret and config variables are removed for the call, as the subprocess helpers remove them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from bot.cli import main
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]  # (config, *args) -> the answer
 NOISY = ("httpx", "httpcore", "telegram", "apscheduler")
-UNSET = ("TELEGRAM_BOT_TOKEN", "RELEASEBOT_CONFIG")
+UNSET = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "RELEASEBOT_CONFIG")
 
 
 @contextmanager
