@@ -2,6 +2,7 @@
 
 The writer is a second process holding the run lock and storing releases one transaction
 after another, as `releasebot run` does; the backup is the real `releasebot` command.
+The refusals and the copy's checks run the command in-process (`run_here`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 from bot.store import Store
 from tests.factories import make_release
-from tests.test_cli import REPO, run_cli, write_config
+from tests.test_cli import REPO, run_cli, run_here, write_config
 from tests.test_database_open import make_damaged, make_newer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -139,38 +140,44 @@ def test_restore_is_stop_copy_back_start(config: Path) -> None:
     assert len(release_ids(db)) == STORED
 
 
-def test_an_existing_file_is_kept_unless_forced(config: Path) -> None:
+def test_an_existing_file_is_kept_unless_forced(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A backup never overwrites a file by accident: exit 2 and the file as it was; with
     --force it is replaced by the copy."""
     target = config.parent / "notes.txt"
     target.write_text("keep me\n", encoding="utf-8")
-    refused = run_cli("backup", str(target), cwd=config.parent, config=config)
+    refused = run_here(capsys, "backup", str(target), cwd=config.parent, config=config)
     assert refused.returncode == 2
     assert "--force" in refused.stderr
     assert len(refused.stderr.splitlines()) == 1
     assert target.read_text(encoding="utf-8") == "keep me\n"
-    forced = run_cli("backup", str(target), "--force", cwd=config.parent, config=config)
+    forced = run_here(capsys, "backup", str(target), "--force", cwd=config.parent, config=config)
     assert forced.returncode == 0, forced.stderr
     assert integrity(target) == ["ok"]
     assert len(release_ids(target)) == STORED
 
 
-def test_the_database_itself_is_never_the_target(config: Path) -> None:
+def test_the_database_itself_is_never_the_target(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`backup` onto the database's own path (even with --force) is refused, the file kept."""
     db = config.parent / "releasebot.db"
     before = db.read_bytes()
-    done = run_cli("backup", str(db), "--force", cwd=config.parent, config=config)
+    done = run_here(capsys, "backup", str(db), "--force", cwd=config.parent, config=config)
     assert done.returncode == 2
     assert "is the database itself" in done.stderr
     assert db.read_bytes() == before
 
 
-def test_a_copy_that_fails_its_check_is_not_left_behind(config: Path) -> None:
+def test_a_copy_that_fails_its_check_is_not_left_behind(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A damaged database: exit 1 naming the problem, and no file at PATH nor beside it."""
     make_damaged(config.parent / "releasebot.db")
     out = config.parent / "out"
     out.mkdir()
-    done = run_cli("backup", str(out / "bot.db"), cwd=config.parent, config=config)
+    done = run_here(capsys, "backup", str(out / "bot.db"), cwd=config.parent, config=config)
     assert done.returncode == 1, done.stderr
     assert "failed its integrity check" in done.stderr
     assert os.listdir(out) == []
@@ -196,12 +203,14 @@ def test_no_database_no_backup(tmp_path: Path, content: str | None, says: str) -
     assert not (tmp_path / "copy.db").exists()
 
 
-def test_a_database_from_a_newer_release_bot_can_be_backed_up(config: Path) -> None:
+def test_a_database_from_a_newer_release_bot_can_be_backed_up(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The commands that use the database refuse one a newer release-bot wrote; a backup
     of it is still made (and keeps its schema: nothing is migrated)."""
     db, copy = config.parent / "releasebot.db", config.parent / "newer.db"
     make_newer(db)
-    done = run_cli("backup", str(copy), cwd=config.parent, config=config)
+    done = run_here(capsys, "backup", str(copy), cwd=config.parent, config=config)
     assert done.returncode == 0, done.stderr
     conn = sqlite3.connect(copy)
     names = {row[0] for row in conn.execute("SELECT name FROM _sqlite_migrations")}

@@ -1,5 +1,6 @@
 """`releasebot check --network` asks Telegram too: the real CLI process against the strict
-fake Bot API (`bot.api_base_url` points at it), with TELEGRAM_BOT_TOKEN in its environment."""
+fake Bot API (`bot.api_base_url` points at it), with TELEGRAM_BOT_TOKEN in its environment;
+the tests about one channel's line run the command in-process."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
+from tests.inprocess import releasebot_here
 from tests.test_run_e2e import CHANNEL_A, CHANNEL_N, Item, rss, write_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,6 +34,17 @@ def check_network(config: Path, token: str | None) -> subprocess.CompletedProces
         timeout=60,
         check=False,
     )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def check_network_here(
+    capsys: pytest.CaptureFixture[str], config: Path, token: str | None
+) -> subprocess.CompletedProcess[str]:
+    """The same command by `bot.cli.main` in this process (tests/inprocess.py): for the
+    tests about what a channel's line says; the exit-0 and exit-2 paths keep the process."""
+    env = {} if token is None else {"TELEGRAM_BOT_TOKEN": token}
+    done = releasebot_here(capsys, ["--config", str(config), "check", "--network"], env=env)
     assert "Traceback" not in done.stderr, done.stderr
     return done
 
@@ -84,7 +99,10 @@ def test_a_wrong_token_is_one_line_and_exit_2(
 
 
 def test_a_channel_where_the_bot_is_only_a_member_gets_the_fix(
-    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+    tmp_path: Path,
+    fake_bot_api: FakeBotAPI,
+    feed_server: FeedServer,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The bot is a plain member of a channel: the line says to make it an administrator with
     'Post messages'; exit 1. The good channel still says ok."""
@@ -93,7 +111,7 @@ def test_a_channel_where_the_bot_is_only_a_member_gets_the_fix(
     config = config_for(
         tmp_path, fake_bot_api, feed_server, [("a-news", CHANNEL_A), ("n-news", CHANNEL_N)]
     )
-    done = check_network(config, fake_bot_api.token)
+    done = check_network_here(capsys, config, fake_bot_api.token)
     assert done.returncode == 1
     [line] = [line for line in done.stdout.splitlines() if line.startswith("channel n-news")]
     assert line == (
@@ -105,13 +123,16 @@ def test_a_channel_where_the_bot_is_only_a_member_gets_the_fix(
 
 
 def test_a_channel_not_found_suggests_checking_the_username(
-    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+    tmp_path: Path,
+    fake_bot_api: FakeBotAPI,
+    feed_server: FeedServer,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """An @username that finds no chat (renamed channel): check the @username or use the
     numeric chat id; exit 1."""
     fake_bot_api.add_chat(CHANNEL_A, "channel", username="a_news_2")
     config = config_for(tmp_path, fake_bot_api, feed_server, [("a-news", "@a_news")])
-    done = check_network(config, fake_bot_api.token)
+    done = check_network_here(capsys, config, fake_bot_api.token)
     assert done.returncode == 1
     [line] = [line for line in done.stdout.splitlines() if line.startswith("channel a-news")]
     assert line.startswith("channel a-news (@a_news): FAILED: Telegram finds no chat @a_news")
@@ -120,11 +141,14 @@ def test_a_channel_not_found_suggests_checking_the_username(
 
 
 def test_without_a_token_telegram_is_not_checked_and_says_so(
-    tmp_path: Path, fake_bot_api: FakeBotAPI, feed_server: FeedServer
+    tmp_path: Path,
+    fake_bot_api: FakeBotAPI,
+    feed_server: FeedServer,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """No TELEGRAM_BOT_TOKEN: the feeds are checked, Telegram is named as not checked; exit 0."""
     config = config_for(tmp_path, fake_bot_api, feed_server, [("a-news", CHANNEL_A)])
-    done = check_network(config, None)
+    done = check_network_here(capsys, config, None)
     assert done.returncode == 0, done.stderr
     assert "telegram: not checked: set TELEGRAM_BOT_TOKEN" in done.stdout
     assert fake_bot_api.requests == []

@@ -30,6 +30,7 @@ from bot.services.config_sync import apply_config, sync_config
 from bot.store import Store
 from tests.factories import make_release
 from tests.fakes.telegram_html import validate_message_text
+from tests.inprocess import Cli, with_config
 from tests.processes import releasebot
 
 NASA = Publisher("National Aeronautics and Space Administration", "NASA")
@@ -223,16 +224,19 @@ def write_feed(path: Path, count: int) -> None:
     )
 
 
-def cli_key(config: Path, ref: str) -> tuple[str, str]:
-    """The BibTeX key and title `releasebot cite REF --style bibtex` prints."""
-    proc = releasebot(config, "cite", ref, "--style", "bibtex")
+def cli_key(cite: Cli, config: Path, ref: str) -> tuple[str, str]:
+    """The BibTeX key and title `releasebot cite REF --style bibtex` prints (run by `cite`:
+    in this process, tests/inprocess.py)."""
+    proc = cite(config, "cite", ref, "--style", "bibtex")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     title = next(line for line in lines if line.lstrip().startswith("title"))
     return lines[0], title
 
 
-def test_releasebot_cite_by_key_and_keys_survive_a_later_release(tmp_path: Path) -> None:
+def test_releasebot_cite_by_key_and_keys_survive_a_later_release(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`releasebot cite nasa2018nasaa` cites the second release stored; a release that
     arrives later (though published earlier) takes the next suffix, and the keys already
     given stay as they were."""
@@ -245,8 +249,10 @@ def test_releasebot_cite_by_key_and_keys_survive_a_later_release(tmp_path: Path)
         encoding="utf-8",
     )  # fmt: skip
     assert releasebot(config, "poll").returncode == 0
+    here = with_config(capsys)
     before = {
-        key: cli_key(config, key) for key in ("nasa2018nasa", "nasa2018nasaa", "nasa2018nasab")
+        key: cli_key(here, config, key)
+        for key in ("nasa2018nasa", "nasa2018nasaa", "nasa2018nasab")
     }
     assert before["nasa2018nasa"][0] == "@misc{nasa2018nasa,"
     assert "{NASA} selects astronauts" in before["nasa2018nasa"][1]
@@ -256,9 +262,9 @@ def test_releasebot_cite_by_key_and_keys_survive_a_later_release(tmp_path: Path)
     assert "{InSight}" in before["nasa2018nasab"][1]
     write_feed(tmp_path / "nasa.xml", 4)
     assert releasebot(config, "poll").returncode == 0
-    after = {key: cli_key(config, key) for key in before}
+    after = {key: cli_key(here, config, key) for key in before}
     assert after == before
-    key, title = cli_key(config, "nasa2018nasac")
+    key, title = cli_key(here, config, "nasa2018nasac")
     assert key == "@misc{nasa2018nasac,"
     assert "chief scientist" in title
 

@@ -2,6 +2,8 @@
 
 Each test checks what a person at the terminal sees: the printed rows, the exit code
 (0 done, 1 could not do its job, 2 usage or config error) and never a traceback.
+Tests about a command's answer rather than the process run it in-process (`run_here`,
+bot.cli.main); each command's exit codes and output keep real-process tests (`run_cli`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 
 from bot.cli import build_parser
 from tests.fakes.feed_server import FeedServer
+from tests.inprocess import releasebot_here
 
 REPO = Path(__file__).resolve().parent.parent
 PREVIEW_KEYS = ["key", "title", "url", "link", "published", "updated", "author", "summary"]
@@ -82,6 +85,22 @@ def run_cli(
     return done
 
 
+def run_here(
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+    cwd: Path,
+    config: Path | None = None,
+    check_clean: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """What run_cli gives, by `bot.cli.main` in this process (tests/inprocess.py): for tests
+    about a command's answer; each command keeps a run_cli test for the real process."""
+    argv = [*(["--config", str(config)] if config is not None else []), *args]
+    done = releasebot_here(capsys, argv, cwd=cwd)
+    if check_clean:
+        assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -137,10 +156,12 @@ def test_preview_of_a_file_lists_releases_newest_first(tmp_path: Path) -> None:
     assert not (tmp_path / "releasebot.db").exists()
 
 
-def test_preview_json_has_exactly_the_documented_keys(tmp_path: Path) -> None:
+def test_preview_json_has_exactly_the_documented_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--json prints one object per line with the documented keys and normalised values."""
     (tmp_path / "feed.xml").write_bytes(PREVIEW_FEED)
-    done = run_cli("preview", "feed.xml", "--json", cwd=tmp_path)
+    done = run_here(capsys, "preview", "feed.xml", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     records = json_lines(done.stdout)
     assert [list(record) for record in records] == [PREVIEW_KEYS] * 4
@@ -156,28 +177,32 @@ def test_preview_json_has_exactly_the_documented_keys(tmp_path: Path) -> None:
     assert {r["feed_title"] for r in records} == {"Agency News"}
 
 
-def test_preview_of_a_file_resolves_relative_links_against_the_feed_link(tmp_path: Path) -> None:
+def test_preview_of_a_file_resolves_relative_links_against_the_feed_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A saved feed with relative item links still gives absolute canonical URLs."""
     body = PREVIEW_FEED.replace(b"https://Agency.example/news/3#top", b"/news/3#top")
     (tmp_path / "feed.xml").write_bytes(body)
-    done = run_cli("preview", "feed.xml", "--json", "--limit", "1", cwd=tmp_path)
+    done = run_here(capsys, "preview", "feed.xml", "--json", "--limit", "1", cwd=tmp_path)
     (record,) = json_lines(done.stdout)
     assert record["url"] == "https://agency.example/news/3"
 
 
-def test_preview_limit_keeps_the_newest(tmp_path: Path) -> None:
+def test_preview_limit_keeps_the_newest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--limit 2 prints the two newest releases."""
     (tmp_path / "feed.xml").write_bytes(PREVIEW_FEED)
-    done = run_cli("preview", "feed.xml", "--json", "--limit", "2", cwd=tmp_path)
+    done = run_here(capsys, "preview", "feed.xml", "--json", "--limit", "2", cwd=tmp_path)
     assert [r["key"] for r in json_lines(done.stdout)] == ["r-3", "r-2"]
 
 
-def test_preview_of_a_url(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_preview_of_a_url(
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A URL is fetched and previewed like a file; nothing is written."""
     body = PREVIEW_FEED.replace(b"https://Agency.example/news/3#top", b"/news/3#top")
     url = feed_server.serve("/news/feed.xml", body)
     config = write_config(tmp_path, {})
-    done = run_cli("preview", url, "--json", "--limit", "1", cwd=tmp_path, config=config)
+    done = run_here(capsys, "preview", url, "--json", "--limit", "1", cwd=tmp_path, config=config)
     assert done.returncode == 0, done.stderr
     (record,) = json_lines(done.stdout)
     assert record["title"] == "Newest release"
@@ -186,25 +211,25 @@ def test_preview_of_a_url(tmp_path: Path, feed_server: FeedServer) -> None:
 
 
 def test_preview_of_a_loopback_url_typed_by_the_operator_needs_no_config(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A URL typed on the command line is trusted: a feed on localhost is previewed, with no
     config file and no allow_private_addresses."""
     url = feed_server.serve("/feed.xml", PREVIEW_FEED)
-    done = run_cli("preview", url, cwd=tmp_path)
+    done = run_here(capsys, "preview", url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Newest release" in done.stdout
     assert not (tmp_path / "config").exists()
 
 
 def test_preview_of_a_configured_loopback_feed_is_refused_by_default(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A feed from the config still passes the guard: without allow_private_addresses its
     loopback URL fails with the setting to change."""
     url = feed_server.serve("/feed.xml", PREVIEW_FEED)
     config = write_config(tmp_path, {"local": url}, fetch={"allow_private_addresses": False})
-    done = run_cli("preview", "local", cwd=tmp_path, config=config)
+    done = run_here(capsys, "preview", "local", cwd=tmp_path, config=config)
     assert done.returncode == 1
     assert "fetch.allow_private_addresses" in done.stderr
     assert feed_server.hits("/feed.xml") == 0
@@ -244,7 +269,7 @@ def test_poll_prints_a_row_per_feed_and_exits_0(tmp_path: Path, feed_server: Fee
 
 
 def test_poll_with_a_failing_feed_exits_1_and_keeps_the_others(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A broken feed is reported in its row with exit 1; the good feed's releases are stored."""
     config = write_config(
@@ -259,12 +284,14 @@ def test_poll_with_a_failing_feed_exits_1_and_keeps_the_others(
     broken = next(line for line in done.stdout.splitlines() if line.startswith("broken"))
     assert broken.split()[1:7] == ["error", "0", "0", "0", "HTTP", "404"]
     assert broken.endswith("HTTP 404 Not Found — check the URL")
-    latest = run_cli("latest", cwd=tmp_path, config=config)
+    latest = run_here(capsys, "latest", cwd=tmp_path, config=config)
     assert "good release 1" in latest.stdout
     assert "good release 0" in latest.stdout
 
 
-def test_poll_feed_polls_only_that_feed(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_poll_feed_polls_only_that_feed(
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`poll --feed NAME` fetches that feed alone."""
     config = write_config(
         tmp_path,
@@ -273,27 +300,29 @@ def test_poll_feed_polls_only_that_feed(tmp_path: Path, feed_server: FeedServer)
             "beta": feed_server.serve("/beta.xml", feed("beta", 1)),
         },
     )
-    done = run_cli("poll", "--feed", "beta", cwd=tmp_path, config=config)
+    done = run_here(capsys, "poll", "--feed", "beta", cwd=tmp_path, config=config)
     assert done.returncode == 0, done.stderr
     assert [line.split()[0] for line in done.stdout.splitlines()[1:]] == ["beta"]
     assert (feed_server.hits("/alpha.xml"), feed_server.hits("/beta.xml")) == (0, 1)
 
 
-def test_poll_of_an_unknown_feed_is_a_usage_error(tmp_path: Path) -> None:
+def test_poll_of_an_unknown_feed_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A feed name not in the config is reported plainly, with the names it has; exit 2."""
     config = write_config(tmp_path, {"alpha": "alpha.xml"})
-    done = run_cli("poll", "--feed", "nope", cwd=tmp_path, config=config)
+    done = run_here(capsys, "poll", "--feed", "nope", cwd=tmp_path, config=config)
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "releasebot: no feed named 'nope' in the config (its feeds: alpha)"
     )
 
 
-def test_poll_of_a_local_file_feed(tmp_path: Path) -> None:
+def test_poll_of_a_local_file_feed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A feed given as a path next to the config is read from disk and stored."""
     (tmp_path / "local.xml").write_bytes(feed("local", 4))
     config = write_config(tmp_path, {"local": "local.xml"})
-    done = run_cli("poll", cwd=tmp_path.parent, config=config)
+    done = run_here(capsys, "poll", cwd=tmp_path.parent, config=config)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[1].split()[:3] == ["local", "ok", "4"]
     assert (tmp_path / "releasebot.db").exists()
@@ -302,20 +331,20 @@ def test_poll_of_a_local_file_feed(tmp_path: Path) -> None:
 # latest
 
 
-def test_latest_prints_the_newest_n(tmp_path: Path) -> None:
+def test_latest_prints_the_newest_n(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`latest -n 2` prints the two newest stored releases, newest first, with their URLs."""
     (tmp_path / "a.xml").write_bytes(feed("alpha", 5))
     (tmp_path / "b.xml").write_bytes(feed("beta", 2))
     config = write_config(tmp_path, {"alpha": "a.xml", "beta": "b.xml"})
-    run_cli("poll", cwd=tmp_path, config=config)
-    done = run_cli("latest", "-n", "2", cwd=tmp_path, config=config)
+    run_here(capsys, "poll", cwd=tmp_path, config=config)
+    done = run_here(capsys, "latest", "-n", "2", cwd=tmp_path, config=config)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert "2014-04-05  alpha        alpha release 4" in lines[0]
     assert "https://alpha.example/r/4" in lines[1]
     assert "alpha release 3" in lines[2]
     assert len(lines) == 4
-    only_beta = run_cli("latest", "--feed", "beta", cwd=tmp_path, config=config)
+    only_beta = run_here(capsys, "latest", "--feed", "beta", cwd=tmp_path, config=config)
     assert "beta release 1" in only_beta.stdout
     assert "alpha" not in only_beta.stdout
 
@@ -340,7 +369,9 @@ def test_check_validates_config_and_database(tmp_path: Path) -> None:
     assert "database ok" in done.stdout
 
 
-def test_check_network_fetches_each_feed(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_check_network_fetches_each_feed(
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`check --network` reports each feed; one unreachable feed makes it exit 1."""
     config = write_config(
         tmp_path,
@@ -349,11 +380,11 @@ def test_check_network_fetches_each_feed(tmp_path: Path, feed_server: FeedServer
             "html": feed_server.serve("/page", b"<html><body>hi</body></html>"),
         },
     )
-    done = run_cli("check", "--network", cwd=tmp_path, config=config)
+    done = run_here(capsys, "check", "--network", cwd=tmp_path, config=config)
     assert done.returncode == 1
     assert "feed alpha: ok, 3 releases (alpha news)" in done.stdout
     assert "feed html: FAILED: not a feed: got text/html" in done.stdout
-    assert run_cli("check", cwd=tmp_path, config=config).returncode == 0
+    assert run_here(capsys, "check", cwd=tmp_path, config=config).returncode == 0
 
 
 BROKEN_CONFIG = """

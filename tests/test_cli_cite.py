@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.inprocess import Cli, with_config
 from tests.processes import releasebot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +21,10 @@ APA = (
 )
 
 
+@pytest.fixture
+def here(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """`releasebot` in this process, for tests about the answer (tests/inprocess.py)."""
+    return with_config(capsys)
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +41,19 @@ def demo(tmp_path_factory):
 @pytest.mark.parametrize(
     "ref", [URL, URL + "?utm_source=rss&utm_medium=feed", "cocaine relapse medication"]
 )
-def test_cite_finds_the_reference_release(demo, ref):
+def test_cite_finds_the_reference_release(demo, ref, here):
     """Citing by canonical URL, by the tracked original link, or by words gives the APA 7 text."""
-    proc = releasebot(demo, "cite", ref)
+    proc = here(demo, "cite", ref)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == APA
 
 
-def test_cite_by_id_in_another_style(demo):
+def test_cite_by_id_in_another_style(demo, here):
     """`cite 42 --style mla --accessed …` works on the id `latest` shows."""
-    latest = releasebot(demo, "latest", "-n", "20").stdout
+    latest = here(demo, "latest", "-n", "20").stdout
     line = next(line for line in latest.splitlines() if "cocaine-dependent" in line)
     release_id = line.split()[0]
-    proc = releasebot(
-        demo, "cite", release_id, "--style", "chicago-note", "--accessed", "2024-05-01"
-    )
+    proc = here(demo, "cite", release_id, "--style", "chicago-note", "--accessed", "2024-05-01")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == (
         "National Institute on Drug Abuse, “Medication Can Help Prevent Relapse in"
@@ -67,9 +70,9 @@ def test_cite_with_no_match_exits_1_with_one_line(demo):
     assert "no stored release matches" in proc.stderr
 
 
-def test_list_styles_names_every_style(demo):
+def test_list_styles_names_every_style(demo, here):
     """`cite --list-styles` lists the ten styles with their names."""
-    proc = releasebot(demo, "cite", "--list-styles")
+    proc = here(demo, "cite", "--list-styles")
     names = [line.split()[0] for line in proc.stdout.splitlines()]
     assert names == [
         "apa",

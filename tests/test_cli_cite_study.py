@@ -17,6 +17,7 @@ from bot.render.cite import STYLE_LABELS, STYLES
 from tests.fakes.doi_resolver import DoiResolver
 from tests.fakes.ncbi import Ncbi
 from tests.fakes.study_services import SEED_DOI
+from tests.inprocess import Cli, with_config
 from tests.processes import releasebot
 from tests.test_cite_study import GOLDEN
 
@@ -33,6 +34,12 @@ class Services:
 
     def requests(self) -> int:
         return len(self.doi.requests) + len(self.ncbi.requests)
+
+
+@pytest.fixture
+def here(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """`releasebot` in this process, for tests about the answer (tests/inprocess.py)."""
+    return with_config(capsys)
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +100,10 @@ def test_the_study_is_looked_up_cited_and_kept(services: Services, config: Path)
     assert services.requests() == asked
 
 
-def test_every_style_with_style_all(config: Path) -> None:
+def test_every_style_with_style_all(config: Path, here: Cli) -> None:
     """`--style all` prints each of the ten styles under its name; the prose ones are the
     golden strings."""
-    done = releasebot(config, "cite", "medication relapse cocaine", "--study", "--style", "all")
+    done = here(config, "cite", "medication relapse cocaine", "--study", "--style", "all")
     assert done.returncode == 0, done.stderr
     blocks = done.stdout.strip().split("\n\n== ")
     names = [block.removeprefix("== ").split(" ==\n", 1)[0] for block in blocks]
@@ -121,15 +128,15 @@ def test_a_release_naming_no_study_exits_1_with_one_line(config: Path) -> None:
 
 
 def test_an_unregistered_doi_is_reported_and_not_asked_again(
-    services: Services, config: Path
+    services: Services, config: Path, here: Cli
 ) -> None:
     """The resolver does not know the DOI (404): exit 1 saying so; the miss is kept, so the
     next `cite` does not ask again and says when it will be asked."""
     services.doi.later(SEED_DOI)
     try:
-        first = releasebot(config, "cite", str(DOI_ITEM), "--study")
+        first = here(config, "cite", str(DOI_ITEM), "--study")
         asked = services.doi.hits(SEED_DOI)
-        second = releasebot(config, "cite", str(DOI_ITEM), "--study")
+        second = here(config, "cite", str(DOI_ITEM), "--study")
     finally:
         services.doi.publish(SEED_DOI)
     assert first.returncode == 1
@@ -142,26 +149,26 @@ def test_an_unregistered_doi_is_reported_and_not_asked_again(
     assert services.doi.hits(SEED_DOI) == asked
 
 
-def test_lookups_turned_off_ask_nobody(services: Services, config: Path) -> None:
+def test_lookups_turned_off_ask_nobody(services: Services, config: Path, here: Cli) -> None:
     """With `[study] enabled = false` nothing is requested; the reason is named."""
     off = write_config(config.parent, services.doi, services.ncbi, enabled=False)
     before = services.requests()
-    done = releasebot(off, "cite", str(SEED), "--study")
+    done = here(off, "cite", str(SEED), "--study")
     assert done.returncode == 1
     assert "not looked up ([study] enabled = false)" in done.stderr
     assert services.requests() == before
 
 
-def test_a_study_has_no_access_date(config: Path) -> None:
+def test_a_study_has_no_access_date(config: Path, here: Cli) -> None:
     """`--study --accessed …` is a usage error (exit 2): a study's citation has no access date."""
-    done = releasebot(config, "cite", str(SEED), "--study", "--accessed", "2024-05-01")
+    done = here(config, "cite", str(SEED), "--study", "--accessed", "2024-05-01")
     assert done.returncode == 2
     assert "a study's has no access date" in done.stderr
 
 
-def test_style_all_for_a_release(config: Path) -> None:
+def test_style_all_for_a_release(config: Path, here: Cli) -> None:
     """`--style all` works for the release's own citation too: ten blocks."""
-    done = releasebot(config, "cite", str(SEED), "--style", "all", "--accessed", "2024-05-01")
+    done = here(config, "cite", str(SEED), "--style", "all", "--accessed", "2024-05-01")
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("\n== ") + done.stdout.startswith("== ") == len(STYLES)
     assert "[Press release]" in done.stdout

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.inprocess import Cli, with_config
 from tests.test_cli_cite import releasebot
 
 CONFIG = """\
@@ -48,6 +49,12 @@ def feed(items: list[tuple[int, str, str]]) -> str:
     )
 
 
+@pytest.fixture
+def here(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """`releasebot` in this process, for tests about the answer (tests/inprocess.py)."""
+    return with_config(capsys)
+
+
 @pytest.fixture(scope="module")
 def polled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three dated CDC releases (#1-#3) polled, then an undated page a later poll found (#4)."""
@@ -62,9 +69,9 @@ def polled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("ref", ["0", "#0", "99", "99999999999999999999999"])
-def test_cite_of_a_number_that_is_no_release_exits_1(polled: Path, ref: str) -> None:
+def test_cite_of_a_number_that_is_no_release_exits_1(polled: Path, ref: str, here: Cli) -> None:
     """A number is an id only: none stored with it is a one-line failure, not a search hit."""
-    proc = releasebot(polled, "cite", ref)
+    proc = here(polled, "cite", ref)
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr == f"releasebot: no stored release has the id {ref.lstrip('#')}\n"
@@ -78,38 +85,38 @@ def test_cite_of_an_id_with_more_words_is_a_usage_error(polled: Path) -> None:
     assert "is a release id with more after it" in proc.stderr
 
 
-def test_cite_without_a_reference_cites_the_newest_dated_release(polled: Path) -> None:
+def test_cite_without_a_reference_cites_the_newest_dated_release(polled: Path, here: Cli) -> None:
     """No reference cites the newest dated release, not the undated page seen later."""
-    proc = releasebot(polled, "cite")
+    proc = here(polled, "cite")
     assert proc.returncode == 0, proc.stderr
     assert "New guidance on measles" in proc.stdout
 
 
-def test_cite_of_the_http_form_of_a_stored_https_link(polled: Path) -> None:
+def test_cite_of_the_http_form_of_a_stored_https_link(polled: Path, here: Cli) -> None:
     """An http:// link (with tracking) finds the release stored under https://."""
-    proc = releasebot(polled, "cite", "http://www.cdc.gov/media/releases/2024/2.html?utm_source=x")
+    proc = here(polled, "cite", "http://www.cdc.gov/media/releases/2024/2.html?utm_source=x")
     assert proc.returncode == 0, proc.stderr
     assert "One extra case" in proc.stdout
 
 
-def test_accessed_before_the_release_date_is_refused(polled: Path) -> None:
+def test_accessed_before_the_release_date_is_refused(polled: Path, here: Cli) -> None:
     """--accessed the day before publication exits 2 naming both dates; the day itself works."""
     url = "https://www.cdc.gov/media/releases/2024/3.html"
-    proc = releasebot(polled, "cite", url, "--style", "mla", "--accessed", "2024-04-02")
+    proc = here(polled, "cite", url, "--style", "mla", "--accessed", "2024-04-02")
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr == (
         "releasebot: --accessed 2024-04-02: that is before the release's date, 2024-04-03:"
         " give the day you read it, on or after that date\n"
     )
-    same_day = releasebot(polled, "cite", url, "--style", "biblatex", "--accessed", "2024-04-03")
+    same_day = here(polled, "cite", url, "--style", "biblatex", "--accessed", "2024-04-03")
     assert same_day.returncode == 0, same_day.stderr
     assert re.search(r"urldate *= *\{2024-04-03\}", same_day.stdout)
 
 
-def test_accessed_is_free_for_an_undated_release(polled: Path) -> None:
+def test_accessed_is_free_for_an_undated_release(polled: Path, here: Cli) -> None:
     """An undated release has no date to be read before: any access date is cited."""
     url = "https://www.cdc.gov/media/releases/2024/4.html"
-    proc = releasebot(polled, "cite", url, "--style", "mla", "--accessed", "2000-01-02")
+    proc = here(polled, "cite", url, "--style", "mla", "--accessed", "2000-01-02")
     assert proc.returncode == 0, proc.stderr
     assert "Accessed 2 Jan. 2000." in proc.stdout

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.bot_api import FakeBotAPI
+from tests.inprocess import releasebot_here
 from tests.test_run_e2e import CHANNEL_A, Item, rss, write_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -166,9 +167,21 @@ def assert_refused(code: int, err: str, db: Path, says: str, command: str) -> No
     assert says in lines[0], f"{command}: {lines[0]}"
 
 
+# Per kind of damage, one one-shot command and the long-running `run` stay real processes
+# (exit code and stderr as an operator sees them); the rest run in this process.
+IN_PROCESS = [
+    ("latest",),
+    ("cite", "1"),
+    ("status",),
+    ("check",),
+    ("prune",),
+    ("run", "--once", "--dry-run"),
+]
+
+
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_every_command_refuses_an_unusable_database_and_leaves_it_as_it_was(
-    stored: Path, tmp_path: Path, damage: str
+    stored: Path, tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Empty, not a database, newer schema, damaged page: each command exits 2 with one line
     naming the file and what to do, and the folder keeps exactly the same bytes."""
@@ -177,20 +190,20 @@ def test_every_command_refuses_an_unusable_database_and_leaves_it_as_it_was(
     make, says = DAMAGE[damage]
     make(db)
     before = snapshot(tmp_path)
-    # The one-shot commands start together; runs hold the database's lock, so one at a time.
-    procs = {" ".join(a): start(config, *a) for a in STORE_COMMANDS if a[0] != "run"}
-    for command, proc in procs.items():
-        code, _, err = finish(proc)
-        assert_refused(code, err, db, says, command)
-    for args in (a for a in STORE_COMMANDS if a[0] == "run"):
-        code, _, err = finish(start(config, *args))
-        assert_refused(code, err, db, says, " ".join(args))
+    assert sorted([("poll",), ("run", "--dry-run"), *IN_PROCESS]) == sorted(STORE_COMMANDS)
+    poll = start(config, "poll")
+    for args in IN_PROCESS:
+        done = releasebot_here(capsys, ["--config", str(config), *args])
+        assert_refused(done.returncode, done.stderr, db, says, " ".join(args))
+    code, _, err = finish(poll)
+    assert_refused(code, err, db, says, "poll")
+    # `run` holds the database's lock: started once `poll` and the in-process run are done.
+    code, _, err = finish(start(config, "run", "--dry-run"))
+    assert_refused(code, err, db, says, "run --dry-run")
     assert snapshot(tmp_path) == before
 
 
-def test_check_lists_what_quick_check_found_on_a_damaged_page(
-    stored: Path, tmp_path: Path
-) -> None:
+def test_check_lists_what_quick_check_found_on_a_damaged_page(stored: Path, tmp_path: Path) -> None:
     """`check` prints each problem SQLite found (the damaged page) and exits 2."""
     config = fresh_copy(stored, tmp_path)
     make_damaged(tmp_path / "bot.db")

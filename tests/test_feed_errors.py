@@ -44,7 +44,7 @@ from bot.services.poller import Poller, PollOutcome
 from bot.store import Store
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.internet import ScriptedResolver, StandInInternet
-from tests.test_cli import run_cli, write_config
+from tests.test_cli import run_here, write_config
 from tests.test_poller import BAD_FEEDS, GOOD, MAX_BYTES, TIMEOUT, BadFeed
 from tests.test_replies import shown
 
@@ -286,7 +286,7 @@ def test_permanent_backoff_doubles_from_an_hour_to_a_day() -> None:
 
 
 def test_status_labels_failing_feeds_permanent_or_transient(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """After a poll, `releasebot status` says a 404 is permanent (with what to do) and a 503
     transient; exit 1 as for any failing feed."""
@@ -298,8 +298,8 @@ def test_status_labels_failing_feeds_permanent_or_transient(
             "good": feed_server.serve("/good.xml", GOOD),
         },
     )
-    assert run_cli("poll", cwd=tmp_path, config=config).returncode == 1
-    done = run_cli("status", cwd=tmp_path, config=config)
+    assert run_here(capsys, "poll", cwd=tmp_path, config=config).returncode == 1
+    done = run_here(capsys, "status", cwd=tmp_path, config=config)
     assert done.returncode == 1
     rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
     assert rows["gone"].endswith("permanent: HTTP 404 Not Found — check the URL")

@@ -15,7 +15,7 @@ from bot.config import FetchSettings, load_settings
 from bot.errors import ConfigError, FeedFetchError
 from bot.fetch.client import Fetcher, default_user_agent
 from tests.fakes.feed_server import FeedServer
-from tests.test_cli import PREVIEW_FEED, run_cli, write_config
+from tests.test_cli import PREVIEW_FEED, run_cli, run_here, write_config
 
 
 def config_problems(tmp_path: Path, text: str) -> list[str]:
@@ -29,18 +29,22 @@ def config_problems(tmp_path: Path, text: str) -> list[str]:
 # preview and fetch
 
 
-def test_preview_of_a_404_names_the_url(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_preview_of_a_404_names_the_url(
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`preview URL` of a missing page says which URL answered 404 and what to do; exit 1."""
     url = feed_server.serve("/gone.xml", b"not here", status=404, content_type="text/plain")
-    done = run_cli("preview", url, cwd=tmp_path)
+    done = run_here(capsys, "preview", url, cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip() == f"releasebot: {url}: HTTP 404 Not Found — check the URL"
 
 
-def test_preview_of_a_file_that_is_no_feed_names_the_file(tmp_path: Path) -> None:
+def test_preview_of_a_file_that_is_no_feed_names_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A parse failure names what was read, too."""
     (tmp_path / "page.html").write_text("<!DOCTYPE html><html><body>News</body></html>")
-    done = run_cli("preview", "page.html", cwd=tmp_path)
+    done = run_here(capsys, "preview", "page.html", cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.startswith("releasebot: page.html: not a feed: got text/html")
 
@@ -69,11 +73,11 @@ async def test_a_mislabelled_identity_body_still_reads(feed_server: FeedServer) 
 
 
 def test_preview_of_a_brotli_feed_says_unsupported_content_encoding(
-    tmp_path: Path, feed_server: FeedServer
+    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The operator sees the URL and the coding, not 'ill-formed XML'."""
     url = feed_server.serve("/feed.xml", gzip.compress(PREVIEW_FEED), content_encoding="br")
-    done = run_cli("preview", url, cwd=tmp_path)
+    done = run_here(capsys, "preview", url, cwd=tmp_path)
     assert done.returncode == 1
     assert f"releasebot: {url}: unsupported Content-Encoding 'br'" in done.stderr
     assert "ill-formed" not in done.stderr
@@ -124,9 +128,11 @@ def test_an_unknown_key_suggests_the_nearest_known_one(
     assert config_problems(tmp_path, text) == [problem]
 
 
-def test_a_missing_config_file_suggests_copying_the_example(tmp_path: Path) -> None:
+def test_a_missing_config_file_suggests_copying_the_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """No config/releasebot.toml: the error gives the cp command that makes one; exit 2."""
-    done = run_cli("check", cwd=tmp_path)
+    done = run_here(capsys, "check", cwd=tmp_path)
     assert done.returncode == 2
     assert (
         "to start from the example: cp config/releasebot.example.toml config/releasebot.toml"

@@ -24,7 +24,7 @@ from bot.services.config_sync import sync_config
 from bot.store import Store
 from tests.factories import make_release
 from tests.fakes.telegram_html import validate_message_text
-from tests.test_cli import run_cli, write_config
+from tests.test_cli import run_here, write_config
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 READER = ChatRef(5, "private", "ada", 5)
@@ -60,19 +60,21 @@ def titles_in(text: str) -> list[str]:
     return [title for _, title in sorted(found)]
 
 
-def test_preview_and_latest_list_a_mixed_feed_in_the_same_order(tmp_path: Path) -> None:
+def test_preview_and_latest_list_a_mixed_feed_in_the_same_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`preview` and, once polled, `latest` list date-only, timed and undated releases alike:
     newest date first (a bare date at noon UTC), undated ones last."""
     (tmp_path / "agency.xml").write_bytes(MIXED_FEED)
     config = write_config(tmp_path, {"agency": "agency.xml"})
-    preview = run_cli("preview", "agency.xml", cwd=tmp_path)
+    preview = run_here(capsys, "preview", "agency.xml", cwd=tmp_path)
     assert preview.returncode == 0, preview.stderr
-    assert run_cli("poll", cwd=tmp_path, config=config).returncode == 0
-    latest = run_cli("latest", cwd=tmp_path, config=config)
+    assert run_here(capsys, "poll", cwd=tmp_path, config=config).returncode == 0
+    latest = run_here(capsys, "latest", cwd=tmp_path, config=config)
     assert latest.returncode == 0, latest.stderr
     assert titles_in(preview.stdout) == EXPECTED
     assert titles_in(latest.stdout) == EXPECTED
-    cited = run_cli("cite", "--style", "bibtex", cwd=tmp_path, config=config)
+    cited = run_here(capsys, "cite", "--style", "bibtex", cwd=tmp_path, config=config)
     assert cited.returncode == 0, cited.stderr
     # BibTeX braces the month name, a proper noun in a sentence-case title (issue 11 point 8).
     assert "Dated 3 {April} only" in cited.stdout
@@ -118,8 +120,9 @@ def test_latest_in_a_chat_lists_as_preview_does(answers: Answers) -> None:
 offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 days = st.dates(min_value=date(2014, 3, 28), max_value=date(2014, 4, 3))
 timed = st.builds(
-    lambda day, minute, zone: datetime.combine(day, datetime.min.time(), zone)
-    + timedelta(minutes=minute),
+    lambda day, minute, zone: (
+        datetime.combine(day, datetime.min.time(), zone) + timedelta(minutes=minute)
+    ),
     days,
     st.integers(0, 24 * 60 - 1),
     offsets,

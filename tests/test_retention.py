@@ -19,7 +19,7 @@ from bot.store.retention import PRUNE_BATCH
 from tests.factories import make_release
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
-from tests.test_cli import run_cli, write_config
+from tests.test_cli import run_here, write_config
 from tests.test_run_e2e import (
     CHANNEL_A,
     BotProcess,
@@ -160,17 +160,19 @@ def test_keep_deliveries_takes_days_and_defaults_to_90() -> None:
     assert (bot.keep_deliveries, bot.tick) == (30 * 86400.0, 90.0)
 
 
-def test_prune_command_says_what_it_removed_or_would(tmp_path: Path) -> None:
+def test_prune_command_says_what_it_removed_or_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`releasebot prune --dry-run` counts and removes nothing; `prune` removes as many;
     `[bot] keep_deliveries = "7d"` also takes the rows of 10 days ago."""
     config = write_config(tmp_path, {"nida": "https://nida.example/feed"})
     text = config.read_text(encoding="utf-8")
     config.write_text(text.replace("[bot]\n", '[bot]\nkeep_deliveries = "7d"\n', 1), "utf-8")
     outbox(tmp_path / "releasebot.db", datetime.now(UTC)).close()
-    dry = run_cli("prune", "--dry-run", cwd=tmp_path, config=config)
+    dry = run_here(capsys, "prune", "--dry-run", cwd=tmp_path, config=config)
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout == "would prune 5 delivery rows older than 7 days (3 sent, 2 cancelled)\n"
-    done = run_cli("prune", cwd=tmp_path, config=config)
+    done = run_here(capsys, "prune", cwd=tmp_path, config=config)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "pruned 5 delivery rows older than 7 days (3 sent, 2 cancelled)\n"
     conn = sqlite3.connect(tmp_path / "releasebot.db")

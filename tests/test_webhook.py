@@ -22,6 +22,7 @@ from bot.services.reload import keep_running_values
 from bot.telegram.webhook import Webhook, path_for
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer
+from tests.inprocess import releasebot_here
 from tests.test_run_e2e import CHANNEL_A, Item, one_channel_config, rss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,12 +153,17 @@ def webhook_config(tmp_path: Path, api: FakeBotAPI, feed_url: str) -> Path:
     ("secret", "said"), [(None, "is not set"), ("two words", "must be 1-256 characters")]
 )
 def test_webhook_mode_without_a_usable_secret_exits_2(
-    tmp_path: Path, secret: str | None, said: str
+    tmp_path: Path, secret: str | None, said: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """[webhook] url set, TELEGRAM_WEBHOOK_SECRET missing or malformed: one line, exit 2,
     nothing asked of Telegram; the secret itself is not printed."""
     with FakeBotAPI() as api:
-        result = run_bot(webhook_config(tmp_path, api, "http://127.0.0.1:9/x"), api, secret=secret)
+        config = webhook_config(tmp_path, api, "http://127.0.0.1:9/x")
+        if secret is None:  # the real process; the malformed secret's answer in-process
+            result = run_bot(config, api, secret=secret)
+        else:
+            env = {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_WEBHOOK_SECRET": secret}
+            result = releasebot_here(capsys, ["--config", str(config), "run"], env=env)
         assert result.returncode == 2, result.stderr
         assert "TELEGRAM_WEBHOOK_SECRET" in result.stderr
         assert said in result.stderr
@@ -170,7 +176,7 @@ def test_webhook_mode_without_a_usable_secret_exits_2(
     [(None, 2, "is not set"), ("two words", 2, "must be 1-256 characters"), ("s3cr3t-ok", 0, "")],
 )
 def test_check_says_whether_the_webhook_secret_would_let_the_bot_start(
-    tmp_path: Path, secret: str | None, code: int, said: str
+    tmp_path: Path, secret: str | None, code: int, said: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`releasebot check` with [webhook] url refuses a missing or malformed secret as `run`
     would (exit 2, the secret not printed), and says so when it is usable."""
@@ -179,10 +185,15 @@ def test_check_says_whether_the_webhook_secret_would_let_the_bot_start(
         env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_WEBHOOK_SECRET"}
         if secret is not None:
             env["TELEGRAM_WEBHOOK_SECRET"] = secret
-        result = subprocess.run(
-            [sys.executable, "-m", "bot", "--config", str(config), "check"],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
+        if secret is None:  # the real process; the other secrets' answers in-process
+            result = subprocess.run(
+                [sys.executable, "-m", "bot", "--config", str(config), "check"],
+                cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=60,
+            )  # fmt: skip
+        else:
+            result = releasebot_here(
+                capsys, ["--config", str(config), "check"], env={"TELEGRAM_WEBHOOK_SECRET": secret}
+            )
         assert result.returncode == code, result.stderr
         assert said in result.stderr
         assert "two words" not in result.stdout + result.stderr
