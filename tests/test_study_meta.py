@@ -360,6 +360,14 @@ def test_seed_record_with_any_fields_replaced(changes):
     assert all(isinstance(part, int) for part in study.issued)
 
 
+@pytest.mark.parametrize("field", ["volume", "issue", "page"])
+def test_volume_issue_and_pages_are_one_line_of_text(field):
+    """A line break or tags in volume, issue or page never reach a citation (found by
+    Hypothesis: a volume of "\\n" was kept as it was)."""
+    study = study_from_csl(seed_csl() | {field: "\n 34 <b>\n</b>"})
+    assert getattr(study, "pages" if field == "page" else field) == "34"
+
+
 @given(st.text(max_size=60), st.sampled_from(["i", "b", "sub", "sup", "jats:italic", "scp"]))
 def test_tags_never_survive_a_title(text, tag):
     """A title wrapped in inline markup comes out as its text, without the tags."""

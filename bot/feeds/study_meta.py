@@ -162,9 +162,9 @@ def study_from_csl(data: object, doi: str = "") -> Study:
         journal=_first_text(data.get("container-title")),
         journal_short=_first_text(data.get("container-title-short"))
         or _first_text(data.get("short-container-title")),
-        volume=_text(data.get("volume")),
-        issue=_text(data.get("issue")),
-        pages=_text(data.get("page")),
+        volume=_plain(_text(data.get("volume"))),
+        issue=_plain(_text(data.get("issue"))),
+        pages=_plain(_text(data.get("page"))),
         issued=_first_date(data),
         url=f"https://doi.org/{registered}" if registered else _web_url(data.get("URL")),
     )
