@@ -73,6 +73,8 @@ def _serve(count: int, items: int, conn: Connection) -> None:
 
 
 def write_config(folder: Path, urls: dict[int, str], interval: float) -> Path:
+    from bench.common import feed_and_channel_lines  # the child never imports bench.common
+
     per_channel = max(1, len(urls) // CHANNELS)
     lines = [
         "[bot]",
@@ -87,12 +89,7 @@ def write_config(folder: Path, urls: dict[int, str], interval: float) -> Path:
         "[metrics]",
         'listen = "127.0.0.1:9"',  # Metrics is built, the endpoint is not served
     ]
-    for n, url in sorted(urls.items()):
-        lines += ["[[feeds]]", f'name = "f{n}"', f'url = "{url}"', 'publisher = "NIDA"']
-    for c in range(min(CHANNELS, len(urls))):
-        names = [f"f{n}" for n in range(c * per_channel, (c + 1) * per_channel)]
-        lines += ["[[channels]]", f'name = "c{c}"', f"chat = {CHAT0 - c}"]
-        lines += [f"feeds = {json.dumps(names)}"]
+    lines += feed_and_channel_lines(urls, min(CHANNELS, len(urls)), per_channel, CHAT0)
     path = folder / "releasebot.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -64,7 +64,15 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.common import REPO, demo_variant, load, machine, table, today
+from bench.common import (
+    REPO,
+    demo_variant,
+    feed_and_channel_lines,
+    load,
+    machine,
+    table,
+    today,
+)
 from tests.fakes.bot_api import FakeBotAPI
 from tests.fakes.feed_server import FeedServer, Route
 
@@ -214,12 +222,7 @@ def write_config(
         "[metrics]",
         f'listen = "127.0.0.1:{port}"',
     ]
-    for n, url in sorted(urls.items()):
-        lines += ["[[feeds]]", f'name = "f{n}"', f'url = "{url}"', 'publisher = "NIDA"']
-    for c in range(CHANNELS):
-        names = [f"f{n}" for n in range(c * per_channel, (c + 1) * per_channel)]
-        lines += ["[[channels]]", f'name = "c{c}"', f"chat = {CHAT0 - c}"]
-        lines += [f"feeds = {json.dumps(names)}"]
+    lines += feed_and_channel_lines(urls, CHANNELS, per_channel, CHAT0)
     path = folder / "releasebot.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

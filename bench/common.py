@@ -9,6 +9,7 @@ baseline loop nor `releasebot` shares a GIL with the servers.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import platform
@@ -246,6 +247,20 @@ def run_releasebot(*args: str, cwd: Path | None = None) -> Run:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return Run(wall, cpu, done.returncode, done.stdout, done.stderr)
+
+
+def feed_and_channel_lines(
+    urls: dict[int, str], channels: int, per_channel: int, chat0: int
+) -> list[str]:
+    """Config lines: feeds f<n> at urls, channels c<c> each given the next per_channel feeds."""
+    lines: list[str] = []
+    for n, url in sorted(urls.items()):
+        lines += ["[[feeds]]", f'name = "f{n}"', f'url = "{url}"', 'publisher = "NIDA"']
+    for c in range(channels):
+        names = [f"f{n}" for n in range(c * per_channel, (c + 1) * per_channel)]
+        lines += ["[[channels]]", f'name = "c{c}"', f"chat = {chat0 - c}"]
+        lines += [f"feeds = {json.dumps(names)}"]
+    return lines
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:
