@@ -3,7 +3,8 @@ golden strings for the seed's study character for character, the rules settled f
 manuals (author-count boundaries, sentence case, page ranges), the post's study line, and
 properties over any study metadata could hold.
 
-Expected prose is written as in the design doc, `*...*` marking italics.
+The golden strings (`*...*` marking italics) are in tests/study_golden.py, shared with the
+end-to-end test.
 """
 
 from __future__ import annotations
@@ -27,24 +28,17 @@ from bot.render.cite import STYLES, render_study_citation
 from bot.render.cite_study import STUDY_MARK, study_citation_key, study_line
 from bot.render.telegram_html import escape
 from tests.fakes.telegram_html import parse_telegram_html
+from tests.study_golden import (
+    AUTHORS,
+    CROSSREF_TITLE,
+    DOI,
+    DOI_URL,
+    GOLDEN,
+    HEADLINE,
+    PUBMED_TITLE,
+    SENTENCE,
+)
 
-DOI = "10.1523/JNEUROSCI.4977-13.2014"
-DOI_URL = f"https://doi.org/{DOI}"
-AUTHORS = (
-    ("Young", "Kimberly A."), ("Franklin", "Teresa R."), ("Roberts", "David C. S."),
-    ("Jagannathan", "Kanchana"), ("Suh", "Jesse J."), ("Wetherill", "Reagan R."),
-    ("Wang", "Ze"), ("Kampman", "Kyle M."), ("O'Brien", "Charles P."),
-    ("Childress", "Anna Rose"),
-)  # fmt: skip
-# As Crossref gives it (the journal's title case) and as PubMed gives it (sentence case).
-CROSSREF_TITLE = (
-    "Nipping Cue Reactivity in the Bud: Baclofen Prevents Limbic Activation Elicited by "
-    "Subliminal Drug Cues"
-)
-PUBMED_TITLE = (
-    "Nipping cue reactivity in the bud: baclofen prevents limbic activation elicited by "
-    "subliminal drug cues."
-)
 SEED = Study(
     doi=DOI,
     pmid="24695721",
@@ -60,51 +54,6 @@ SEED = Study(
     issued=(2014, 4, 2),
     url=DOI_URL,
 )
-HEADLINE = (
-    "Nipping Cue Reactivity in the Bud: Baclofen Prevents Limbic Activation Elicited by "
-    "Subliminal Drug Cues"
-)
-SENTENCE = (
-    "Nipping cue reactivity in the bud: Baclofen prevents limbic activation elicited by "
-    "subliminal drug cues"
-)
-ALL_NAMES = (
-    "Young, Kimberly A., Teresa R. Franklin, David C. S. Roberts, Kanchana Jagannathan, "
-    "Jesse J. Suh, Reagan R. Wetherill, Ze Wang, Kyle M. Kampman, Charles P. O'Brien, "
-    "and Anna Rose Childress"
-)
-
-# --- design/citations.md, "The study behind the release (journal article)" ---------------
-
-GOLDEN = {
-    "apa": (
-        "Young, K. A., Franklin, T. R., Roberts, D. C. S., Jagannathan, K., Suh, J. J., "
-        "Wetherill, R. R., Wang, Z., Kampman, K. M., O'Brien, C. P., & Childress, A. R. "
-        f"(2014). {SENTENCE}. *The Journal of Neuroscience*, *34*(14), 5038–5043. {DOI_URL}"
-    ),
-    "mla": (
-        f"Young, Kimberly A., et al. “{HEADLINE}.” *The Journal of Neuroscience*, vol. 34, "
-        f"no. 14, 2014, pp. 5038–43, {DOI_URL}."
-    ),
-    "chicago": (
-        f"{ALL_NAMES}. “{HEADLINE}.” *Journal of Neuroscience* 34, no. 14 (2014): 5038–43. "
-        f"{DOI_URL}."
-    ),
-    "chicago-note": (
-        f"Kimberly A. Young et al., “{HEADLINE},” *Journal of Neuroscience* 34, no. 14 "
-        f"(2014): 5038–43, {DOI_URL}."
-    ),
-    "chicago-author-date": (
-        f"{ALL_NAMES}. 2014. “{HEADLINE}.” *Journal of Neuroscience* 34 (14): 5038–43. {DOI_URL}."
-    ),
-    # Ours (not in the design doc): APA 6 as its manual has it, §6.27 (first six, "…",
-    # last, for eight or more authors) and §6.31-6.32 (the "doi:" form, no final period).
-    "apa6": (
-        "Young, K. A., Franklin, T. R., Roberts, D. C. S., Jagannathan, K., Suh, J. J., "
-        "Wetherill, R. R., … Childress, A. R. "
-        f"(2014). {SENTENCE}. *The Journal of Neuroscience*, *34*(14), 5038–5043. doi:{DOI}"
-    ),
-}
 
 
 def cite(study: Study, style: str, *, html: bool = False, key: str = "") -> str:

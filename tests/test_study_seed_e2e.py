@@ -26,6 +26,7 @@ from tests.fakes.doi_resolver import DoiResolver
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.ncbi import Ncbi
 from tests.fakes.study_services import SEED_DOI, SEED_PMCID, SEED_PMID
+from tests.study_golden import AUTHORS, DOI_URL, GOLDEN
 from tests.test_run_e2e import CHANNEL_A, BotProcess, db_rows, one_channel_config
 from tests.test_study_e2e import FEED, with_study_section
 
@@ -34,58 +35,8 @@ READER = 7001  # a reader who follows the post's "Cite the study" link
 SEARCHER = 7002  # a reader who asks /latest and /search in a private chat
 EARLY = 7003  # a reader who asks for the study before it is published
 SEED_TITLE = "Medication can help prevent relapse in cocaine-dependent males"
-DOI_URL = f"https://doi.org/{SEED_DOI}"
 STUDY_LINE = f"Study: Young et al. (2014), The Journal of Neuroscience · doi:{SEED_DOI}"
 
-# --- design/citations.md, "The study behind the release"; `*...*` marks italics ----------
-
-HEADLINE = (
-    "Nipping Cue Reactivity in the Bud: Baclofen Prevents Limbic Activation Elicited by "
-    "Subliminal Drug Cues"
-)
-ALL_NAMES = (
-    "Young, Kimberly A., Teresa R. Franklin, David C. S. Roberts, Kanchana Jagannathan, "
-    "Jesse J. Suh, Reagan R. Wetherill, Ze Wang, Kyle M. Kampman, Charles P. O'Brien, "
-    "and Anna Rose Childress"
-)
-PROSE = {
-    "apa": (
-        "Young, K. A., Franklin, T. R., Roberts, D. C. S., Jagannathan, K., Suh, J. J., "
-        "Wetherill, R. R., Wang, Z., Kampman, K. M., O'Brien, C. P., & Childress, A. R. (2014). "
-        "Nipping cue reactivity in the bud: Baclofen prevents limbic activation elicited by "
-        "subliminal drug cues. *The Journal of Neuroscience*, *34*(14), 5038–5043. "
-        f"{DOI_URL}"
-    ),
-    "mla": (
-        f"Young, Kimberly A., et al. “{HEADLINE}.” *The Journal of Neuroscience*, vol. 34, "
-        f"no. 14, 2014, pp. 5038–43, {DOI_URL}."
-    ),
-    "chicago": (
-        f"{ALL_NAMES}. “{HEADLINE}.” *Journal of Neuroscience* 34, no. 14 (2014): 5038–43. "
-        f"{DOI_URL}."
-    ),
-    "chicago-note": (
-        f"Kimberly A. Young et al., “{HEADLINE},” *Journal of Neuroscience* 34, no. 14 "
-        f"(2014): 5038–43, {DOI_URL}."
-    ),
-    "chicago-author-date": (
-        f"{ALL_NAMES}. 2014. “{HEADLINE}.” *Journal of Neuroscience* 34 (14): 5038–43. {DOI_URL}."
-    ),
-    # Not in the design doc: APA 6 as tests/test_cite_study.py pins it (§6.27: the first
-    # six, "…", the last; §6.31-6.32: "doi:" and no final period).
-    "apa6": (
-        "Young, K. A., Franklin, T. R., Roberts, D. C. S., Jagannathan, K., Suh, J. J., "
-        "Wetherill, R. R., … Childress, A. R. (2014). Nipping cue reactivity in the bud: "
-        "Baclofen prevents limbic activation elicited by subliminal drug cues. "
-        f"*The Journal of Neuroscience*, *34*(14), 5038–5043. doi:{SEED_DOI}"
-    ),
-}
-AUTHORS = (
-    ("Young", "Kimberly A."), ("Franklin", "Teresa R."), ("Roberts", "David C. S."),
-    ("Jagannathan", "Kanchana"), ("Suh", "Jesse J."), ("Wetherill", "Reagan R."),
-    ("Wang", "Ze"), ("Kampman", "Kyle M."), ("O'Brien", "Charles P."),
-    ("Childress", "Anna Rose"),
-)  # fmt: skip
 # The design's "Young, Kimberly A. and Franklin, Teresa R. and … and Childress, Anna Rose".
 BIBTEX_AUTHORS = " and ".join(f"{family}, {given}" for family, given in AUTHORS)
 BIBTEX = (
@@ -307,8 +258,8 @@ def test_the_cite_the_study_link_opens_the_study_and_every_style_matches_the_des
     api.push_message(READER, f"/start {payload}", READER, first_name="Reader")
     seed_run.wait_for(lambda: api.messages(READER), "the study citation")
     [reply] = api.messages(READER)
-    assert reply.text == header(seed, "apa") + plain(PROSE["apa"])
-    assert reply.html.endswith(as_html(PROSE["apa"])), reply.html
+    assert reply.text == header(seed, "apa") + plain(GOLDEN["apa"])
+    assert reply.html.endswith(as_html(GOLDEN["apa"])), reply.html
     assert len(reply.buttons) == len(STYLES)
     assert all(b["callback_data"].startswith(f"cite:study:{seed}:") for b in reply.buttons)
 
@@ -323,9 +274,9 @@ def test_the_cite_the_study_link_opens_the_study_and_every_style_matches_the_des
         shown = api.message(READER, reply.message_id)
         assert shown.text.startswith(header(seed, style)), (style, shown.text)
         body = shown.text.removeprefix(header(seed, style))
-        if style in PROSE:
-            assert body == plain(PROSE[style]), style
-            assert shown.html.endswith(as_html(PROSE[style])), (style, shown.html)
+        if style in GOLDEN:
+            assert body == plain(GOLDEN[style]), style
+            assert shown.html.endswith(as_html(GOLDEN[style])), (style, shown.html)
         else:
             MACHINE[style](body)
             assert shown.html.endswith("</pre>"), (style, shown.html)  # a block to copy
