@@ -22,9 +22,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 BOMB_SIZE = 50 * 1024 * 1024
@@ -69,7 +70,7 @@ def gzip_bomb(size: int = BOMB_SIZE) -> bytes:
     return b"".join(parts)
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     """A threaded HTTP/1.1 server bound to `host` (any 127.0.0.x) and `port` (0 = any free)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -85,39 +86,9 @@ class FeedServer:
     def host(self) -> str:
         return str(self._httpd.server_address[0])
 
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
     def url(self, path: str) -> str:
         """The absolute URL of `path` on this server."""
         return f"http://{self.host}:{self.port}{path}"
-
-    def start(self) -> FeedServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; delays and drips in progress give up at once."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join()
-        self._httpd.server_close()
-
-    def __enter__(self) -> FeedServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # scripting
 

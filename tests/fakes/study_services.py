@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 # The study behind the seed release (../shared/design/citations.md).
 SEED_DOI = "10.1523/JNEUROSCI.4977-13.2014"
@@ -207,7 +208,7 @@ class Trouble:
     times: int | None = None
 
 
-class LoopbackService:
+class LoopbackService(LoopbackServer):
     """A threaded HTTP/1.1 server on 127.0.0.1 answering through `answer(request)`."""
 
     name = "service"
@@ -228,38 +229,9 @@ class LoopbackService:
 
     # lifecycle
 
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
     def url(self, path: str = "/") -> str:
         """The absolute URL of `path` here; `url()` is the base a config points at."""
         return f"http://127.0.0.1:{self.port}{path}"
-
-    def start(self) -> Self:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join()
-        self._httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # scripting: `key` is a DOI (any case) or an id, as each fake documents
 
