@@ -17,28 +17,17 @@ from bot.store import Store
 from tests import test_study_service as lookup_job
 from tests.factories import make_release
 from tests.fakes.feed_server import FeedServer
-from tests.fakes.ncbi import Ncbi
 from tests.fakes.study_services import SEED_DOI, seed_csl
-from tests.fakes.virtual_time import VirtualClock
 
 SEED = StudyRef("doi", SEED_DOI)
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 # The lookup job's world (store, fakes, client, job on one virtual clock), as its tests have it.
+clock = lookup_job.clock
 resolver = lookup_job.resolver
+ncbi = lookup_job.ncbi
 world = lookup_job.world
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def ncbi(clock: VirtualClock) -> Iterator[Ncbi]:
-    with Ncbi(clock=clock) as server:
-        yield server
 
 
 async def test_resolver_redirect_to_a_private_address_is_refused(ncbi, clock):
