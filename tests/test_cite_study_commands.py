@@ -299,16 +299,20 @@ def test_cite_study_without_a_ref_is_the_newest_release_with_a_study(answers: An
     assert ask(answers, "cite", "study mla").startswith(header(7, "mla"))
 
 
-def test_no_recent_study_is_said_plainly() -> None:
-    """A chat whose releases name no known study is told so, with the way to ask why."""
-    settings = _settings()
+def ask_one_waiting_release(settings: Settings, argument: str) -> str:
+    """The answer to `/cite <argument>` in a fresh store whose one release names WAITING."""
     store = Store.open(":memory:")
     try:
         sync_config(store, settings, NOW)
         store.ingest("nida", [make_release(1, studies=(WAITING,))], now=NOW, flood_limit=None)
-        text = ask(Answers(settings, store, lambda: NOW, BOT), "cite", "study")
+        return ask(Answers(settings, store, lambda: NOW, BOT), "cite", argument)
     finally:
         store.close()
+
+
+def test_no_recent_study_is_said_plainly() -> None:
+    """A chat whose releases name no known study is told so, with the way to ask why."""
+    text = ask_one_waiting_release(_settings(), "study")
     assert text == (
         "The newest release here has no study I know of yet. Ask for one release's study,"
         " for example /cite study 1, to see why."
@@ -365,14 +369,7 @@ def test_the_identifiers_are_linked(answers: Answers) -> None:
 
 def test_lookups_turned_off_are_named() -> None:
     """With `[study] enabled = false`, a release's identifiers are not looked up: said so."""
-    settings = _settings(enabled=False)
-    store = Store.open(":memory:")
-    try:
-        sync_config(store, settings, NOW)
-        store.ingest("nida", [make_release(1, studies=(WAITING,))], now=NOW, flood_limit=None)
-        text = ask(Answers(settings, store, lambda: NOW, BOT), "cite", "study 1")
-    finally:
-        store.close()
+    text = ask_one_waiting_release(_settings(enabled=False), "study 1")
     assert text == (
         "#1 names doi:10.1000/waiting.2014, but this bot does not look studies up,"
         " so I cannot cite it."
