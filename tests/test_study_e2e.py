@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -105,9 +107,12 @@ def test_run_finds_the_seed_study_politely_without_delaying_posts(tmp_path):
     assert "studies: 2 found, 0 pending, 0 not registered, 0 failed" in status.stdout
 
 
-def test_run_once_finishes_the_lookups_before_it_exits(tmp_path):
-    """`run --once` sends its posts, then waits for the lookups under way: the study is in
-    the database when it exits 0, for a bot run from cron."""
+@contextmanager
+def once_run(
+    tmp_path: Path, *, slow: float = 0.0, config_tail: str = ""
+) -> Iterator[tuple[Path, FakeBotAPI, DoiResolver, Ncbi]]:
+    """A `run --once` over the NIDA feed (the resolver `slow` seconds over the seed DOI,
+    `config_tail` added under `[study]`) that exited 0; the fakes stay up to be asked."""
     with (
         FakeBotAPI(time_scale=0.01) as api,
         FeedServer() as feeds,
@@ -115,14 +120,25 @@ def test_run_once_finishes_the_lookups_before_it_exits(tmp_path):
         Ncbi() as ncbi,
     ):
         api.add_chat(CHANNEL_A, "channel", title="A news")
-        resolver.slow(SEED_DOI, 5.0)  # longer than the three sends take
+        if slow:
+            resolver.slow(SEED_DOI, slow)
         url = feeds.serve("/nida.xml", FEED.read_bytes())
         config = with_study_section(one_channel_config(tmp_path, api, url), resolver, ncbi)
+        if config_tail:
+            config.write_text(config.read_text(encoding="utf-8") + config_tail)
         bot = BotProcess(config, "--once", token=api.token)
         try:
             assert bot.wait(timeout=60) == 0, bot.stderr
         finally:
             bot.kill()
+        yield config, api, resolver, ncbi
+
+
+def test_run_once_finishes_the_lookups_before_it_exits(tmp_path):
+    """`run --once` sends its posts, then waits for the lookups under way: the study is in
+    the database when it exits 0, for a bot run from cron."""
+    # The resolver's 5 s over the seed DOI: longer than the three sends take.
+    with once_run(tmp_path, slow=5.0) as (config, api, _resolver, _ncbi):
         assert len(api.messages(CHANNEL_A)) == 3
         states = {row["ref"]: row["state"] for row in db_rows(config, "SELECT * FROM studies")}
         assert states == {f"pmid:{SEED_PMID}": "found", f"doi:{SEED_DOI.lower()}": "found"}
@@ -130,21 +146,7 @@ def test_run_once_finishes_the_lookups_before_it_exits(tmp_path):
 
 def test_disabled_studies_ask_nothing(tmp_path):
     """`[study] enabled = false`: the posts go out and neither service hears a request."""
-    with (
-        FakeBotAPI(time_scale=0.01) as api,
-        FeedServer() as feeds,
-        DoiResolver() as resolver,
-        Ncbi() as ncbi,
-    ):
-        api.add_chat(CHANNEL_A, "channel", title="A news")
-        url = feeds.serve("/nida.xml", FEED.read_bytes())
-        config = with_study_section(one_channel_config(tmp_path, api, url), resolver, ncbi)
-        config.write_text(config.read_text(encoding="utf-8") + "enabled = false\n")
-        bot = BotProcess(config, "--once", token=api.token)
-        try:
-            assert bot.wait(timeout=60) == 0, bot.stderr
-        finally:
-            bot.kill()
+    with once_run(tmp_path, config_tail="enabled = false\n") as (config, api, resolver, ncbi):
         assert len(api.messages(CHANNEL_A)) == 3
         assert resolver.requests == []
         assert ncbi.requests == []
