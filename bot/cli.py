@@ -669,6 +669,12 @@ def _webhook_secret() -> str | None:
 # reload
 
 
+def _add_config_after_command(parser: argparse.ArgumentParser) -> None:
+    """`--config` after the command as well (`releasebot reload --config PATH`); SUPPRESS
+    keeps a `--config` given before the command."""
+    parser.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
+
+
 def add_reload_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     reload = sub.add_parser(
         "reload",
@@ -677,9 +683,7 @@ def add_reload_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         " database. Exit 0 when signalled, 1 when no run on this host uses it, 2 when the"
         " file has problems (listed; nothing is signalled).",
     )
-    # Also after the command (`releasebot reload --config PATH`); SUPPRESS keeps a
-    # `--config` given before the command.
-    reload.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
+    _add_config_after_command(reload)
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
@@ -705,13 +709,13 @@ def add_data_safety_commands(sub: argparse._SubParsersAction[argparse.ArgumentPa
     )
     backup.add_argument("path", type=Path, metavar="PATH", help="where to write the copy")
     backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
-    backup.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
+    _add_config_after_command(backup)
     prune = sub.add_parser(
         "prune",
         help="remove delivery rows older than [bot] keep_deliveries (the bot does it daily)",
     )
     prune.add_argument("--dry-run", action="store_true", help="count them, remove nothing")
-    prune.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="config file")
+    _add_config_after_command(prune)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:

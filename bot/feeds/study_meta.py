@@ -197,17 +197,24 @@ def pubmed_title_text(value: str) -> str:
     return title
 
 
+def _ncbi_answer(body: bytes, what: str) -> dict[str, object]:
+    """The top-level object of an NCBI e-utilities JSON answer (`what` is "esummary" or
+    "esearch"); raises StudyMetadataError when it is no object or an error answer."""
+    data = load_json(body)
+    if not isinstance(data, dict):
+        raise StudyMetadataError(f"the {what} answer is not an object")
+    if "error" in data:
+        raise StudyMetadataError(f"NCBI {what}: {_text(data['error'])[:200]}")
+    return data
+
+
 def parse_esummary(
     body: bytes, uid: str, db: Literal["pubmed", "pmc"] = "pubmed"
 ) -> PubMedSummary | None:
     """The record for `uid` in an esummary answer (retmode=json); None when NCBI says it
     has no such record ("cannot get document summary", or `uid` missing from `uids`).
     Raises StudyMetadataError for an error answer or a shape that is no esummary."""
-    data = load_json(body)
-    if not isinstance(data, dict):
-        raise StudyMetadataError("the esummary answer is not an object")
-    if "error" in data:
-        raise StudyMetadataError(f"NCBI esummary: {_text(data['error'])[:200]}")
+    data = _ncbi_answer(body, "esummary")
     result = data.get("result")
     if result is None and "esummaryresult" in data:
         # NCBI's answer to an id it cannot read at all: "Invalid uid ... at position=0".
@@ -227,11 +234,7 @@ def parse_esummary(
 def parse_esearch(body: bytes) -> tuple[str, ...]:
     """The ids an esearch answer (retmode=json) found, in its order ("" ids dropped).
     Raises StudyMetadataError for an error answer or a shape that is no esearch."""
-    data = load_json(body)
-    if not isinstance(data, dict):
-        raise StudyMetadataError("the esearch answer is not an object")
-    if "error" in data:
-        raise StudyMetadataError(f"NCBI esearch: {_text(data['error'])[:200]}")
+    data = _ncbi_answer(body, "esearch")
     result = data.get("esearchresult")
     if not isinstance(result, dict):
         raise StudyMetadataError("the esearch answer has no esearchresult")

@@ -42,7 +42,7 @@ from bot.config import Settings, StudySettings
 from bot.errors import StoreError
 from bot.fetch.studies import StudyAnswer, StudyClient
 from bot.logs import log_fields
-from bot.models import RoutingView, StudyRef
+from bot.models import RoutingView, Study, StudyRef
 from bot.render.progress import counted
 from bot.store import Store
 from bot.store.studies import MissState
@@ -123,6 +123,29 @@ def miss_verdict(answer: StudyAnswer, attempt: int, now: datetime) -> Verdict:
     if attempt >= FAILED_TRIES:
         return Verdict("failed", None, "gave_up")
     return Verdict("failed", now + FAILED_AGAIN * 2 ** max(attempt - 1, 0), "failed")
+
+
+def record_found(
+    store: Store, ref: StudyRef, study: Study, now: datetime, edit_window: float
+) -> int:
+    """Keep the study found for `ref`; returns how many posts sent within `edit_window`
+    seconds are owed an edit to show it."""
+    edit_since = now - timedelta(seconds=edit_window)
+    return store.record_study_found(ref, study, now, edit_since=edit_since)
+
+
+def record_miss(
+    store: Store, ref: StudyRef, answer: StudyAnswer, now: datetime
+) -> tuple[int, Verdict]:
+    """Keep an answer that found nothing by the retry and give-up rules (miss_verdict);
+    returns which lookup of `ref` it was (1 for the first) and the verdict stored."""
+    known = store.study_lookup(ref)
+    attempt = (known.attempts if known is not None else 0) + 1
+    verdict = miss_verdict(answer, attempt, now)
+    store.record_study_miss(
+        ref, state=verdict.state, error=answer.error, now=now, retry_at=verdict.retry_at
+    )
+    return attempt, verdict
 
 
 class StudyLookups:
@@ -271,8 +294,7 @@ class StudyLookups:
     ) -> LookupResult:
         """Store `answer` for `ref`; returns the result to count."""
         if answer.state == "found" and answer.study is not None:
-            edit_since = now - timedelta(seconds=self.settings.edit_window)
-            owed = self.store.record_study_found(ref, answer.study, now, edit_since=edit_since)
+            owed = record_found(self.store, ref, answer.study, now, self.settings.edit_window)
             report.edits += owed
             self.found += 1
             study = answer.study
@@ -285,12 +307,7 @@ class StudyLookups:
                 extra=self._about(ref),
             )
             return "found"
-        known = self.store.study_lookup(ref)
-        attempt = (known.attempts if known is not None else 0) + 1
-        verdict = miss_verdict(answer, attempt, now)
-        self.store.record_study_miss(
-            ref, state=verdict.state, error=answer.error, now=now, retry_at=verdict.retry_at
-        )
+        attempt, verdict = record_miss(self.store, ref, answer, now)
         again = (
             f"asking again at {verdict.retry_at.isoformat(timespec='seconds')}"
             if verdict.retry_at is not None

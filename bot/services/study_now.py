@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from bot.config import StudySettings
 from bot.errors import StoreError
 from bot.fetch.studies import StudyAnswer, StudyClient
 from bot.models import Study, StudyRef
-from bot.services.studies import miss_verdict
+from bot.services.studies import record_found, record_miss
 from bot.store import Store
 from bot.store.studies import StudyLookup
 
@@ -106,14 +106,9 @@ def _record(
     still shown."""
     try:
         if answer.state == "found" and answer.study is not None:
-            since = now - timedelta(seconds=edit_window)
-            store.record_study_found(ref, answer.study, now, edit_since=since)
-            return
-        known = store.study_lookup(ref)
-        verdict = miss_verdict(answer, (known.attempts if known is not None else 0) + 1, now)
-        store.record_study_miss(
-            ref, state=verdict.state, error=answer.error, now=now, retry_at=verdict.retry_at
-        )
+            record_found(store, ref, answer.study, now, edit_window)
+        else:
+            record_miss(store, ref, answer, now)
     except StoreError as exc:
         log.warning("the answer for %s was not recorded: %s", ref.key, exc)
 
